@@ -1,0 +1,35 @@
+"""The navigation, built from the user's capabilities so it shows only what they may open."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+from django.urls import reverse
+
+from dashboard.accounts.permissions import has_capability
+from dashboard.accounts.roles import ROLE_LABELS, Capability, Role
+
+# (label, url name, capability or None for every signed-in user, url prefix for "current")
+NAV_ITEMS: list[tuple[str, str, Capability | None]] = [
+    ("Overview", "overview", None),
+    ("Connections", "connections:list", Capability.MANAGE_CONNECTIONS),
+    ("Audit log", "audit:list", Capability.VIEW_AUDIT),
+]
+
+
+def navigation(request: HttpRequest) -> dict[str, Any]:
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {"nav_items": [], "user_roles": []}
+    items = []
+    for label, url_name, capability in NAV_ITEMS:
+        if capability is not None and not has_capability(user, capability):
+            continue
+        url = reverse(url_name)
+        current = request.path == url if url == "/" else request.path.startswith(url)
+        items.append({"label": label, "url": url, "current": current})
+    roles = [ROLE_LABELS[Role(g.name)] for g in user.groups.all() if g.name in Role]
+    if user.is_superuser:
+        roles.append("Superuser")
+    return {"nav_items": items, "user_roles": roles}

@@ -1,0 +1,226 @@
+"""``make demo``: everything on embedded defaults, in the foreground, until Ctrl-C.
+
+Starts the provider sandbox, one Celery worker (with the beat schedule embedded) and the web
+server as child processes, seeds one user per role and one connection per provider pointing at
+the sandbox, and prints the URL and the logins. Ctrl-C (or SIGTERM) stops every child.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+
+from dashboard.accounts.roles import Role
+from dashboard.accounts.services import user_create_with_role
+
+DEMO_USERS = [
+    (Role.ADMIN, "admin", "Ada Admin"),
+    (Role.SUPPORT, "support", "Sam Support"),
+    (Role.MANAGER, "manager", "Mia Manager"),
+]
+
+
+class Command(BaseCommand):
+    help = "Run the demo: sandbox, Celery worker and web server, with demo users and data."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8000)))
+        parser.add_argument("--sandbox-port", type=int, default=8765)
+        parser.add_argument("--seed", type=int, default=500, help="Sandbox recipients per provider")
+        parser.add_argument(
+            "--no-serve", action="store_true", help="Prepare data and exit (used by tests)."
+        )
+
+    def handle(self, *args, port, sandbox_port, seed, no_serve, **options):
+        var = Path(settings.VAR_DIR)
+        var.mkdir(parents=True, exist_ok=True)
+        self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
+        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+
+        call_command("migrate", interactive=False, verbosity=0)
+        call_command("collectstatic", interactive=False, verbosity=0)
+        logins = self._seed_users(var / "demo-logins.json")
+        try:
+            sandbox_credentials = self._start_sandbox(var, sandbox_port, seed)
+            self._seed_connections(sandbox_credentials, sandbox_port)
+            if no_serve:
+                self._print_banner(port, logins, sandbox_port)
+                return
+            self._start_worker(var)
+            self._start_web(port)
+            self._wait_for_worker()
+            self._print_banner(port, logins, sandbox_port)
+            self._supervise()
+        except KeyboardInterrupt:
+            self.stdout.write("\nStopping…")
+        finally:
+            self._stop_children()
+
+    # -- seeding ---------------------------------------------------------------------------
+    def _seed_users(self, path: Path) -> dict[str, str]:
+        """One user per role; passwords generated once per checkout and kept in var/."""
+        if path.exists():
+            logins = json.loads(path.read_text())
+        else:
+            logins = {username: secrets.token_urlsafe(9) for _, username, _ in DEMO_USERS}
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                json.dump(logins, handle)
+        for role, username, full_name in DEMO_USERS:
+            user = user_create_with_role(
+                username=username,
+                password=logins[username],
+                role=role,
+                email=f"{username}@example.com",
+                first_name=full_name.split()[0],
+            )
+            user.last_name = full_name.split()[1]
+            user.save(update_fields=["last_name"])
+        return logins
+
+    def _seed_connections(self, credentials: dict[str, Any] | None, sandbox_port: int) -> None:
+        if not credentials:
+            return
+        from dashboard.core.demo_data import demo_connections_ensure
+
+        demo_connections_ensure(
+            base=f"http://127.0.0.1:{sandbox_port}", credentials=credentials
+        )
+
+    # -- processes ---------------------------------------------------------------------------
+    def _spawn(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
+        process = subprocess.Popen(argv, env=os.environ.copy())
+        self.children.append((name, process))
+        return process
+
+    def _start_sandbox(self, var: Path, port: int, seed: int) -> dict[str, Any] | None:
+        try:
+            import integrations.sandbox.server  # noqa: F401
+        except ImportError:
+            self.stderr.write("The provider sandbox is not available; skipping it.")
+            return None
+        creds_path = var / "sandbox-credentials.json"
+        creds_path.unlink(missing_ok=True)
+        self._spawn(
+            "sandbox",
+            [
+                sys.executable, "manage.py", "run_sandbox", "--port", str(port),
+                "--seed", str(seed), "--random-seed", "2026",
+                "--write-credentials", str(creds_path),
+            ],
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            self._check_children()
+            if creds_path.exists():
+                try:
+                    response = httpx.get(f"http://127.0.0.1:{port}/_control/health", timeout=1)
+                    if response.status_code == 200:
+                        return json.loads(creds_path.read_text())
+                except (httpx.HTTPError, json.JSONDecodeError):
+                    pass
+            time.sleep(0.2)
+        raise CommandError(f"The sandbox did not start on port {port} within 30 seconds.")
+
+    def _start_worker(self, var: Path) -> None:
+        self._spawn(
+            "worker",
+            [
+                sys.executable, "-m", "celery", "-A", "dashboard", "worker", "--beat",
+                "--schedule", str(var / "celerybeat-schedule"), "--concurrency", "2",
+                "--loglevel", "WARNING", "--hostname", "demo-worker@%h",
+            ],
+        )
+
+    def _start_web(self, port: int) -> None:
+        self._spawn(
+            "web",
+            [
+                sys.executable, "-m", "gunicorn", "dashboard.wsgi:application",
+                "--bind", f"127.0.0.1:{port}", "--workers", "2", "--threads", "4",
+                "--access-logfile", "-", "--log-level", "warning",
+            ],
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            self._check_children()
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz/", timeout=2).status_code < 500:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        raise CommandError(f"The web server did not answer on port {port} within 30 seconds.")
+
+    def _wait_for_worker(self) -> None:
+        from dashboard.core.models import WorkerHeartbeat
+        from dashboard.core.tasks import heartbeat
+
+        started = time.time()
+        heartbeat.delay()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            self._check_children()
+            if WorkerHeartbeat.objects.filter(seen_at__gte=_ts(started)).exists():
+                self.stdout.write(self.style.SUCCESS("Celery worker answered."))
+                return
+            time.sleep(0.5)
+        self.stderr.write("The Celery worker has not answered yet; syncs will wait for it.")
+
+    def _check_children(self) -> None:
+        for name, process in self.children:
+            code = process.poll()
+            if code is not None:
+                raise CommandError(f"The {name} process stopped (exit code {code}).")
+
+    def _supervise(self) -> None:
+        while True:
+            self._check_children()
+            time.sleep(1)
+
+    def _stop_children(self) -> None:
+        for _, process in reversed(self.children):
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT if sys.platform != "win32" else signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        for _, process in self.children:
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+    def _print_banner(self, port: int, logins: dict[str, str], sandbox_port: int) -> None:
+        lines = [
+            "",
+            "=" * 64,
+            f"  Recipient dashboard: http://127.0.0.1:{port}/",
+            "",
+            "  Sign in as:",
+        ]
+        for role, username, _ in DEMO_USERS:
+            lines.append(f"    {role.label:<10} user {username:<9} password {logins[username]}")
+        lines += [
+            "",
+            f"  Provider sandbox:    http://127.0.0.1:{sandbox_port}/ (demo connections use it)",
+            "  Stop everything with Ctrl-C.",
+            "=" * 64,
+            "",
+        ]
+        self.stdout.write("\n".join(lines))
+
+
+def _ts(epoch: float):
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(epoch - 1, tz=UTC)

@@ -1,0 +1,22 @@
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_not_required
+from django.urls import include, path
+
+from dashboard.core import views as core_views
+
+urlpatterns = [
+    path("", core_views.overview, name="overview"),
+    path("healthz/", login_not_required(core_views.healthz), name="healthz"),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(
+            template_name="accounts/login.html", redirect_authenticated_user=True
+        ),
+        name="login",
+    ),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("connections/", include("dashboard.connections.urls")),
+    path("audit/", include("dashboard.audit.urls")),
+]
+
+handler403 = "dashboard.core.views.permission_denied"
