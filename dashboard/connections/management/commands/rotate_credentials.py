@@ -1,0 +1,34 @@
+import sys
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from dashboard.connections.models import Connection
+from dashboard.core.crypto import SealedSecret, UnreadableSecret, rotate
+
+
+class Command(BaseCommand):
+    help = (
+        "Re-encrypt every stored credential with the first key of CREDENTIAL_KEYS. "
+        "Afterwards the other keys can be removed."
+    )
+
+    def handle(self, *args, **options):
+        rotated, unreadable = 0, []
+        with transaction.atomic():
+            for connection in Connection.objects.select_for_update().exclude(secret=None):
+                try:
+                    token = rotate(connection.secret.token)
+                except UnreadableSecret:
+                    unreadable.append(connection.name)
+                    continue
+                Connection.objects.filter(pk=connection.pk).update(secret=SealedSecret(token))
+                rotated += 1
+        self.stdout.write(f"Re-encrypted {rotated} credential(s) with the first key.")
+        if unreadable:
+            self.stderr.write(
+                "These connections' credentials cannot be read with any configured key and "
+                "were left as they are (re-enter them on the connection page): "
+                + ", ".join(sorted(unreadable))
+            )
+            sys.exit(1)

@@ -1,0 +1,74 @@
+"""Fixtures shared by the whole suite: users per role and signed-in clients.
+
+Parts that need something outside Python (PostgreSQL, Redis, Chromium) skip with a message
+saying how to enable them, except under ``CI=true``, where a missing part fails the run.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from django.test import Client
+
+from tests.factories import PASSWORD, UserFactory
+
+# pytest_plugins = ["tests.sandbox_fixtures"]  # enabled once the sandbox lands
+
+ROLES = ("admin", "support", "manager")
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def skip_or_fail(reason: str) -> None:
+    """Skip on a laptop; fail in CI, where every part must be present."""
+    if IN_CI:
+        pytest.fail(f"CI=true but {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def admin_user(db):
+    return UserFactory(username="ada", role="admin")
+
+
+@pytest.fixture
+def support_user(db):
+    return UserFactory(username="sam", role="support")
+
+
+@pytest.fixture
+def manager_user(db):
+    return UserFactory(username="mia", role="manager")
+
+
+@pytest.fixture
+def users(admin_user, support_user, manager_user):
+    return {"admin": admin_user, "support": support_user, "manager": manager_user}
+
+
+def _client_for(user) -> Client:
+    client = Client()
+    assert client.login(username=user.username, password=PASSWORD)
+    return client
+
+
+@pytest.fixture
+def admin_client(admin_user) -> Client:  # overrides pytest-django's superuser admin_client
+    return _client_for(admin_user)
+
+
+@pytest.fixture
+def support_client(support_user) -> Client:
+    return _client_for(support_user)
+
+
+@pytest.fixture
+def manager_client(manager_user) -> Client:
+    return _client_for(manager_user)
+
+
+@pytest.fixture
+def role_clients(users) -> dict[str, Client]:
+    clients = {role: _client_for(user) for role, user in users.items()}
+    clients["anonymous"] = Client()
+    return clients

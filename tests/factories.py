@@ -1,0 +1,47 @@
+"""factory_boy factories for the models tests need."""
+
+from __future__ import annotations
+
+import factory
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+
+from dashboard.connections.models import Connection, Environment
+from dashboard.core.crypto import SealedSecret
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ("username",)
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
+    password = factory.PostGenerationMethodCall("set_password", PASSWORD)
+
+    @factory.post_generation
+    def role(self, create, extracted, **kwargs):
+        if extracted:
+            self.groups.set([Group.objects.get(name=extracted)])
+        if create:
+            self.save()
+
+
+class ConnectionFactory(factory.django.DjangoModelFactory):
+    """A connection; ``secret`` is a plaintext factory argument, sealed on build."""
+
+    class Meta:
+        model = Connection
+        exclude = ("plain_secret",)
+
+    name = factory.Sequence(lambda n: f"Connection {n}")
+    provider = "redflag"
+    environment = Environment.STAGING
+    base_url = "https://api.example.com"
+    plain_secret = factory.Sequence(lambda n: f"tok_{n:04d}_factory_generated_value")
+    secret = factory.LazyAttribute(lambda c: SealedSecret.seal(c.plain_secret))
+    secret_hint = factory.LazyAttribute(lambda c: c.plain_secret[-4:])
+    options = factory.Dict({})
