@@ -72,3 +72,9 @@ def role_clients(users) -> dict[str, Client]:
     clients = {role: _client_for(user) for role, user in users.items()}
     clients["anonymous"] = Client()
     return clients
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """PBKDF2's deliberate slowness is for production, not for hundreds of test logins."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

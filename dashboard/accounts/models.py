@@ -10,3 +10,6 @@ class Capabilities(models.Model):
         managed = False
         default_permissions = ()
         permissions = [(cap.value, label) for cap, label in CAPABILITY_LABELS.items()]
+
+    def __str__(self) -> str:
+        return "capabilities"

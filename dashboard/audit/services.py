@@ -8,7 +8,7 @@ from django.db import models
 
 from dashboard.audit.models import AuditEvent
 
-SECRET_CHANGED = "secret changed"
+SECRET_CHANGED = "secret changed"  # noqa: S105 - a label, not a secret
 
 
 def audit_record(

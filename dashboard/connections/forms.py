@@ -63,24 +63,32 @@ class ConnectionForm(forms.Form):
         label, help_text = SECRET_LABELS[provider]
         self.fields["secret"].label = label
         if instance is not None and instance.secret is not None:
-            self.fields["secret"].help_text = (
+            self.fields[
+                "secret"
+            ].help_text = (
                 f"{help_text} Leave blank to keep the stored one ({instance.secret_masked})."
             )
         else:
             self.fields["secret"].help_text = help_text
         if provider is Provider.REDFLAG:
             self.fields["location_id"] = forms.CharField(
-                label="Location ID", max_length=100, required=False,
+                label="Location ID",
+                max_length=100,
+                required=False,
                 help_text="The RedFlag location this token belongs to.",
             )
         elif provider is Provider.SNAPPY:
             self.fields["company_id"] = forms.CharField(
-                label="Company ID", max_length=64, required=False,
+                label="Company ID",
+                max_length=64,
+                required=False,
                 help_text="Only when the key cannot infer it: 8 or more letters and digits.",
             )
             self.fields["request_source"] = forms.ChoiceField(
-                label="Request source", choices=[(s, s) for s in REQUEST_SOURCES],
-                initial="api_native", help_text="Sent as the Request-Source header.",
+                label="Request source",
+                choices=[(s, s) for s in REQUEST_SOURCES],
+                initial="api_native",
+                help_text="Sent as the Request-Source header.",
             )
 
     def clean_name(self) -> str:

@@ -37,8 +37,9 @@ class FieldGroup:
 
 def connection_enabled_fields(*, connection: Connection) -> frozenset[str]:
     """The catalogue paths this connection may send: what every write obeys."""
-    return frozenset(row.spec.path for row in connection_field_rows(connection=connection)
-                     if row.enabled)
+    return frozenset(
+        row.spec.path for row in connection_field_rows(connection=connection) if row.enabled
+    )
 
 
 def connection_field_rows(*, connection: Connection) -> list[FieldRow]:

@@ -200,14 +200,17 @@ def custom_field_rename(
 ) -> FieldSetting:
     old_path = custom_field_path(connection.provider, old_key)
     new_path = custom_field_path(connection.provider, new_key)
-    row = FieldSetting.objects.select_for_update().filter(
-        connection=connection, path=old_path, custom=True
-    ).first()
+    row = (
+        FieldSetting.objects.select_for_update()
+        .filter(connection=connection, path=old_path, custom=True)
+        .first()
+    )
     if row is None:
         raise FieldSettingError(f"There is no custom field named {old_key}.")
-    if new_path != old_path and FieldSetting.objects.filter(
-        connection=connection, path=new_path
-    ).exists():
+    if (
+        new_path != old_path
+        and FieldSetting.objects.filter(connection=connection, path=new_path).exists()
+    ):
         raise FieldSettingError(f"A custom field named {new_key} already exists.")
     before = {"key": old_key, "label": row.label}
     row.path = new_path

@@ -13,5 +13,7 @@ urlpatterns = [
     path("<int:pk>/fields/", views.field_settings, name="fields"),
     path("<int:pk>/fields/toggle/", views.field_toggle, name="field_toggle"),
     path("<int:pk>/fields/custom/", views.custom_field_add, name="custom_field_add"),
-    path("<int:pk>/fields/custom/<str:key>/", views.custom_field_change, name="custom_field_change"),
+    path(
+        "<int:pk>/fields/custom/<str:key>/", views.custom_field_change, name="custom_field_change"
+    ),
 ]

@@ -99,9 +99,7 @@ def connection_toggle_active(request: HttpRequest, pk: int) -> HttpResponse:
     connection = get_object_or_404(Connection, pk=pk)
     active = request.POST.get("active") == "1"
     services.connection_set_active(connection=connection, active=active, user=request.user)
-    messages.success(
-        request, f"“{connection.name}” {'enabled' if active else 'disabled'}."
-    )
+    messages.success(request, f"“{connection.name}” {'enabled' if active else 'disabled'}.")
     return redirect("connections:detail", pk=connection.pk)
 
 
@@ -117,9 +115,7 @@ def connection_delete(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, f"Connection “{name}” deleted.")
             return redirect("connections:list")
         error = "Type the connection's name exactly to confirm."
-    return render(
-        request, "connections/delete.html", {"connection": connection, "error": error}
-    )
+    return render(request, "connections/delete.html", {"connection": connection, "error": error})
 
 
 @require_GET
@@ -202,7 +198,9 @@ def custom_field_add(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, f"Custom field {form.cleaned_data['key']} added.")
             if request.htmx:
-                return HttpResponseClientRedirect(reverse("connections:fields", args=[connection.pk]))
+                return HttpResponseClientRedirect(
+                    reverse("connections:fields", args=[connection.pk])
+                )
             return redirect("connections:fields", pk=connection.pk)
     if request.htmx:
         return _render_fields(request, connection, form, partial="custom-form", status=422)

@@ -19,7 +19,11 @@ def run_manage(*args: str, env: dict[str, str], tmp_path: Path) -> subprocess.Co
         for key, value in os.environ.items()
         if key
         not in {
-            "DEBUG", "DEMO", "SECRET_KEY", "CREDENTIAL_KEYS", "ALLOWED_HOSTS",
+            "DEBUG",
+            "DEMO",
+            "SECRET_KEY",
+            "CREDENTIAL_KEYS",
+            "ALLOWED_HOSTS",
             "DJANGO_SETTINGS_MODULE",
         }
     }
@@ -27,7 +31,11 @@ def run_manage(*args: str, env: dict[str, str], tmp_path: Path) -> subprocess.Co
     base.update(env)
     return subprocess.run(
         [sys.executable, "manage.py", *args],
-        cwd=ROOT, env=base, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        env=base,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 

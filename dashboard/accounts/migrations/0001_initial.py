@@ -4,22 +4,36 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Capabilities',
+            name="Capabilities",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
             ],
             options={
-                'permissions': [('manage_connections', 'manage provider connections and field settings'), ('search_recipients', 'look up recipients'), ('edit_recipients', "edit recipients' profile fields"), ('create_delete_recipients', 'create and delete recipients'), ('manage_imports', 'upload CSV imports'), ('view_jobs', 'view sync history'), ('manage_jobs', 'start, cancel and retry sync jobs'), ('acknowledge_jobs', 'acknowledge failed sync jobs'), ('send_test_campaigns', 'send test campaign triggers'), ('view_audit', 'read the audit log')],
-                'managed': False,
-                'default_permissions': (),
+                "permissions": [
+                    ("manage_connections", "manage provider connections and field settings"),
+                    ("search_recipients", "look up recipients"),
+                    ("edit_recipients", "edit recipients' profile fields"),
+                    ("create_delete_recipients", "create and delete recipients"),
+                    ("manage_imports", "upload CSV imports"),
+                    ("view_jobs", "view sync history"),
+                    ("manage_jobs", "start, cancel and retry sync jobs"),
+                    ("acknowledge_jobs", "acknowledge failed sync jobs"),
+                    ("send_test_campaigns", "send test campaign triggers"),
+                    ("view_audit", "read the audit log"),
+                ],
+                "managed": False,
+                "default_permissions": (),
             },
         ),
     ]

@@ -87,8 +87,12 @@ def test_re_entering_an_unreadable_secret_makes_it_readable_again(settings, admi
     settings.CREDENTIAL_KEYS = [Fernet.generate_key().decode()]
     response = admin_client.post(
         f"/connections/{conn.pk}/",
-        {"name": conn.name, "environment": "staging", "base_url": conn.base_url,
-         "secret": "a-brand-new-token-1234"},
+        {
+            "name": conn.name,
+            "environment": "staging",
+            "base_url": conn.base_url,
+            "secret": "a-brand-new-token-1234",
+        },
     )
     assert response.status_code == 302
     assert Connection.objects.get(pk=conn.pk).secret.reveal() == "a-brand-new-token-1234"

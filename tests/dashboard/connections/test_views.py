@@ -59,8 +59,7 @@ def test_leaving_the_secret_blank_keeps_the_stored_one(admin_client):
     conn = ConnectionFactory(plain_secret="keep_this_secret_1234")
     response = admin_client.post(
         f"/connections/{conn.pk}/",
-        {"name": "Renamed", "environment": "production", "base_url": conn.base_url,
-         "secret": ""},
+        {"name": "Renamed", "environment": "production", "base_url": conn.base_url, "secret": ""},
     )
     assert response.status_code == 302
     conn.refresh_from_db()
@@ -76,8 +75,12 @@ def test_changing_the_secret_is_audited_as_secret_changed_without_the_value(admi
     conn = ConnectionFactory(plain_secret="old_secret_value_1234")
     admin_client.post(
         f"/connections/{conn.pk}/",
-        {"name": conn.name, "environment": "staging", "base_url": conn.base_url,
-         "secret": "new_secret_value_5678"},
+        {
+            "name": conn.name,
+            "environment": "staging",
+            "base_url": conn.base_url,
+            "secret": "new_secret_value_5678",
+        },
     )
     event = AuditEvent.objects.get(action="connection.updated")
     assert event.changes["secret"] == {"before": "secret changed", "after": "secret changed"}
@@ -108,8 +111,7 @@ def test_whitespace_secret_on_edit_is_refused_and_keeps_the_stored_one(admin_cli
     conn = ConnectionFactory(plain_secret="keep_this_secret_1234")
     response = admin_client.post(
         f"/connections/{conn.pk}/",
-        {"name": "Changed", "environment": "staging", "base_url": conn.base_url,
-         "secret": "   "},
+        {"name": "Changed", "environment": "staging", "base_url": conn.base_url, "secret": "   "},
     )
     assert response.status_code == 200
     assert "cannot be only spaces" in response.content.decode()
@@ -158,7 +160,10 @@ def test_http_to_loopback_is_allowed_only_with_the_sandbox_setting(admin_client,
 @pytest.mark.parametrize("company_id", ["short7x", "has space1", "abc-12345", "ÅÄÖ12345"])
 def test_a_snappy_company_id_breaking_the_pattern_is_refused(admin_client, company_id):
     response = post_new(
-        admin_client, provider="snappy", secret=SNAPPY_KEY, company_id=company_id,
+        admin_client,
+        provider="snappy",
+        secret=SNAPPY_KEY,
+        company_id=company_id,
         request_source="api_native",
     )
     assert "A company ID is at least 8 letters and digits" in response.content.decode()
@@ -167,7 +172,10 @@ def test_a_snappy_company_id_breaking_the_pattern_is_refused(admin_client, compa
 
 def test_a_snappy_connection_keeps_company_id_and_request_source(admin_client):
     response = post_new(
-        admin_client, provider="snappy", secret=SNAPPY_KEY, company_id="Company123",
+        admin_client,
+        provider="snappy",
+        secret=SNAPPY_KEY,
+        company_id="Company123",
         request_source="api_zapier",
     )
     assert response.status_code == 302
@@ -176,8 +184,9 @@ def test_a_snappy_connection_keeps_company_id_and_request_source(admin_client):
 
 
 def test_a_snappy_key_must_be_24_characters(admin_client):
-    response = post_new(admin_client, provider="snappy", secret="tooshort123",
-                        request_source="api_native")
+    response = post_new(
+        admin_client, provider="snappy", secret="tooshort123", request_source="api_native"
+    )
     assert "24 letters and digits" in response.content.decode()
 
 
@@ -223,12 +232,12 @@ def test_delete_needs_the_name_typed_and_is_audited(admin_client):
     assert response.status_code == 200
     assert "name exactly to confirm" in response.content.decode()
     assert Connection.objects.exists()
-    response = admin_client.post(f"/connections/{conn.pk}/delete/",
-                                 {"confirm_name": "Old account"})
+    response = admin_client.post(f"/connections/{conn.pk}/delete/", {"confirm_name": "Old account"})
     assert response.status_code == 302
     assert not Connection.objects.exists()
-    assert AuditEvent.objects.filter(action="connection.deleted",
-                                     target_repr="Old account").exists()
+    assert AuditEvent.objects.filter(
+        action="connection.deleted", target_repr="Old account"
+    ).exists()
 
 
 def test_a_missing_connection_is_a_404(admin_client):

@@ -95,9 +95,7 @@ class Command(BaseCommand):
             return
         from dashboard.core.demo_data import demo_connections_ensure
 
-        demo_connections_ensure(
-            base=f"http://127.0.0.1:{sandbox_port}", credentials=credentials
-        )
+        demo_connections_ensure(base=f"http://127.0.0.1:{sandbox_port}", credentials=credentials)
 
     # -- processes ---------------------------------------------------------------------------
     def _spawn(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
@@ -116,9 +114,17 @@ class Command(BaseCommand):
         self._spawn(
             "sandbox",
             [
-                sys.executable, "manage.py", "run_sandbox", "--port", str(port),
-                "--seed", str(seed), "--random-seed", "2026",
-                "--write-credentials", str(creds_path),
+                sys.executable,
+                "manage.py",
+                "run_sandbox",
+                "--port",
+                str(port),
+                "--seed",
+                str(seed),
+                "--random-seed",
+                "2026",
+                "--write-credentials",
+                str(creds_path),
             ],
         )
         deadline = time.monotonic() + 30
@@ -138,9 +144,21 @@ class Command(BaseCommand):
         self._spawn(
             "worker",
             [
-                sys.executable, "-m", "celery", "-A", "dashboard", "worker", "--beat",
-                "--schedule", str(var / "celerybeat-schedule"), "--concurrency", "2",
-                "--loglevel", "WARNING", "--hostname", "demo-worker@%h",
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "dashboard",
+                "worker",
+                "--beat",
+                "--schedule",
+                str(var / "celerybeat-schedule"),
+                "--concurrency",
+                "2",
+                "--loglevel",
+                "WARNING",
+                "--hostname",
+                "demo-worker@%h",
             ],
         )
 
@@ -148,9 +166,20 @@ class Command(BaseCommand):
         self._spawn(
             "web",
             [
-                sys.executable, "-m", "gunicorn", "dashboard.wsgi:application",
-                "--bind", f"127.0.0.1:{port}", "--workers", "2", "--threads", "4",
-                "--access-logfile", "-", "--log-level", "warning",
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "dashboard.wsgi:application",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "2",
+                "--threads",
+                "4",
+                "--access-logfile",
+                "-",
+                "--log-level",
+                "warning",
             ],
         )
         deadline = time.monotonic() + 30

@@ -1,0 +1,100 @@
+"""The field catalogue decides which payload paths a connection may send."""
+
+from __future__ import annotations
+
+import pytest
+
+from integrations.catalogue import (
+    Provider,
+    catalogue,
+    custom_field_key_error,
+    default_enabled_paths,
+    disabled_paths,
+    payload_field_paths,
+)
+
+
+@pytest.mark.parametrize("provider", list(Provider))
+def test_every_catalogue_has_unique_paths_and_an_identifier(provider):
+    paths = [spec.path for spec in catalogue(provider)]
+    assert len(paths) == len(set(paths))
+    assert any(spec.identifies for spec in catalogue(provider))
+
+
+def test_redflag_documents_every_writable_field():
+    paths = {spec.path for spec in catalogue("redflag")}
+    documented = {
+        "email",
+        "firstName",
+        "lastName",
+        "preferredName",
+        "active",
+        "allowEmail",
+        "allowSms",
+        "exclusive",
+        "mobile",
+        "mobileCountry",
+        "phone",
+        "phoneCountry",
+        "fax",
+        "faxCountry",
+        "title",
+        "department",
+        "location",
+        "orgId",
+        "country",
+        "education",
+        "employment",
+        "certification",
+        "skills",
+        "sfHireDate",
+        "reportsTo",
+        "sfReportsToUserIds",
+        "supports",
+        "supportedBy",
+        "linkedinUrl",
+    }
+    assert paths == documented
+
+
+def test_nested_and_custom_fields_count_per_sub_field():
+    payload = {
+        "firstName": "Zoë",
+        "employee": {"department": "R&D", "workingSince": "2024-01-01"},
+        "recipientCustomFields": [{"fieldName": "shirtSize", "fieldValue": "M"}],
+    }
+    assert payload_field_paths("snappy", payload) == {
+        "firstName",
+        "employee.department",
+        "employee.workingSince",
+        "recipientCustomFields.shirtSize",
+    }
+    assert payload_field_paths("redflag", {"tags": [{"key": "z_team", "value": "A"}]}) == {
+        "tags.z_team"
+    }
+
+
+def test_disabled_paths_lists_what_is_not_enabled():
+    enabled = default_enabled_paths("redflag") | {"tags.z_team"}
+    assert disabled_paths("redflag", {"firstName": "A", "tags": []}, enabled) == []
+    assert disabled_paths(
+        "redflag", {"department": "x", "tags": [{"key": "z_other", "value": "1"}]}, enabled
+    ) == ["department", "tags.z_other"]
+    assert disabled_paths("redflag", {"tags": []}, default_enabled_paths("redflag")) == ["tags"]
+
+
+@pytest.mark.parametrize(
+    ("provider", "key", "ok"),
+    [
+        ("redflag", "z_costCentre", True),
+        ("redflag", "costCentre", False),
+        ("redflag", "z_cost centre", False),
+        ("redflag", "z_ü", False),
+        ("snappy", "shirtSize", True),
+        ("snappy", "shirt size", False),
+        ("snappy", "1stChoice", False),
+        ("parcelvoy", "anything", False),
+    ],
+)
+def test_custom_field_key_rules(provider, key, ok):
+    assert (custom_field_key_error(provider, key) is None) is ok
