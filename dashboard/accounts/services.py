@@ -21,3 +21,25 @@ def user_create_with_role(
     user.save()
     user.groups.set([Group.objects.get(name=role.value)])
     return user
+
+
+def roles_ensure() -> None:
+    """Create the role groups with their capabilities if missing (a flushed test database).
+
+    The data migration creates them in a real database; this restores them from roles.py.
+    """
+    from django.apps import apps
+    from django.contrib.auth.management import create_permissions
+    from django.contrib.auth.models import Permission
+
+    from dashboard.accounts.roles import ROLE_CAPABILITIES
+
+    create_permissions(apps.get_app_config("accounts"), verbosity=0)
+    for role, capabilities in ROLE_CAPABILITIES.items():
+        group, _ = Group.objects.get_or_create(name=role.value)
+        group.permissions.set(
+            Permission.objects.filter(
+                content_type__app_label="accounts",
+                codename__in=[c.value for c in capabilities],
+            )
+        )

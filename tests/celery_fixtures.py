@@ -1,0 +1,118 @@
+"""A real Celery worker process for tests (pytest plugin).
+
+The worker runs ``celery -A dashboard worker`` against the same broker and the same test
+database as the test (committed rows only: use ``transactional_db``), on the test queue
+(``CELERY_QUEUE``, set by pytest-env), so a demo worker on the same machine never takes a
+test's task.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _database_url() -> str:
+    db = settings.DATABASES["default"]
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    user = db.get("USER") or ""
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    auth = f"{user}{password}@" if user else ""
+    host = db.get("HOST") or "localhost"
+    port = f":{db['PORT']}" if db.get("PORT") else ""
+    return f"postgres://{auth}{host}{port}/{db['NAME']}"
+
+
+class WorkerProcess:
+    def __init__(self, process: subprocess.Popen[str], hostname: str, log: Path) -> None:
+        self.process = process
+        self.hostname = hostname
+        self.log = log
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, sig)
+            self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def start_worker(tmp_path: Path, *, concurrency: int = 2, pool: str = "threads") -> WorkerProcess:
+    hostname = f"test-{uuid.uuid4().hex[:8]}@%h"
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url(),
+        "SECRET_KEY": settings.SECRET_KEY,
+        "CREDENTIAL_KEYS": ",".join(settings.CREDENTIAL_KEYS),
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+    }
+    log = tmp_path / f"worker-{uuid.uuid4().hex[:6]}.log"
+    handle = log.open("w")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "dashboard",
+            "worker",
+            "--pool",
+            pool,
+            "--concurrency",
+            str(concurrency),
+            "--queues",
+            settings.CELERY_TASK_DEFAULT_QUEUE,
+            "--hostname",
+            hostname,
+            "--without-gossip",
+            "--without-mingle",
+            "--loglevel",
+            "INFO",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=handle,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    return WorkerProcess(process, hostname, log)
+
+
+def wait_until(predicate, *, timeout: float, interval: float = 0.2, worker=None) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        if worker is not None and worker.process.poll() is not None:
+            raise AssertionError(f"The worker exited early:\n{worker.output()[-4000:]}")
+        time.sleep(interval)
+    return False
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db, tmp_path):
+    """Start a real worker; stop it after the test. Yields a :class:`WorkerProcess`."""
+    worker = start_worker(tmp_path)
+    yield worker
+    worker.stop()
