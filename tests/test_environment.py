@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 from django.conf import settings
 
 from tests.conftest import IN_CI
@@ -24,6 +22,3 @@ def test_ci_uses_postgresql_and_redis():
             "and CELERY_BROKER_URL=redis://127.0.0.1:6379/7, or run `bash .ci/run`."
         )
 
-
-def test_tests_never_run_with_a_production_secret_file():
-    assert os.environ.get("DEBUG", "").lower() in {"1", "true", "yes", "on"}

@@ -2,12 +2,14 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.db import connection as db_connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.template import loader
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+from kombu import Connection as BrokerConnection
 
 from dashboard.connections.models import Connection
 from dashboard.core.models import WorkerHeartbeat
@@ -42,10 +44,12 @@ def _check_database() -> str | None:
 
 
 def _check_broker() -> str | None:
-    from dashboard.celery import app
-
     try:
-        with app.connection_for_write() as conn:
+        with BrokerConnection(
+            settings.CELERY_BROKER_URL,
+            transport_options=settings.CELERY_BROKER_TRANSPORT_OPTIONS,
+            connect_timeout=2,
+        ) as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
     except Exception as exc:
         logger.warning("Health check: broker unreachable: %s", type(exc).__name__)

@@ -1,7 +1,5 @@
 import pytest
 
-from dashboard.celery import app
-
 
 def test_healthz_is_ok_when_database_and_broker_answer(client, db):
     response = client.get("/healthz/")
@@ -13,9 +11,10 @@ def test_healthz_needs_no_login(client, db):
     assert client.get("/healthz/").status_code in {200, 503}
 
 
-def test_healthz_is_503_naming_the_broker_when_it_does_not_answer(client, db, monkeypatch):
+def test_healthz_is_503_naming_the_broker_when_it_does_not_answer(client, db, settings):
     # Nothing listens on port 9 (discard) on loopback: the broker connection is refused.
-    monkeypatch.setattr(app.conf, "broker_url", "redis://127.0.0.1:9/0")
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:9/0"
+    settings.CELERY_BROKER_TRANSPORT_OPTIONS = {}
     response = client.get("/healthz/")
     assert response.status_code == 503
     body = response.json()
