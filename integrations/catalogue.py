@@ -50,6 +50,27 @@ class FieldType(enum.StrEnum):
     ACCOUNTS = "accounts"
     CUSTOM = "custom"
 
+    @property
+    def label(self) -> str:
+        return FIELD_TYPE_LABELS[self]
+
+
+FIELD_TYPE_LABELS = {
+    FieldType.STRING: "text",
+    FieldType.EMAIL: "email address",
+    FieldType.PHONE: "phone number",
+    FieldType.CALLING_CODE: "calling code",
+    FieldType.COUNTRY: "country",
+    FieldType.BOOLEAN: "yes/no",
+    FieldType.DATE: "date",
+    FieldType.URL: "web address",
+    FieldType.CHOICE: "choice",
+    FieldType.ID_LIST: "list of ids",
+    FieldType.OBJECT_LIST: "list of entries",
+    FieldType.ACCOUNTS: "account list",
+    FieldType.CUSTOM: "custom",
+}
+
 
 @dataclass(frozen=True, slots=True)
 class FieldSpec:

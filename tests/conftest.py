@@ -11,7 +11,7 @@ import os
 import pytest
 from django.test import Client
 
-from tests.factories import PASSWORD, UserFactory
+from tests.factories import UserFactory
 
 pytest_plugins = ["tests.celery_fixtures"]  # + "tests.sandbox_fixtures" once the sandbox lands
 
@@ -48,7 +48,7 @@ def users(admin_user, support_user, manager_user):
 
 def _client_for(user) -> Client:
     client = Client()
-    assert client.login(username=user.username, password=PASSWORD)
+    client.force_login(user)
     return client
 
 

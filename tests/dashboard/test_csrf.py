@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 
 from dashboard.connections.models import Connection, FieldSetting
-from tests.factories import PASSWORD, ConnectionFactory
+from tests.factories import ConnectionFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def strict_client(admin_user):
     client = Client(enforce_csrf_checks=True)
-    client.login(username=admin_user.username, password=PASSWORD)
+    client.force_login(admin_user)
     return client
 
 
