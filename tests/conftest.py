@@ -13,7 +13,7 @@ from django.test import Client
 
 from tests.factories import UserFactory
 
-pytest_plugins = ["tests.celery_fixtures"]  # + "tests.sandbox_fixtures" once the sandbox lands
+pytest_plugins = ["tests.celery_fixtures", "tests.sandbox_fixtures"]
 
 ROLES = ("admin", "support", "manager")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}

@@ -1,0 +1,39 @@
+"""Pytest fixtures that serve the provider sandbox over real HTTP.
+
+Registered from ``tests/conftest.py`` with ``pytest_plugins = ["tests.sandbox_fixtures"]``.
+One server runs per test session (starting it is cheap, but a session-wide port keeps
+connection pools simple); each test gets it back with default faults and variants, zeroed
+counters and rate-limit windows. Data is shared across tests: create records with unique
+emails and never assume exact totals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from integrations.sandbox.server import SandboxServer
+
+SANDBOX_SEED = 50
+SANDBOX_RANDOM_SEED = 20261124
+
+
+@pytest.fixture(scope="session")
+def sandbox_server() -> Iterator[SandboxServer]:
+    """The session's sandbox, on a free loopback port, with 50 recipients per provider."""
+    server = SandboxServer(
+        host="127.0.0.1", port=0, seed=SANDBOX_SEED, random_seed=SANDBOX_RANDOM_SEED
+    )
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def sandbox(sandbox_server: SandboxServer) -> SandboxServer:
+    """The session's sandbox, reset so a test never inherits another test's faults."""
+    sandbox_server.reset()
+    return sandbox_server
