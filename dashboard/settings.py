@@ -326,6 +326,8 @@ LOGGING = {
     "loggers": {
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
+        # The filesystem transport has no host; kombu warns about it on every connection.
+        "kombu.connection": {"level": "ERROR"},
     },
 }
 

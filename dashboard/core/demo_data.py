@@ -38,6 +38,13 @@ def demo_connections_ensure(*, base: str, credentials: dict[str, Any]) -> list[C
                 options=options,
                 user=None,
             )
+        elif (
+            existing.base_url == f"{base}/{path}"
+            and existing.options == options
+            and existing.secret_readable
+            and existing.secret.reveal() == secret
+        ):
+            connection = existing
         else:
             connection = services.connection_update(
                 connection=existing,

@@ -47,7 +47,8 @@ class Command(BaseCommand):
         var = Path(settings.VAR_DIR)
         var.mkdir(parents=True, exist_ok=True)
         self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
-        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, _interrupt)
 
         call_command("migrate", interactive=False, verbosity=0)
         call_command("collectstatic", interactive=False, verbosity=0)
@@ -99,7 +100,9 @@ class Command(BaseCommand):
 
     # -- processes ---------------------------------------------------------------------------
     def _spawn(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
-        process = subprocess.Popen(argv, env=os.environ.copy())
+        # Own session: Ctrl-C reaches only this command, which then stops each child in order
+        # with the signal that shuts it down gracefully.
+        process = subprocess.Popen(argv, env=os.environ.copy(), start_new_session=True)
         self.children.append((name, process))
         return process
 
@@ -109,8 +112,10 @@ class Command(BaseCommand):
         except ImportError:
             self.stderr.write("The provider sandbox is not available; skipping it.")
             return None
+        # The same file is read (if present) and written, so the sandbox keeps its keys across
+        # demo restarts and the demo connections keep working.
         creds_path = var / "sandbox-credentials.json"
-        creds_path.unlink(missing_ok=True)
+        started_at = time.time()
         self._spawn(
             "sandbox",
             [
@@ -123,6 +128,8 @@ class Command(BaseCommand):
                 str(seed),
                 "--random-seed",
                 "2026",
+                "--credentials",
+                str(creds_path),
                 "--write-credentials",
                 str(creds_path),
             ],
@@ -130,7 +137,7 @@ class Command(BaseCommand):
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             self._check_children()
-            if creds_path.exists():
+            if creds_path.exists() and creds_path.stat().st_mtime >= started_at - 1:
                 try:
                     response = httpx.get(f"http://127.0.0.1:{port}/_control/health", timeout=1)
                     if response.status_code == 200:
@@ -221,7 +228,7 @@ class Command(BaseCommand):
     def _stop_children(self) -> None:
         for _, process in reversed(self.children):
             if process.poll() is None:
-                process.send_signal(signal.SIGINT if sys.platform != "win32" else signal.SIGTERM)
+                process.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + 10
         for _, process in self.children:
             try:
@@ -247,6 +254,10 @@ class Command(BaseCommand):
             "",
         ]
         self.stdout.write("\n".join(lines))
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _ts(epoch: float):
