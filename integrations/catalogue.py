@@ -351,3 +351,27 @@ def disabled_paths(
 
 def default_enabled_paths(provider: Provider | str) -> set[str]:
     return {spec.path for spec in catalogue(provider) if spec.enabled_by_default}
+
+
+def enabled_paths(
+    provider: Provider | str, settings: Iterable[tuple[str, bool, bool]]
+) -> frozenset[str]:
+    """The paths a connection may send, from its stored ``(path, enabled, custom)`` settings.
+
+    A catalogue field without a stored setting uses its default; a custom field counts only
+    if it is stored (and enabled). Stored paths the catalogue no longer knows are ignored.
+    """
+    stored = {path: (enabled, custom) for path, enabled, custom in settings}
+    paths = set()
+    for spec in catalogue(provider):
+        enabled, _ = stored.get(spec.path, (spec.enabled_by_default, False))
+        if enabled:
+            paths.add(spec.path)
+    prefix = CUSTOM_FIELD_PREFIX.get(Provider(provider))
+    if prefix:
+        paths.update(
+            path
+            for path, (enabled, custom) in stored.items()
+            if custom and enabled and path.startswith(prefix + ".")
+        )
+    return frozenset(paths)

@@ -11,6 +11,7 @@ from integrations.catalogue import (
     FieldType,
     Provider,
     catalogue,
+    enabled_paths,
 )
 
 
@@ -37,8 +38,8 @@ class FieldGroup:
 
 def connection_enabled_fields(*, connection: Connection) -> frozenset[str]:
     """The catalogue paths this connection may send: what every write obeys."""
-    return frozenset(
-        row.spec.path for row in connection_field_rows(connection=connection) if row.enabled
+    return enabled_paths(
+        connection.provider, connection.fields.values_list("path", "enabled", "custom")
     )
 
 

@@ -98,3 +98,21 @@ def test_disabled_paths_lists_what_is_not_enabled():
 )
 def test_custom_field_key_rules(provider, key, ok):
     assert (custom_field_key_error(provider, key) is None) is ok
+
+
+def test_enabled_paths_overlays_stored_settings_on_the_defaults():
+    from integrations.catalogue import enabled_paths
+
+    paths = enabled_paths(
+        "redflag",
+        [
+            ("email", False, False),
+            ("department", True, False),
+            ("tags.z_team", True, True),
+            ("tags.z_off", False, True),
+            ("removedField", True, False),
+        ],
+    )
+    assert "email" not in paths and "firstName" in paths and "department" in paths
+    assert "tags.z_team" in paths and "tags.z_off" not in paths
+    assert "removedField" not in paths
