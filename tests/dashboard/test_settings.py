@@ -25,6 +25,7 @@ def run_manage(*args: str, env: dict[str, str], tmp_path: Path) -> subprocess.Co
             "CREDENTIAL_KEYS",
             "ALLOWED_HOSTS",
             "DJANGO_SETTINGS_MODULE",
+            "DJANGO_ALLOW_ASYNC_UNSAFE",
         }
     }
     base["VAR_DIR"] = str(tmp_path)

@@ -1,0 +1,331 @@
+"""RedFlag Recipient API client (``/int/v1/recipient``).
+
+Quirks handled here (CONTRACT-NOTES "RedFlag"):
+
+* Errors usually arrive as HTTP 200 with ``{"success": false, "message": "…"}``; the overview
+  speaks of 400/403 instead. Both are errors, mapped by message to typed errors. A reply
+  without ``success`` is malformed.
+* ``:email`` in the path is an email or an ``_id``, matched case-insensitively by RedFlag.
+* The list is not documented as paged and may return every recipient at once; the client asks
+  for ``limit``/``previousLastId`` keyset pages and copes when they are ignored, without
+  holding more than one decoded reply and one record at a time.
+* Updates use PUT (the endpoint document), not the overview's PATCH.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+from urllib.parse import quote
+
+from integrations.catalogue import Provider
+
+from .base import BaseClient, CredentialCheck, Reply
+from .errors import (
+    Conflict,
+    Forbidden,
+    Invalid,
+    MalformedReply,
+    NotFound,
+    ProviderError,
+    Unauthorized,
+)
+from .jsonstream import JSONShapeError, iter_array, scan_object
+from .models import Recipient, from_redflag
+
+_EMAIL_RE = re.compile(r"^[^@\s/\\?#%\x00-\x1f\x7f]{1,64}@[^@\s/\\?#%\x00-\x1f\x7f]{1,253}$")
+_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_REQUIRED_ON_CREATE = ("email", "firstName", "lastName")
+_AUTH_WORDS = ("unauthori", "token", "authenticat", "api key", "access key", "credential")
+NOT_FOUND_CODE = "recipient_not_found"
+
+
+class RedFlagClient(BaseClient):
+    """Talk to one RedFlag location.
+
+    ``location_id`` identifies the location the token belongs to; RedFlag reads the location
+    from the token, so it is kept for display and logs and sent as no header.
+    """
+
+    provider = Provider.REDFLAG.value
+    label = "RedFlag"
+    recipient_path = "/int/v1/recipient"
+    default_page_size = 500
+    max_page_size = 1000  # other RedFlag list endpoints cap ``limit`` at 1000
+    max_pages = 100_000  # a hard stop for a server that keeps paging forever
+    # An ObjectId no recipient can have: looking it up is the cheapest authenticated read.
+    probe_id = "000000000000000000000000"
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        location_id: str | None = None,
+        *,
+        enabled_fields: Iterable[str] | None = None,
+        **options: Any,
+    ) -> None:
+        self._token = self._check_secret(token, "API token", self.provider)
+        self.location_id = location_id or None
+        super().__init__(base_url, enabled_fields=enabled_fields, **options)
+
+    def _auth_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._token}"}
+
+    def _secret_values(self) -> Iterable[str]:
+        return (self._token,)
+
+    # -- error mapping ----------------------------------------------------------------------
+
+    def _error_for(self, reply: Reply) -> ProviderError | None:
+        body = reply.json_or_none()
+        if not reply.ok:
+            envelope = isinstance(body, dict) and body.get("success") is False
+            message = self._provider_text(body.get("message")) if envelope else ""
+            if reply.status == 401:
+                return Unauthorized(
+                    f"{self.label} rejected the API token ({message or 'HTTP 401'}).",
+                    status=401,
+                    code="unauthorized",
+                )
+            if reply.status == 403:
+                return Forbidden(
+                    f"{self.label} refused this action ({message or 'HTTP 403'}).", status=403
+                )
+            if envelope and reply.status in (400, 404, 409):
+                error = self._error_from_message(message, reply.status)
+                if type(error) is not ProviderError:
+                    return error
+            return super()._error_for(reply)
+        if body is None:  # garbled or cut short: worth another read
+            return MalformedReply(f"{self.label} sent a reply that is not valid JSON.")
+        if not isinstance(body, dict):
+            return MalformedReply(
+                f"{self.label} sent a reply that is not a JSON object.", retryable=False
+            )
+        return self._error_from_envelope(body, reply.status)
+
+    def _error_from_envelope(self, body: Mapping[str, Any], status: int) -> ProviderError | None:
+        success = body.get("success")
+        if success is True:
+            return None
+        if success is False:
+            return self._error_from_message(body.get("message"), status)
+        return MalformedReply(f"{self.label} sent a reply without a success flag.", retryable=False)
+
+    def _error_from_message(self, message: Any, status: int) -> ProviderError:
+        """Map a ``success: false`` message to a typed error (CONTRACT-NOTES "RedFlag")."""
+        text = self._provider_text(message) or "no message"
+        lowered = text.lower()
+        said = f"{self.label}: {text}"
+        if any(word in lowered for word in _AUTH_WORDS):
+            return Unauthorized(
+                f"{self.label} rejected the API token ({text}).", status=status, code="unauthorized"
+            )
+        if "not found" in lowered:
+            return NotFound(said, status=status, code=NOT_FOUND_CODE)
+        if "already in use" in lowered or "already exists" in lowered:
+            return Conflict(said, status=status, code="already_in_use")
+        if "illegal parameter" in lowered or "invalid" in lowered or "required" in lowered:
+            return Invalid(said, status=status, code="illegal_parameters")
+        if any(word in lowered for word in ("forbidden", "permission", "not allowed")):
+            return Forbidden(said, status=status, code="forbidden")
+        return ProviderError(said, status=status)
+
+    def _validate_record_reply(self, reply: Reply) -> ProviderError | None:
+        error = self._error_for(reply)
+        if error is None and not isinstance(reply.json().get("data"), dict):
+            return MalformedReply(
+                f"{self.label} sent a success without the recipient.", retryable=False
+            )
+        return error
+
+    def _validate_list_reply(self, reply: Reply) -> ProviderError | None:
+        """Check a list reply without building every record (see ``jsonstream``).
+
+        On success the decoded text and the position of ``data`` are left on the reply for
+        ``iter_recipients``; the raw bytes are dropped so only one copy stays in memory.
+        """
+        if not reply.ok:
+            return self._error_for(reply)
+        try:
+            text = bytes(reply.content).decode("utf-8-sig")
+            members, data_index, count = scan_object(text, "data")
+        except (UnicodeDecodeError, JSONShapeError):
+            return MalformedReply(f"{self.label} sent a list that is not valid JSON.")
+        error = self._error_from_envelope(members, reply.status)
+        if error is not None:
+            return error
+        if data_index is None:
+            return MalformedReply(f"{self.label} sent a list reply without data.", retryable=False)
+        reply.content = b""
+        reply._json = _ListPage(text, data_index, count, members.get("total"))
+        return None
+
+    # -- identifiers ------------------------------------------------------------------------
+
+    def recipient_url(self, email_or_id: str) -> str:
+        """Return the path for one recipient, refusing anything but an email or an id.
+
+        The identifier goes into the URL path, so slashes, dot segments, ``?``, ``#``, ``%``
+        and whitespace are refused before they could redirect the request elsewhere.
+        """
+        if not isinstance(email_or_id, str):
+            raise Invalid("Give an email address or a RedFlag id.", provider=self.provider)
+        ident = email_or_id.strip()
+        if ident in (".", "..") or not (_EMAIL_RE.match(ident) or _ID_RE.match(ident)):
+            raise Invalid(
+                "That is neither an email address nor a RedFlag id.",
+                provider=self.provider,
+                field_errors={"email": ["Enter an email address or a RedFlag _id."]},
+            )
+        return f"{self.recipient_path}/{quote(ident, safe='@+')}"
+
+    # -- operations -------------------------------------------------------------------------
+
+    def iter_recipients(self, page_size: int | None = None) -> Iterator[Recipient]:
+        """Yield every recipient of the location, one at a time.
+
+        Asks for keyset pages (``limit``, ``previousLastId`` = last ``_id`` seen). A reply
+        longer than ``limit`` means the server ignored paging and sent everything: that reply
+        is the whole list. A page equal to ``limit`` may be followed by another; if the next
+        page brings no new ``_id`` the server ignores the cursor, and the list is fetched once
+        without paging. Every page must bring a new record, so the loop always ends. Records
+        already yielded (by ``_id``) are not yielded twice.
+        """
+        limit = max(1, min(page_size or self.default_page_size, self.max_page_size))
+        seen: set[str] = set()
+        cursor: str | None = None
+        paging = True
+        for _ in range(self.max_pages):
+            params: dict[str, Any] = {"limit": limit} if paging else {}
+            if paging and cursor:
+                params["previousLastId"] = cursor
+            reply = self._request(
+                "GET", self.recipient_path, params=params, validate=self._validate_list_reply
+            )
+            page: _ListPage = reply._json
+            count, total = page.count, _as_int(page.total)
+            fresh = 0
+            last_id: str | None = None
+            for record in iter_array(page.text, page.index):
+                if not isinstance(record, dict):
+                    continue
+                remote_id = str(record.get("_id") or "")
+                if remote_id:
+                    last_id = remote_id
+                    if remote_id in seen:
+                        continue
+                    seen.add(remote_id)
+                fresh += 1
+                yield from_redflag(record)
+            del page, reply
+            if not paging or count != limit:
+                return  # the unpaged list, a short last page, or everything in one reply
+            if total is not None and len(seen) >= total:
+                return
+            if fresh == 0 or last_id is None or last_id == cursor:
+                paging = False  # the cursor does not move: fetch the whole list once
+                continue
+            cursor = last_id
+        raise MalformedReply(f"{self.label} kept sending pages; the list was cut short.")
+
+    def get_recipient(self, email_or_id: str) -> Recipient:
+        """Fetch one recipient by email or ``_id`` (case-insensitive at RedFlag)."""
+        reply = self._request(
+            "GET", self.recipient_url(email_or_id), validate=self._validate_record_reply
+        )
+        return from_redflag(reply.json()["data"])
+
+    def create_recipient(self, payload: Mapping[str, Any]) -> Recipient:
+        """Create a recipient; ``email``, ``firstName`` and ``lastName`` are required.
+
+        After a timeout or a dropped connection the recipient is looked up by email before
+        the POST is repeated, so a retry never creates a second recipient.
+        """
+        self._enforce_fields(payload)
+        missing = [key for key in _REQUIRED_ON_CREATE if not _filled(payload.get(key))]
+        if missing:
+            raise Invalid(
+                "RedFlag needs an email, a first name and a last name to create a recipient.",
+                provider=self.provider,
+                field_errors={key: ["This field is required."] for key in missing},
+            )
+        email = str(payload["email"]).strip()
+        self.recipient_url(email)  # refuse an email that could not be looked up afterwards
+
+        def find_existing() -> Recipient | None:
+            found = self.get_recipient(email)
+            return found if found.matches_email(email) else None
+
+        return self._create(
+            self.recipient_path,
+            dict(payload),
+            parse=self._parse_record,
+            find_existing=find_existing,
+            validate=self._validate_record_reply,
+        )
+
+    def update_recipient(self, email_or_id: str, payload: Mapping[str, Any]) -> Recipient:
+        """Update a recipient with PUT; arrays (``tags``, ``education``…) replace stored ones."""
+        self._enforce_fields(payload)
+        url = self.recipient_url(email_or_id)
+        reply = self._request("PUT", url, json=dict(payload), validate=self._validate_record_reply)
+        return self._parse_record(reply)
+
+    def delete_recipient(self, email_or_id: str) -> None:
+        """Delete a recipient by email or ``_id``.
+
+        "Recipient Not Found" after an attempt that may have acted (a timeout, a garbled
+        reply) means that attempt deleted it: the delete has succeeded.
+        """
+        try:
+            self._request("DELETE", self.recipient_url(email_or_id))
+        except NotFound as exc:
+            if not (exc.after_unknown_outcome and exc.code == NOT_FOUND_CODE):
+                raise
+
+    def check_credentials(self) -> CredentialCheck:
+        """Check the token with the cheapest authenticated read.
+
+        Looks up an ``_id`` no recipient can have: "Recipient Not Found" proves the token
+        works without listing the location (the list may return every recipient at once).
+        A plain 404 without RedFlag's body means a wrong base URL and is raised.
+        """
+        try:
+            self._request("GET", self.recipient_url(self.probe_id))
+        except NotFound as exc:
+            if exc.code != NOT_FOUND_CODE:
+                raise
+        latency = self.last_call.latency if self.last_call else 0.0
+        return CredentialCheck(
+            provider=self.provider, latency=latency, message="RedFlag accepted the API token."
+        )
+
+    def _parse_record(self, reply: Reply) -> Recipient:
+        body = reply.json()
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, dict):
+            raise MalformedReply(
+                f"{self.label} sent a success without the recipient.", provider=self.provider
+            )
+        return from_redflag(data)
+
+
+class _ListPage:
+    __slots__ = ("count", "index", "text", "total")
+
+    def __init__(self, text: str, index: int, count: int, total: Any) -> None:
+        self.text = text
+        self.index = index
+        self.count = count
+        self.total = total
+
+
+def _as_int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _filled(value: Any) -> bool:
+    return value is not None and (not isinstance(value, str) or bool(value.strip()))
