@@ -1,0 +1,228 @@
+"""Browser tests: Debian's Chromium driven by pytest-playwright against pytest-django's live server.
+
+One browser serves every test in this package; each test gets a fresh context and page. The live
+server runs in a thread of this process and reads the same test database, so test data must be
+committed: the user fixtures here use ``transactional_db`` with serialized rollback (see
+``_browser_db``).
+
+No browser is downloaded: ``playwright install`` does not work on these machines, so the launch
+arguments point at ``/usr/bin/chromium``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from django.conf import settings
+from playwright.sync_api import Browser, BrowserType, Page, Playwright, expect, sync_playwright
+
+from tests.conftest import skip_or_fail
+from tests.factories import PASSWORD, UserFactory
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",  # the tests run as root in containers, where the sandbox cannot start
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+# Violations of these impacts fail a test; "moderate" and "minor" are returned by axe_check.
+BLOCKING_IMPACTS = frozenset({"serious", "critical"})
+ASYNC_UNSAFE = "DJANGO_ALLOW_ASYNC_UNSAFE"
+
+_axe = Axe()
+HERE = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test in this directory ``browser`` (``-m "not browser"`` skips them all)."""
+    for item in items:
+        if item.path.is_relative_to(HERE):
+            item.add_marker(pytest.mark.browser)
+            # pytest-playwright's stand-in for pytest-base-url defines a session fixture as a
+            # method, which pytest 9 deprecates; nothing here uses ``base_url``.
+            item.add_marker(
+                pytest.mark.filterwarnings(
+                    "ignore:Session-scoped fixtures defined as instance methods"
+                    ":pytest.PytestRemovedIn10Warning"
+                )
+            )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _require_chromium() -> None:
+    """Skip every browser test without Debian's Chromium; fail under CI=true."""
+    if not CHROMIUM.exists():
+        skip_or_fail(f"{CHROMIUM} is missing; install Debian's chromium: apt-get install chromium")
+
+
+@contextmanager
+def _orm_allowed_beside_playwright() -> Iterator[None]:
+    """Let the ORM run in this thread while Playwright's sync API is started.
+
+    Playwright's sync API runs an asyncio event loop in a greenlet of this thread and, between
+    two calls, leaves that loop marked as the thread's running loop. Django's ``async_unsafe``
+    guard sees it and raises ``SynchronousOnlyOperation`` for every ORM call made in a test body
+    or fixture (creating users, reading back a saved row), although these calls are plain
+    synchronous code that never runs inside the loop. ``DJANGO_ALLOW_ASYNC_UNSAFE`` switches the
+    guard off; Django reads it at call time. It is set only while Playwright runs, not for the
+    whole pytest process: other tests start subprocesses (``manage.py check --deploy`` reports
+    the variable as error async.E001) and may rely on the guard. The live server's thread has
+    no event loop and is unaffected.
+    """
+    previous = os.environ.get(ASYNC_UNSAFE)
+    os.environ[ASYNC_UNSAFE] = "true"
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(ASYNC_UNSAFE, None)
+        else:
+            os.environ[ASYNC_UNSAFE] = previous
+
+
+# pytest-playwright 0.10's ``playwright``, ``browser_type``, ``browser_context_args``,
+# ``launch_browser`` and ``browser`` fixtures, narrowed from the session to this package: the
+# Playwright event loop (see above) and Chromium then stop as soon as the last browser test
+# ends, before the rest of the suite runs. pytest-django runs all live-server tests one after
+# the other, so this package starts Playwright once. The plugin's function-scoped fixtures
+# (``new_context``, ``context``, ``page``, artifacts on failure) are used unchanged.
+@pytest.fixture(scope="package")
+def playwright(_pw_api_request_contexts: Any) -> Iterator[Playwright]:
+    with _orm_allowed_beside_playwright():
+        pw = sync_playwright().start()
+        try:
+            if _pw_api_request_contexts:
+                _pw_api_request_contexts.instrument(pw)
+            yield pw
+        finally:
+            pw.stop()
+
+
+@pytest.fixture(scope="package")
+def browser_type(playwright: Playwright, browser_name: str) -> BrowserType:
+    return getattr(playwright, browser_name)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
+    """Launch Debian's Chromium headless (``--headed`` still wins) with quiet defaults."""
+    return {
+        "headless": True,
+        **browser_type_launch_args,
+        "executable_path": str(CHROMIUM),
+        "args": [*browser_type_launch_args.get("args", []), *CHROMIUM_ARGS],
+    }
+
+
+@pytest.fixture(scope="package")
+def browser_context_args(
+    pytestconfig: pytest.Config,
+    playwright: Playwright,
+    device: str | None,
+    base_url: str | None,
+    _pw_artifacts_folder: Any,
+) -> dict[str, Any]:
+    # British English like the site (LANGUAGE_CODE en-gb): dates read dd/mm/yyyy.
+    context_args: dict[str, Any] = {"locale": "en-GB"}
+    if device:
+        context_args.update(playwright.devices[device])
+    if base_url:
+        context_args["base_url"] = base_url
+    if pytestconfig.getoption("--video") in ("on", "retain-on-failure"):
+        context_args["record_video_dir"] = _pw_artifacts_folder.name
+    return context_args
+
+
+@pytest.fixture(scope="package")
+def launch_browser(
+    browser_type_launch_args: dict[str, Any], browser_type: BrowserType
+) -> Callable[..., Browser]:
+    """Launch the local Chromium (the plugin's remote ``connect_options`` are not offered)."""
+
+    def launch(**kwargs: Any) -> Browser:
+        return browser_type.launch(**{**browser_type_launch_args, **kwargs})
+
+    return launch
+
+
+@pytest.fixture(scope="package")
+def browser(launch_browser: Callable[..., Browser]) -> Iterator[Browser]:
+    browser = launch_browser()
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def _browser_db(transactional_db, django_db_serialized_rollback) -> None:
+    """Committed data the live server can see, with the role groups intact.
+
+    A transactional test ends by emptying every table, which would also drop the groups and
+    permissions the roles data migration created; serialized rollback restores them before
+    each test.
+    """
+
+
+@pytest.fixture
+def admin_user(_browser_db):
+    return UserFactory(username="ada", role="admin")
+
+
+@pytest.fixture
+def support_user(_browser_db):
+    return UserFactory(username="sam", role="support")
+
+
+@pytest.fixture
+def manager_user(_browser_db):
+    return UserFactory(username="mia", role="manager")
+
+
+def login(page: Page, live_server, user, password: str = PASSWORD) -> None:
+    """Sign in through the login form and wait for the overview."""
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.get_by_label("User name").fill(user.get_username())
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(f"{live_server.url}/")
+
+
+def screenshot(page: Page, name: str) -> Path:
+    """Save a full-page PNG as ``var/screenshots/<name>.png`` (``var/`` is gitignored)."""
+    directory = Path(settings.BASE_DIR) / "var" / "screenshots"
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / (re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") + ".png")
+    page.screenshot(path=path, full_page=True)
+    return path
+
+
+def axe_report(page: Page) -> list[dict[str, Any]]:
+    """Run axe-core on the current page and return every violation it finds."""
+    return _axe.run(page).response["violations"]
+
+
+def axe_check(page: Page) -> list[dict[str, Any]]:
+    """Fail listing every serious or critical axe violation; return the milder ones."""
+    violations = axe_report(page)
+    blocking = [v for v in violations if v["impact"] in BLOCKING_IMPACTS]
+    if blocking:
+        lines = [f"{len(blocking)} serious or critical accessibility violation(s) on {page.url}:"]
+        for violation in blocking:
+            lines.append(f"- {violation['id']} ({violation['impact']}): {violation['help']}")
+            lines.append(f"  {violation['helpUrl']}")
+            for node in violation["nodes"]:
+                target = " ".join(str(part) for part in node["target"])
+                summary = node.get("failureSummary", "").strip().replace("\n", "\n      ")
+                lines.append(f"    at {target}: {summary}")
+        pytest.fail("\n".join(lines), pytrace=False)
+    return [v for v in violations if v["impact"] not in BLOCKING_IMPACTS]
