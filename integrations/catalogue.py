@@ -30,7 +30,7 @@ class Provider(enum.StrEnum):
 
 PROVIDER_LABELS = {
     Provider.REDFLAG: "RedFlag Recipient API",
-    Provider.SNAPPY: "Snappy recipients API",
+    Provider.SNAPPY: "Snappy Recipients API",
     Provider.PARCELVOY: "Campaign trigger (Parcelvoy)",
 }
 

@@ -62,6 +62,9 @@ class ConnectionForm(forms.Form):
             self.fields["environment"].initial = Environment.STAGING
         label, help_text = SECRET_LABELS[provider]
         self.fields["secret"].label = label
+        # Required when there is nothing stored to keep (clean_secret words the message).
+        self.fields["secret"].required = instance is None or instance.secret is None
+        self.fields["secret"].error_messages["required"] = f"Enter the {label.lower()}."
         if instance is not None and instance.secret is not None:
             self.fields[
                 "secret"

@@ -44,6 +44,9 @@ class Connection(models.Model):
     # Provider extras: RedFlag location_id; Snappy company_id, request_source.
     options = models.JSONField(default=dict, blank=True)
     is_active = models.BooleanField(default=True)
+    # Refresh the recipient mirror every N minutes (None: only on demand).
+    pull_interval_minutes = models.PositiveIntegerField(null=True, blank=True)
+    mirror_refreshed_at = models.DateTimeField(null=True, blank=True)
 
     last_test_at = models.DateTimeField(null=True, blank=True)
     last_test_outcome = models.CharField(max_length=20, choices=TestOutcome.choices, blank=True)

@@ -20,6 +20,7 @@ class FieldRow:
     spec: FieldSpec
     enabled: bool
     key: str = ""  # a custom field's own key (the part after the prefix)
+    custom_label: str = ""  # a custom field's label as stored (may be empty)
 
     @property
     def dom_id(self) -> str:
@@ -61,7 +62,7 @@ def connection_field_rows(*, connection: Connection) -> list[FieldRow]:
                 custom=True,
                 format="text or list of text" if prefix == "tags" else "text",
             )
-            rows.append(FieldRow(spec, setting.enabled, key=key))
+            rows.append(FieldRow(spec, setting.enabled, key=key, custom_label=setting.label))
     return rows
 
 

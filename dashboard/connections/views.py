@@ -163,8 +163,8 @@ def field_toggle(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, str(exc))
         return redirect("connections:fields", pk=connection.pk)
     if request.htmx:
-        row = next(
-            row
+        group, row = next(
+            (group, row)
             for group in connection_field_groups(connection=connection)
             for row in group.rows
             if row.spec.path == path
@@ -172,7 +172,7 @@ def field_toggle(request: HttpRequest, pk: int) -> HttpResponse:
         return render(
             request,
             "connections/fields.html#field-row",
-            {"connection": connection, "row": row, "just_saved": True},
+            {"connection": connection, "row": row, "group": group, "just_saved": True},
         )
     messages.success(request, f"{path} {'enabled' if enabled else 'disabled'}.")
     return redirect("connections:fields", pk=connection.pk)

@@ -181,12 +181,6 @@ def test_pages_are_accessible_on_a_phone(page: Page, live_server, users, connect
         axe_check(page)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="static/css/app.css: the grid column of <main> grows to its widest table (add "
-    "`main { min-width: 0; }`) and the visually hidden 'Actions' header escapes "
-    "`.table-wrap` (add `position: relative` to `.table-wrap`); WCAG 1.4.10 Reflow",
-)
 def test_pages_do_not_scroll_sideways_on_a_phone(page: Page, live_server, admin_user, connection):
     """At 390 px wide tables scroll inside their card; the page itself never scrolls sideways."""
     page.set_viewport_size(PHONE)

@@ -57,7 +57,7 @@ def test_admin_connects_redflag_configures_fields_and_support_is_refused(
     # Field settings: switch "Department" on with the keyboard; it saves at once.
     page.get_by_role("link", name="Field settings").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Field settings")
-    department = page.get_by_role("checkbox", name="Department", exact=False)
+    department = page.get_by_role("switch", name="Department", exact=False)
     expect(department).not_to_be_checked()
     department.focus()
     page.keyboard.press("Space")
@@ -71,7 +71,7 @@ def test_admin_connects_redflag_configures_fields_and_support_is_refused(
     axe_check(page)
 
     page.reload()
-    expect(page.get_by_role("checkbox", name="Department", exact=False)).to_be_checked()
+    expect(page.get_by_role("switch", name="Department", exact=False)).to_be_checked()
     assert FieldSetting.objects.get(connection=connection, path="department").enabled
 
     # Custom fields: a key without the z_ prefix is refused, z_costCentre is added.

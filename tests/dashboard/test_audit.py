@@ -78,3 +78,20 @@ def test_an_htmx_filter_returns_only_the_results_region(admin_client):
 
 def test_the_empty_state_explains_itself(admin_client):
     assert "Nothing has been changed yet." in admin_client.get("/audit/").content.decode()
+
+
+def test_recorded_values_are_shown_in_plain_words(admin_client, admin_user):
+    conn = ConnectionFactory(name="Acme")
+    audit_record(
+        actor=admin_user,
+        action="field.custom_added",
+        target=conn,
+        changes={
+            "tags.z_team": {"before": None, "after": {"label": "Team", "enabled": True}},
+            "is_active": {"before": True, "after": False},
+        },
+    )
+    page = admin_client.get("/audit/").content.decode()
+    assert "— → label: Team, enabled: on" in page
+    assert "on → off" in page
+    assert "{&#x27;label&#x27;" not in page and "True" not in page
