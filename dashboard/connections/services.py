@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
 from dashboard.audit.services import SECRET_CHANGED, audit_record, diff
-from dashboard.connections.models import Connection, FieldSetting
+from dashboard.connections.models import Connection, FieldSetting, TestOutcome
 from dashboard.core.crypto import SealedSecret
 from integrations.catalogue import Provider, custom_field_path, field_spec
 
@@ -239,4 +240,47 @@ def custom_field_remove(*, connection: Connection, key: str, user: Any) -> None:
         target=connection,
         summary=f"Removed custom field {key}",
         changes={path: {"before": "present", "after": None}},
+    )
+
+
+def connection_test(*, connection: Connection) -> Connection:
+    """Check the credentials with the provider's cheapest read and record the outcome."""
+    from integrations.clients.errors import (
+        Forbidden,
+        ProviderError,
+        ProviderTimeout,
+        Unauthorized,
+        Unavailable,
+    )
+    from integrations.connection import (
+        BaseURLRefused,
+        CredentialsUnreadable,
+        connection_client,
+    )
+
+    started = time.monotonic()
+    latency_ms: int | None = None
+    try:
+        client = connection_client(connection, max_attempts=2, total_timeout=20)
+        try:
+            check = client.check_credentials()
+        finally:
+            client.close()
+        outcome, message = TestOutcome.OK, check.message
+        latency_ms = round(check.latency * 1000)
+    except CredentialsUnreadable:
+        outcome = TestOutcome.BAD_CREDENTIALS
+        message = "Credentials unreadable — re-enter them."
+    except Unauthorized as exc:
+        outcome, message = TestOutcome.BAD_CREDENTIALS, exc.message
+    except Forbidden as exc:
+        outcome, message = TestOutcome.FORBIDDEN, exc.message
+    except (Unavailable, ProviderTimeout, BaseURLRefused) as exc:
+        outcome, message = TestOutcome.UNREACHABLE, exc.message
+    except ProviderError as exc:
+        outcome, message = TestOutcome.ERROR, exc.message
+    if latency_ms is None:
+        latency_ms = round((time.monotonic() - started) * 1000)
+    return connection_record_test(
+        connection=connection, outcome=outcome, message=message, latency_ms=latency_ms
     )

@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.connection_list, name="list"),
     path("new/", views.connection_new, name="new"),
     path("<int:pk>/", views.connection_detail, name="detail"),
+    path("<int:pk>/test/", views.connection_test, name="test"),
     path("<int:pk>/active/", views.connection_toggle_active, name="toggle_active"),
     path("<int:pk>/delete/", views.connection_delete, name="delete"),
     path("<int:pk>/fields/", views.field_settings, name="fields"),

@@ -234,3 +234,20 @@ def custom_field_change(request: HttpRequest, pk: int, key: str) -> HttpResponse
     except services.FieldSettingError as exc:
         messages.error(request, str(exc))
     return redirect("connections:fields", pk=connection.pk)
+
+
+@require_POST
+@require_capability(Capability.MANAGE_CONNECTIONS)
+def connection_test(request: HttpRequest, pk: int) -> HttpResponse:
+    connection = get_object_or_404(Connection, pk=pk)
+    connection = services.connection_test(connection=connection)
+    if request.htmx:
+        return render(request, "connections/detail.html#test-result", {"connection": connection})
+    if connection.last_test_outcome == "ok":
+        messages.success(request, f"Connected in {connection.last_test_latency_ms} ms.")
+    else:
+        messages.error(
+            request,
+            f"{connection.get_last_test_outcome_display()}: {connection.last_test_message}",
+        )
+    return redirect("connections:detail", pk=connection.pk)

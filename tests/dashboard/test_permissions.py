@@ -29,6 +29,7 @@ TABLE = {
     "connections:list": ("get", "/connections/", ADMIN_ONLY),
     "connections:new": ("get", "/connections/new/", ADMIN_ONLY),
     "connections:detail": ("get", "/connections/{pk}/", ADMIN_ONLY),
+    "connections:test": ("post", "/connections/{pk}/test/", ADMIN_ONLY),
     "connections:toggle_active": ("post", "/connections/{pk}/active/", ADMIN_ONLY),
     "connections:delete": ("get", "/connections/{pk}/delete/", ADMIN_ONLY),
     "connections:fields": ("get", "/connections/{pk}/fields/", ADMIN_ONLY),

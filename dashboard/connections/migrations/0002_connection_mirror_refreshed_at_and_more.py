@@ -4,20 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('connections', '0001_initial'),
+        ("connections", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='connection',
-            name='mirror_refreshed_at',
+            model_name="connection",
+            name="mirror_refreshed_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='connection',
-            name='pull_interval_minutes',
+            model_name="connection",
+            name="pull_interval_minutes",
             field=models.PositiveIntegerField(blank=True, null=True),
         ),
     ]

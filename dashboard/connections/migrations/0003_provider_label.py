@@ -4,15 +4,21 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('connections', '0002_connection_mirror_refreshed_at_and_more'),
+        ("connections", "0002_connection_mirror_refreshed_at_and_more"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='connection',
-            name='provider',
-            field=models.CharField(choices=[('redflag', 'RedFlag Recipient API'), ('snappy', 'Snappy Recipients API'), ('parcelvoy', 'Campaign trigger (Parcelvoy)')], max_length=20),
+            model_name="connection",
+            name="provider",
+            field=models.CharField(
+                choices=[
+                    ("redflag", "RedFlag Recipient API"),
+                    ("snappy", "Snappy Recipients API"),
+                    ("parcelvoy", "Campaign trigger (Parcelvoy)"),
+                ],
+                max_length=20,
+            ),
         ),
     ]

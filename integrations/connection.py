@@ -1,0 +1,67 @@
+"""Build a provider client from a stored connection.
+
+Duck-typed on the connection (provider, base_url, secret, options, field settings) so this
+package does not depend on the dashboard's modules; the secret is decrypted here, where the
+client is built, and nowhere earlier.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+
+from integrations.catalogue import enabled_paths
+from integrations.clients import CampaignClient, RedFlagClient, SnappyClient, client_for
+from integrations.clients.errors import CredentialsMissing, ProviderError
+from integrations.urlguard import UnsafeURL, check_base_url
+
+ProviderClient = RedFlagClient | SnappyClient | CampaignClient
+CREDENTIAL_FIELD = {"redflag": "token", "snappy": "api_key", "parcelvoy": "secret_key"}
+
+
+class CredentialsUnreadable(CredentialsMissing):
+    default_message = (
+        "The stored credentials cannot be decrypted with the configured keys: re-enter them."
+    )
+
+
+class BaseURLRefused(ProviderError):
+    default_message = "The connection's base URL is not allowed."
+
+
+def connection_enabled_paths(connection: Any) -> frozenset[str]:
+    return enabled_paths(
+        connection.provider, connection.fields.values_list("path", "enabled", "custom")
+    )
+
+
+def connection_client(connection: Any, **options: Any) -> ProviderClient:
+    """A client for ``connection`` that obeys its field settings.
+
+    Raises ``CredentialsMissing`` (or ``CredentialsUnreadable``) and ``BaseURLRefused``
+    before any request is made.
+    """
+    try:
+        check_base_url(
+            connection.base_url, allow_loopback=settings.ALLOW_LOOPBACK_PROVIDER_URLS
+        )
+    except UnsafeURL as exc:
+        raise BaseURLRefused(str(exc), provider=connection.provider) from None
+    if connection.secret is None:
+        raise CredentialsMissing(provider=connection.provider)
+    from dashboard.core.crypto import UnreadableSecret
+
+    try:
+        secret = connection.secret.reveal()
+    except UnreadableSecret:
+        raise CredentialsUnreadable(provider=connection.provider) from None
+    options.setdefault("rate_limit_key", f"connection:{connection.pk}")
+    return client_for(
+        connection.provider,
+        base_url=connection.base_url,
+        credentials={CREDENTIAL_FIELD[connection.provider]: secret},
+        settings=connection.options,
+        enabled_fields=connection_enabled_paths(connection),
+        **options,
+    )
