@@ -1,0 +1,234 @@
+"""Sync jobs, their items, and the local mirror of each connection's remote recipients.
+
+The database is the source of truth for job and item state: any worker on any machine may
+pick up any item, and a crashed worker's job continues from what is recorded here.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class JobKind(models.TextChoices):
+    PUSH = "push", "Push records"
+    PULL = "pull", "Refresh mirror"
+    RETRY = "retry", "Retry failed items"
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    PAUSED = "paused", "Paused"
+    SUCCEEDED = "succeeded", "Succeeded"
+    PARTIALLY_FAILED = "partially_failed", "Partially failed"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+ACTIVE_STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.PAUSED)
+FINISHED_STATUSES = (
+    JobStatus.SUCCEEDED,
+    JobStatus.PARTIALLY_FAILED,
+    JobStatus.FAILED,
+    JobStatus.CANCELLED,
+)
+
+
+class JobSource(models.TextChoices):
+    IMPORT = "import", "CSV import"
+    PAGE = "page", "Dashboard"
+    SCHEDULE = "schedule", "Schedule"
+    COMMAND = "command", "Command line"
+    RETRY = "retry", "Retry"
+
+
+class Operation(models.TextChoices):
+    CREATE = "create", "Create"
+    UPDATE = "update", "Update"
+    DELETE = "delete", "Delete"
+
+
+class ItemStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    IN_FLIGHT = "in_flight", "In flight"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    SKIPPED = "skipped", "Not sent"
+
+
+class Outcome(models.TextChoices):
+    CREATED = "created", "Created"
+    UPDATED = "updated", "Updated"
+    DELETED = "deleted", "Deleted"
+    UNCHANGED = "unchanged", "Already up to date"
+
+
+class SyncJob(models.Model):
+    connection = models.ForeignKey(
+        "connections.Connection",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="jobs",
+    )
+    # Kept so history still reads well after a connection is deleted.
+    connection_name = models.CharField(max_length=100)
+    provider = models.CharField(max_length=20)
+    kind = models.CharField(max_length=10, choices=JobKind.choices)
+    status = models.CharField(
+        max_length=20, choices=JobStatus.choices, default=JobStatus.QUEUED, db_index=True
+    )
+    source = models.CharField(max_length=10, choices=JobSource.choices, default=JobSource.PAGE)
+    source_label = models.CharField(max_length=200, blank=True)
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    started_by_name = models.CharField(max_length=150, blank=True)
+    retry_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries"
+    )
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    pause_requested = models.BooleanField(default=False)
+    # How many times a worker began executing this job: a poison job ends failed rather than
+    # looping forever through re-deliveries.
+    deliveries = models.PositiveIntegerField(default=0)
+
+    total = models.PositiveIntegerField(default=0)
+    n_succeeded = models.PositiveIntegerField(default=0)
+    n_failed = models.PositiveIntegerField(default=0)
+    n_skipped = models.PositiveIntegerField(default=0)
+    n_created = models.PositiveIntegerField(default=0)
+    n_updated = models.PositiveIntegerField(default=0)
+    n_deleted = models.PositiveIntegerField(default=0)
+    n_unchanged = models.PositiveIntegerField(default=0)
+    # Pull jobs: recipients no longer at the provider.
+    n_gone = models.PositiveIntegerField(default=0)
+
+    error_code = models.CharField(max_length=40, blank=True)
+    error_message = models.CharField(max_length=1000, blank=True)
+
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    acknowledgement = models.CharField(max_length=1000, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["connection", "-created_at"]),
+            models.Index(fields=["status", "heartbeat_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"Job {self.pk} ({self.get_kind_display()}, {self.connection_name})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in FINISHED_STATUSES
+
+    @property
+    def n_done(self) -> int:
+        return self.n_succeeded + self.n_failed + self.n_skipped
+
+    @property
+    def n_pending(self) -> int:
+        return max(self.total - self.n_done, 0)
+
+    @property
+    def percent(self) -> int:
+        if self.kind == JobKind.PULL:
+            return 100 if self.is_finished else 0
+        return int(100 * self.n_done / self.total) if self.total else 100
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if not self.started_at:
+            return None
+        end = self.finished_at or timezone.now()
+        return max((end - self.started_at).total_seconds(), 0.0)
+
+
+class SyncItem(models.Model):
+    """One record of a push: exactly what is sent, and exactly what came back."""
+
+    job = models.ForeignKey(SyncJob, on_delete=models.CASCADE, related_name="items")
+    seq = models.PositiveIntegerField()
+    identifier = models.CharField(max_length=320)
+    operation = models.CharField(max_length=10, choices=Operation.choices)
+    payload = models.JSONField(default=dict)
+    remote_id = models.CharField(max_length=100, blank=True)
+    status = models.CharField(max_length=10, choices=ItemStatus.choices, default=ItemStatus.PENDING)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    # Set when the item was in flight on a worker that died: the provider may have applied it,
+    # so the engine looks the record up before sending a create again.
+    needs_check = models.BooleanField(default=False)
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    error_code = models.CharField(max_length=60, blank=True)
+    error_message = models.CharField(max_length=1000, blank=True)
+    claimed_by = models.CharField(max_length=200, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    retry_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["seq"]
+        constraints = [models.UniqueConstraint(fields=["job", "seq"], name="item_seq_unique")]
+        indexes = [
+            models.Index(fields=["job", "status", "seq"]),
+            models.Index(fields=["identifier"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.operation} {self.identifier} ({self.status})"
+
+
+class MirroredRecipient(models.Model):
+    """The local copy of one remote recipient, refreshed by pull jobs and by edits."""
+
+    connection = models.ForeignKey(
+        "connections.Connection", on_delete=models.CASCADE, related_name="mirror"
+    )
+    remote_id = models.CharField(max_length=100)
+    email = models.CharField(max_length=320, blank=True)
+    first_name = models.CharField(max_length=200, blank=True)
+    last_name = models.CharField(max_length=200, blank=True)
+    external_id = models.CharField(max_length=200, blank=True)
+    phone = models.CharField(max_length=60, blank=True)
+    # Search helpers: lower-cased email, accent-free lower-cased names, digits of the phone.
+    email_lower = models.CharField(max_length=320, blank=True, db_index=True)
+    name_search = models.CharField(max_length=420, blank=True)
+    phone_digits = models.CharField(max_length=40, blank=True)
+    record = models.JSONField(default=dict)
+    remote_modified_at = models.DateTimeField(null=True, blank=True)
+    first_seen_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+    gone_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["last_name", "first_name", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "remote_id"], name="mirror_remote_id_unique"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["connection", "email_lower"]),
+            models.Index(fields=["connection", "external_id"]),
+            models.Index(fields=["connection", "last_seen_at"]),
+        ]
+
+    def __str__(self) -> str:
+        name = f"{self.first_name} {self.last_name}".strip()
+        return f"{name or self.email or self.remote_id}"

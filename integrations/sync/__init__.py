@@ -1,0 +1,1 @@
+"""The sync engine: jobs that push records to a provider or pull its recipients."""
