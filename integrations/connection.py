@@ -43,9 +43,7 @@ def connection_client(connection: Any, **options: Any) -> ProviderClient:
     before any request is made.
     """
     try:
-        check_base_url(
-            connection.base_url, allow_loopback=settings.ALLOW_LOOPBACK_PROVIDER_URLS
-        )
+        check_base_url(connection.base_url, allow_loopback=settings.ALLOW_LOOPBACK_PROVIDER_URLS)
     except UnsafeURL as exc:
         raise BaseURLRefused(str(exc), provider=connection.provider) from None
     if connection.secret is None:

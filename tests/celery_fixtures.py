@@ -57,7 +57,13 @@ class WorkerProcess:
                 self.kill()
 
 
-def start_worker(tmp_path: Path, *, concurrency: int = 2, pool: str = "threads") -> WorkerProcess:
+def start_worker(
+    tmp_path: Path,
+    *,
+    concurrency: int = 2,
+    pool: str = "threads",
+    env: dict[str, str] | None = None,
+) -> WorkerProcess:
     hostname = f"test-{uuid.uuid4().hex[:8]}@%h"
     env = {
         **os.environ,
@@ -65,6 +71,7 @@ def start_worker(tmp_path: Path, *, concurrency: int = 2, pool: str = "threads")
         "SECRET_KEY": settings.SECRET_KEY,
         "CREDENTIAL_KEYS": ",".join(settings.CREDENTIAL_KEYS),
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        **(env or {}),
     }
     log = tmp_path / f"worker-{uuid.uuid4().hex[:6]}.log"
     handle = log.open("w")

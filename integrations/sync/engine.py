@@ -316,7 +316,6 @@ def _record(job: SyncJob, result: ItemResult, worker: str, connection: Any) -> N
             "error_message": result.error_message,
             "started_at": result.started_at,
             "finished_at": now,
-            "claimed_by": "",
             "needs_check": False,
         }
         if result.remote_id:
