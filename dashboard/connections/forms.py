@@ -13,6 +13,13 @@ from integrations.urlguard import UnsafeURL, check_base_url
 
 SNAPPY_COMPANY_ID_RE = re.compile(r"^[A-Za-z0-9]{8,}$")
 SNAPPY_API_KEY_RE = re.compile(r"^[A-Za-z0-9]{24}$")
+PULL_INTERVALS = [
+    ("", "Only when someone asks"),
+    (15, "Every 15 minutes"),
+    (60, "Every hour"),
+    (360, "Every 6 hours"),
+    (1440, "Every day"),
+]
 REQUEST_SOURCES = ["api_native", "api_zapier", "api_salesforce", "api_ftp", "api_make"]
 
 SECRET_LABELS = {
@@ -73,6 +80,16 @@ class ConnectionForm(forms.Form):
             )
         else:
             self.fields["secret"].help_text = help_text
+        if provider in (Provider.REDFLAG, Provider.SNAPPY):
+            self.fields["pull_interval_minutes"] = forms.TypedChoiceField(
+                label="Refresh the recipient mirror",
+                choices=PULL_INTERVALS,
+                coerce=int,
+                empty_value=None,
+                required=False,
+                initial="" if instance is None else (instance.pull_interval_minutes or ""),
+                help_text="Support staff search the mirror; a fresher mirror costs more calls.",
+            )
         if provider is Provider.REDFLAG:
             self.fields["location_id"] = forms.CharField(
                 label="Location ID",

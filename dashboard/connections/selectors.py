@@ -75,3 +75,25 @@ def connection_field_groups(*, connection: Connection) -> list[FieldGroup]:
     for rows in groups.values():
         rows.sort(key=lambda r: r.spec.label.lower() if r.spec.custom else "")
     return [FieldGroup(name, rows) for name, rows in groups.items()]
+
+
+@dataclass(frozen=True)
+class MirrorSummary:
+    recipients: int
+    refreshed_at: object
+    last_pull: object  # the latest pull job, or None
+
+
+def connection_mirror_summary(*, connection: Connection) -> MirrorSummary | None:
+    """How many recipients are mirrored, how fresh, and the latest refresh job."""
+    from integrations.models import JobKind, MirroredRecipient, SyncJob
+
+    if connection.provider == Provider.PARCELVOY:
+        return None
+    return MirrorSummary(
+        recipients=MirroredRecipient.objects.filter(
+            connection=connection, gone_at__isnull=True
+        ).count(),
+        refreshed_at=connection.mirror_refreshed_at,
+        last_pull=SyncJob.objects.filter(connection=connection, kind=JobKind.PULL).first(),
+    )

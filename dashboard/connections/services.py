@@ -26,6 +26,7 @@ def _snapshot(connection: Connection) -> dict[str, Any]:
         "base_url": connection.base_url,
         "options": dict(connection.options),
         "is_active": connection.is_active,
+        "pull_interval_minutes": connection.pull_interval_minutes,
     }
 
 
@@ -46,6 +47,7 @@ def connection_create(
     secret: str,
     options: dict[str, str],
     user: Any,
+    pull_interval_minutes: int | None = None,
 ) -> Connection:
     connection = Connection(
         name=name,
@@ -54,6 +56,7 @@ def connection_create(
         base_url=base_url,
         options=options,
         created_by=user,
+        pull_interval_minutes=pull_interval_minutes,
     )
     _set_secret(connection, secret, user)
     connection.full_clean(exclude=["secret"])
@@ -80,10 +83,12 @@ def connection_update(
     base_url: str,
     options: dict[str, str],
     secret: str | None = None,
+    pull_interval_minutes: int | None = None,
 ) -> Connection:
     """Update a connection. ``secret=None`` keeps the stored secret."""
     connection = Connection.objects.select_for_update().get(pk=connection.pk)
     before = _snapshot(connection)
+    connection.pull_interval_minutes = pull_interval_minutes
     connection.name = name
     connection.environment = environment
     connection.base_url = base_url

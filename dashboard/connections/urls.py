@@ -9,6 +9,7 @@ urlpatterns = [
     path("new/", views.connection_new, name="new"),
     path("<int:pk>/", views.connection_detail, name="detail"),
     path("<int:pk>/test/", views.connection_test, name="test"),
+    path("<int:pk>/refresh/", views.connection_refresh, name="refresh"),
     path("<int:pk>/active/", views.connection_toggle_active, name="toggle_active"),
     path("<int:pk>/delete/", views.connection_delete, name="delete"),
     path("<int:pk>/fields/", views.field_settings, name="fields"),

@@ -12,8 +12,9 @@ from dashboard.accounts.roles import Capability
 from dashboard.connections import services
 from dashboard.connections.forms import ConnectionForm, CustomFieldForm
 from dashboard.connections.models import Connection
-from dashboard.connections.selectors import connection_field_groups
+from dashboard.connections.selectors import connection_field_groups, connection_mirror_summary
 from integrations.catalogue import PROVIDER_LABELS, Provider, supports_custom_fields
+from integrations.sync.services import job_create_pull
 
 PROVIDER_BLURBS = {
     Provider.REDFLAG: "Employee communications: recipient profiles, tags and custom fields.",
@@ -53,6 +54,7 @@ def connection_new(request: HttpRequest) -> HttpResponse:
             secret=form.cleaned_data["secret"],
             options=form.options,
             user=request.user,
+            pull_interval_minutes=form.cleaned_data.get("pull_interval_minutes"),
         )
         messages.success(request, f"Connection “{connection.name}” created. Test it below.")
         return redirect("connections:detail", pk=connection.pk)
@@ -79,6 +81,7 @@ def connection_detail(request: HttpRequest, pk: int) -> HttpResponse:
             base_url=form.cleaned_data["base_url"],
             options=form.options,
             secret=form.cleaned_data["secret"],
+            pull_interval_minutes=form.cleaned_data.get("pull_interval_minutes"),
         )
         messages.success(request, "Changes saved.")
         return redirect("connections:detail", pk=connection.pk)
@@ -89,6 +92,7 @@ def connection_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "connection": connection,
             "form": form,
             "provider_label": PROVIDER_LABELS[connection.provider_enum],
+            "mirror": connection_mirror_summary(connection=connection),
         },
     )
 
@@ -251,3 +255,18 @@ def connection_test(request: HttpRequest, pk: int) -> HttpResponse:
             f"{connection.get_last_test_outcome_display()}: {connection.last_test_message}",
         )
     return redirect("connections:detail", pk=connection.pk)
+
+
+@require_POST
+@require_capability(Capability.SEARCH_RECIPIENTS)
+def connection_refresh(request: HttpRequest, pk: int) -> HttpResponse:
+    """Start (or join) a refresh of the connection's recipient mirror."""
+    connection = get_object_or_404(Connection, pk=pk)
+    if connection.provider_enum is Provider.PARCELVOY:
+        raise Http404("Campaign connections have no recipients to mirror.")
+    if not connection.is_active:
+        messages.error(request, "This connection is disabled; enable it to refresh the mirror.")
+        return redirect("overview")
+    job = job_create_pull(connection=connection, user=request.user, source_label="Refresh now")
+    messages.success(request, f"Refreshing the recipients of “{connection.name}”.")
+    return redirect("jobs:detail", pk=job.pk)

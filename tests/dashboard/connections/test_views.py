@@ -252,3 +252,53 @@ def test_the_connection_list_makes_a_bounded_number_of_queries(
     with django_assert_max_num_queries(8):
         response = admin_client.get("/connections/")
     assert response.status_code == 200
+
+
+def test_the_mirror_refresh_interval_is_saved_and_audited(admin_client):
+    conn = ConnectionFactory(provider="redflag")
+    response = admin_client.post(
+        f"/connections/{conn.pk}/",
+        {
+            "name": conn.name,
+            "environment": "staging",
+            "base_url": conn.base_url,
+            "pull_interval_minutes": "60",
+        },
+    )
+    assert response.status_code == 302
+    conn.refresh_from_db()
+    assert conn.pull_interval_minutes == 60
+    event = AuditEvent.objects.get(action="connection.updated")
+    assert event.changes["pull_interval_minutes"] == {"before": None, "after": 60}
+
+
+def test_an_unknown_refresh_interval_is_refused(admin_client):
+    conn = ConnectionFactory(provider="redflag")
+    response = admin_client.post(
+        f"/connections/{conn.pk}/",
+        {
+            "name": conn.name,
+            "environment": "staging",
+            "base_url": conn.base_url,
+            "pull_interval_minutes": "7",
+        },
+    )
+    assert "Select a valid choice" in response.content.decode()
+
+
+def test_refresh_now_queues_one_pull_and_shows_its_job(support_client):
+    from integrations.models import JobKind, SyncJob
+
+    conn = ConnectionFactory(provider="snappy")
+    response = support_client.post(f"/connections/{conn.pk}/refresh/")
+    job = SyncJob.objects.get()
+    assert job.kind == JobKind.PULL and job.started_by_name == "sam"
+    assert response["Location"] == f"/jobs/{job.pk}/"
+    support_client.post(f"/connections/{conn.pk}/refresh/")
+    assert SyncJob.objects.count() == 1  # joins the refresh already queued
+
+
+def test_campaign_connections_have_no_mirror_to_refresh(admin_client):
+    conn = ConnectionFactory(provider="parcelvoy")
+    assert admin_client.post(f"/connections/{conn.pk}/refresh/").status_code == 404
+    assert "Recipient mirror" not in admin_client.get(f"/connections/{conn.pk}/").content.decode()
