@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from dashboard.connections import services
-from dashboard.connections.models import Connection, Environment
+from dashboard.connections.models import Connection, Environment, FieldSetting
 from integrations.catalogue import Provider
 
 DEMO_CONNECTIONS = [
@@ -55,5 +55,59 @@ def demo_connections_ensure(*, base: str, credentials: dict[str, Any]) -> list[C
                 options=options,
                 secret=secret,
             )
+        if provider is Provider.SNAPPY:
+            for path in ("country", "accounts", "externalId", "employee.department"):
+                FieldSetting.objects.get_or_create(
+                    connection=connection, path=path, defaults={"enabled": True}
+                )
         connections.append(connection)
     return connections
+
+
+def demo_jobs_start(connections: list[Connection]) -> None:
+    """Fill the mirrors and leave a push in the history, so every page has something to show."""
+    from integrations.models import JobSource, SyncJob
+    from integrations.sync.services import job_create_pull, job_create_push
+
+    for connection in connections:
+        if connection.provider == Provider.PARCELVOY:
+            continue
+        if connection.pull_interval_minutes is None:
+            Connection.objects.filter(pk=connection.pk).update(pull_interval_minutes=60)
+        job_create_pull(connection=connection, source=JobSource.SCHEDULE, source_label="Demo start")
+    redflag = next((c for c in connections if c.provider == Provider.REDFLAG), None)
+    if redflag is None or SyncJob.objects.filter(connection=redflag, kind="push").exists():
+        return
+    records = [
+        {
+            "identifier": f"new.hire{i}@demo.example",
+            "operation": "create",
+            "payload": {
+                "email": f"new.hire{i}@demo.example",
+                "firstName": first,
+                "lastName": "Newhire",
+            },
+        }
+        for i, first in enumerate(["Ana", "Bo", "Chen", "Dara", "Eli", "Femi", "Gus", "Hana"])
+    ]
+    # Two records the provider refuses, so the history shows a partial failure.
+    records.append(
+        {
+            "identifier": "no-name@demo.example",
+            "operation": "create",
+            "payload": {"email": "no-name@demo.example", "firstName": "", "lastName": ""},
+        }
+    )
+    records.append(
+        {
+            "identifier": "not-an-email",
+            "operation": "create",
+            "payload": {"email": "not-an-email", "firstName": "X", "lastName": "Y"},
+        }
+    )
+    job_create_push(
+        connection=redflag,
+        records=records,
+        source=JobSource.COMMAND,
+        source_label="Demo: new hires",
+    )

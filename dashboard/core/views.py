@@ -9,27 +9,44 @@ from django.shortcuts import render
 from django.template import loader
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+from django_htmx.http import HttpResponseStopPolling
 from kombu import Connection as BrokerConnection
 
+from dashboard.accounts.permissions import has_capability
+from dashboard.accounts.roles import Capability
 from dashboard.connections.models import Connection
 from dashboard.core.models import WorkerHeartbeat
+from dashboard.jobs.charts import outcome_chart
+from dashboard.jobs.selectors import job_daily_outcomes, jobs_recent_failures, jobs_running
 
 logger = logging.getLogger(__name__)
 
 
 @require_GET
 def overview(request: HttpRequest) -> HttpResponse:
+    sees_jobs = has_capability(request.user, Capability.VIEW_JOBS)
+    if request.htmx and request.htmx.target == "running-jobs" and sees_jobs:
+        running = jobs_running()
+        if running:
+            return render(request, "core/overview.html#running-jobs", {"running": running})
+        # Nothing left to watch: 286 stops the polling.
+        return HttpResponseStopPolling(
+            loader.render_to_string("core/overview.html#running-jobs", {"running": []}, request)
+        )
     connections = list(Connection.objects.all())
     heartbeat = WorkerHeartbeat.objects.order_by("-seen_at").first()
-    return render(
-        request,
-        "core/overview.html",
-        {
-            "connections": connections,
-            "heartbeat": heartbeat,
-            "production_count": sum(c.is_production for c in connections),
-        },
-    )
+    context = {
+        "connections": connections,
+        "heartbeat": heartbeat,
+        "production_count": sum(c.is_production for c in connections),
+    }
+    if sees_jobs:
+        context |= {
+            "running": jobs_running(),
+            "failures": jobs_recent_failures(limit=10),
+            "chart": outcome_chart(job_daily_outcomes(days=30)),
+        }
+    return render(request, "core/overview.html", context)
 
 
 def _check_database() -> str | None:

@@ -62,6 +62,9 @@ class Command(BaseCommand):
             self._start_worker(var)
             self._start_web(port)
             self._wait_for_worker()
+            from dashboard.core.demo_data import demo_jobs_start
+
+            demo_jobs_start(self.demo_connections)
             self._print_banner(port, logins, sandbox_port)
             self._supervise()
         except KeyboardInterrupt:
@@ -92,11 +95,14 @@ class Command(BaseCommand):
         return logins
 
     def _seed_connections(self, credentials: dict[str, Any] | None, sandbox_port: int) -> None:
+        self.demo_connections = []
         if not credentials:
             return
         from dashboard.core.demo_data import demo_connections_ensure
 
-        demo_connections_ensure(base=f"http://127.0.0.1:{sandbox_port}", credentials=credentials)
+        self.demo_connections = demo_connections_ensure(
+            base=f"http://127.0.0.1:{sandbox_port}", credentials=credentials
+        )
 
     # -- processes ---------------------------------------------------------------------------
     def _spawn(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
