@@ -121,12 +121,15 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    # Trigram indexes for the recipient search on PostgreSQL; inert on SQLite.
+    "django.contrib.postgres",
     "django_htmx",
     "axes",
     "dashboard.core",
     "dashboard.accounts",
     "dashboard.audit",
     "dashboard.connections",
+    "dashboard.jobs",
     "integrations",
 ]
 
@@ -293,7 +296,39 @@ CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "dashboard")
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "core.heartbeat", "schedule": 30.0},
+    "sync-watchdog": {"task": "sync.watchdog", "schedule": 60.0},
+    "sync-schedule-pulls": {"task": "sync.schedule_pulls", "schedule": 60.0},
 }
+
+# The sync engine. Claims older than SYNC_CLAIM_TIMEOUT seconds belong to a dead worker; a
+# running job without a heartbeat for SYNC_STALE_AFTER seconds is re-queued by the watchdog.
+SYNC_CONCURRENCY = env_int("SYNC_CONCURRENCY", 8)
+SYNC_CLAIM_TIMEOUT = env_int("SYNC_CLAIM_TIMEOUT", 300)
+SYNC_STALE_AFTER = env_int("SYNC_STALE_AFTER", 120)
+SYNC_QUEUED_LOST_AFTER = env_int("SYNC_QUEUED_LOST_AFTER", 600)
+SYNC_MAX_DELIVERIES = env_int("SYNC_MAX_DELIVERIES", 5)
+SYNC_ITEM_MAX_ATTEMPTS = env_int("SYNC_ITEM_MAX_ATTEMPTS", 8)
+SYNC_PULL_BATCH = env_int("SYNC_PULL_BATCH", 500)
+# Extra keyword arguments for the provider clients of sync jobs, as JSON (timeouts, backoff):
+# e.g. {"read_timeout": 10, "max_attempts": 5}.
+try:
+    SYNC_CLIENT_OPTIONS = json.loads(os.environ.get("SYNC_CLIENT_OPTIONS") or "{}")
+except json.JSONDecodeError:
+    raise ImproperlyConfigured("SYNC_CLIENT_OPTIONS must be a JSON object.") from None
+# Provider clients of the recipient pages (a person waits for them): short timeouts, one retry.
+# JSON keyword arguments merged over these defaults, e.g. {"read_timeout": 20}.
+try:
+    RECIPIENT_CLIENT_OPTIONS = {
+        "connect_timeout": 3,
+        "read_timeout": 10,
+        "max_attempts": 2,
+        "total_timeout": 15,
+        "backoff_base": 0.5,
+        "backoff_cap": 2,
+        **json.loads(os.environ.get("RECIPIENT_CLIENT_OPTIONS") or "{}"),
+    }
+except (json.JSONDecodeError, TypeError):
+    raise ImproperlyConfigured("RECIPIENT_CLIENT_OPTIONS must be a JSON object.") from None
 
 # Base URLs of provider connections: https only, except http to loopback when this is on (the
 # sandbox). Off in production unless an operator turns it on.
@@ -316,6 +351,10 @@ if _MAIL_BACKEND.endswith("smtp.EmailBackend"):
         "use_tls": env_bool("EMAIL_USE_TLS", True),
     }
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "dashboard@localhost")
+# Where people open the dashboard: the links in emails are absolute.
+SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
+# Called with a job id once a sync job has finished (the engine runs them after the commit).
+SYNC_JOB_FINISHED_HOOKS = ["dashboard.jobs.notifications.job_finished"]
 
 LOGGING = {
     "version": 1,

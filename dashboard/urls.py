@@ -16,6 +16,7 @@ urlpatterns = [
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("connections/", include("dashboard.connections.urls")),
+    path("jobs/", include("dashboard.jobs.urls")),
     path("audit/", include("dashboard.audit.urls")),
 ]
 

@@ -48,3 +48,30 @@ class ConnectionFactory(factory.django.DjangoModelFactory):
     secret = factory.LazyAttribute(lambda c: SealedSecret.seal(c.plain_secret))
     secret_hint = factory.LazyAttribute(lambda c: c.plain_secret[-4:])
     options = factory.Dict({})
+
+
+class SyncJobFactory(factory.django.DjangoModelFactory):
+    """A push job on a fresh connection; set ``status`` and the counts as the test needs."""
+
+    class Meta:
+        model = "integrations.SyncJob"
+
+    connection = factory.SubFactory(ConnectionFactory)
+    connection_name = factory.LazyAttribute(lambda j: j.connection.name if j.connection else "Gone")
+    provider = factory.LazyAttribute(lambda j: j.connection.provider if j.connection else "redflag")
+    kind = "push"
+    status = "queued"
+    source = "page"
+    started_by_name = "ada"
+
+
+class SyncItemFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "integrations.SyncItem"
+
+    job = factory.SubFactory(SyncJobFactory)
+    seq = factory.Sequence(lambda n: n)
+    identifier = factory.Sequence(lambda n: f"person{n}@example.com")
+    operation = "create"
+    payload = factory.LazyAttribute(lambda i: {"email": i.identifier})
+    status = "pending"

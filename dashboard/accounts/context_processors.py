@@ -14,6 +14,7 @@ from dashboard.accounts.roles import ROLE_LABELS, Capability, Role
 NAV_ITEMS: list[tuple[str, str, Capability | None]] = [
     ("Overview", "overview", None),
     ("Connections", "connections:list", Capability.MANAGE_CONNECTIONS),
+    ("Sync history", "jobs:list", Capability.VIEW_JOBS),
     ("Audit log", "audit:list", Capability.VIEW_AUDIT),
 ]
 

@@ -28,6 +28,10 @@
     toast("The server did not answer. Check your connection and try again.");
   });
 
+  // A polled job page hears that its job has ended (the server stopped the polling with 286):
+  // reload once so the header, the buttons and the records show the final state.
+  document.body.addEventListener("job-finished", function () { window.location.reload(); });
+
   // <form data-confirm="..."> asks before submitting.
   document.addEventListener("submit", function (event) {
     var message = event.target.getAttribute && event.target.getAttribute("data-confirm");

@@ -9,7 +9,7 @@ import pytest
 from dashboard.audit.models import AuditEvent
 from dashboard.connections.models import Connection
 from tests.dashboard.test_permissions import TABLE
-from tests.factories import ConnectionFactory
+from tests.factories import ConnectionFactory, SyncItemFactory, SyncJobFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -39,13 +39,17 @@ def test_no_page_for_any_role_contains_a_stored_secret(role_clients, caplog, adm
     )
     pages = {"/accounts/login/", "/healthz/"}
     for conn in connections:
+        job = SyncJobFactory(connection=conn, status="failed", total=1, n_failed=1)
+        SyncItemFactory(job=job, seq=0, status="failed", error_message="Refused")
         for method, template, _ in TABLE.values():
             if method == "get":
-                pages.add(template.format(pk=conn.pk))
+                pages.add(template.format(pk=conn.pk, job=job.pk))
     all_secrets = [*SECRETS.values(), "rf_Replacement_secret_value_RRRR"]
     for role, client in role_clients.items():
         for path in sorted(pages):
-            body = client.get(path, follow=True).content.decode()
+            response = client.get(path, follow=True)
+            raw = b"".join(response.streaming_content) if response.streaming else response.content
+            body = raw.decode("utf-8-sig")
             for secret in all_secrets:
                 assert secret not in body, (role, path)
     for record in caplog.records:

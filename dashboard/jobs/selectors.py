@@ -1,0 +1,255 @@
+"""Reads of sync jobs and their items for the history pages and the overview."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from django.db.models import Count, DurationField, ExpressionWrapper, F, QuerySet
+from django.db.models.functions import Coalesce, Now, TruncDate
+from django.utils import timezone
+
+from integrations.models import (
+    ACTIVE_STATUSES,
+    FINISHED_STATUSES,
+    ItemStatus,
+    JobKind,
+    JobStatus,
+    SyncItem,
+    SyncJob,
+)
+
+FAILURE_STATUSES = (JobStatus.FAILED, JobStatus.PARTIALLY_FAILED)
+# The items errors.csv lists: those a retry would send again.
+UNSENT_STATUSES = (ItemStatus.FAILED, ItemStatus.SKIPPED)
+# Tabs of a job's item table, in this order; "" is every item.
+ITEM_TABS = [
+    ("", "All"),
+    (ItemStatus.FAILED, "Failed"),
+    (ItemStatus.SKIPPED, "Not sent"),
+    (ItemStatus.SUCCEEDED, "Succeeded"),
+    (ItemStatus.IN_FLIGHT, "In flight"),
+    (ItemStatus.PENDING, "Pending"),
+]
+
+
+def _day_start(day: dt.date) -> dt.datetime:
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+
+
+def job_list(
+    *,
+    connection_id: int | None = None,
+    status: str = "",
+    kind: str = "",
+    started_by: str = "",
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+    sort: str = "newest",
+) -> QuerySet[SyncJob]:
+    jobs = SyncJob.objects.select_related("connection")
+    if connection_id is not None:
+        jobs = jobs.filter(connection_id=connection_id)
+    if status:
+        jobs = jobs.filter(status=status)
+    if kind:
+        jobs = jobs.filter(kind=kind)
+    if started_by:
+        jobs = jobs.filter(started_by_name=started_by)
+    # Day bounds as datetimes (not ``__date``) so the created_at index serves the range.
+    if since:
+        jobs = jobs.filter(created_at__gte=_day_start(since))
+    if until:
+        jobs = jobs.filter(created_at__lt=_day_start(until + dt.timedelta(days=1)))
+    if sort == "oldest":
+        return jobs.order_by("created_at", "id")
+    if sort == "failed":
+        return jobs.order_by("-n_failed", "-created_at", "-id")
+    if sort == "longest":
+        # A running job counts up to now; a job that never started sorts last.
+        duration = ExpressionWrapper(
+            Coalesce("finished_at", Now()) - F("started_at"), output_field=DurationField()
+        )
+        return jobs.annotate(duration=duration).order_by(
+            F("duration").desc(nulls_last=True), "-created_at", "-id"
+        )
+    return jobs.order_by("-created_at", "-id")
+
+
+def job_starters() -> list[str]:
+    """Everyone who started a job (user names, or "system"), for the filter."""
+    return list(
+        SyncJob.objects.order_by("started_by_name")
+        .values_list("started_by_name", flat=True)
+        .distinct()
+    )
+
+
+def job_get(*, pk: int) -> SyncJob | None:
+    return (
+        SyncJob.objects.select_related("connection", "acknowledged_by", "retry_of")
+        .filter(pk=pk)
+        .first()
+    )
+
+
+def job_retried_as(*, job: SyncJob) -> list[SyncJob]:
+    return list(job.retries.order_by("created_at", "id").only("id", "status", "created_at"))
+
+
+def job_item_counts(*, job: SyncJob) -> dict[str, int]:
+    """Items per status, from the job's counters rather than by counting its items.
+
+    The engine updates the counters in the transaction that records each item, and recounts
+    them from the items when the job ends, so a page of a job with a million items never
+    counts them. Only the items in flight are counted, and only while the job is active
+    (there are at most a few batches of them).
+    """
+    in_flight = 0 if job.is_finished else job.items.filter(status=ItemStatus.IN_FLIGHT).count()
+    return {
+        ItemStatus.SUCCEEDED: job.n_succeeded,
+        ItemStatus.FAILED: job.n_failed,
+        ItemStatus.SKIPPED: job.n_skipped,
+        ItemStatus.IN_FLIGHT: in_flight,
+        ItemStatus.PENDING: max(job.total - job.n_done - in_flight, 0),
+    }
+
+
+@dataclass(frozen=True)
+class ItemTab:
+    status: str
+    label: str
+    count: int
+    current: bool
+
+
+def job_item_tabs(*, counts: dict[str, int], current: str) -> list[ItemTab]:
+    """The status tabs above the item table; empty ones are left out, except All and Failed."""
+    total = sum(counts.values())
+    tabs = []
+    for status, label in ITEM_TABS:
+        count = total if status == "" else counts.get(status, 0)
+        if count or status in ("", ItemStatus.FAILED) or status == current:
+            tabs.append(ItemTab(str(status), label, count, status == current))
+    return tabs
+
+
+def job_items(*, job: SyncJob, status: str = "") -> QuerySet[SyncItem]:
+    # The payload can be large and the table does not show it.
+    items = job.items.defer("payload").order_by("seq")
+    if status:
+        items = items.filter(status=status)
+    return items
+
+
+def job_unsent_items(*, job: SyncJob) -> Iterator[SyncItem]:
+    """Failed and unsent items in order, streamed in chunks (a job may have a million)."""
+    return (
+        job.items.filter(status__in=UNSENT_STATUSES)
+        .order_by("seq")
+        .only(
+            "seq",
+            "identifier",
+            "operation",
+            "status",
+            "http_status",
+            "error_code",
+            "error_message",
+            "payload",
+        )
+        .iterator(chunk_size=2000)
+    )
+
+
+@dataclass(frozen=True)
+class JobProgress:
+    percent: int
+    done: int
+    pending: int
+    total: int
+    rate: float | None  # items per second since the job started
+    seconds_left: float | None
+    elapsed: float | None
+    counts_known: bool  # False for a running pull: its total grows as pages arrive
+
+
+def job_progress(*, job: SyncJob) -> JobProgress:
+    elapsed = job.duration_seconds
+    done = job.n_done
+    # Records actually sent; those marked "not sent" when a job stops took no time.
+    sent = job.n_succeeded + job.n_failed
+    rate = sent / elapsed if elapsed and elapsed >= 1 and sent else None
+    pending = job.n_pending
+    seconds_left = None
+    if rate and pending and job.status == JobStatus.RUNNING and job.kind != JobKind.PULL:
+        seconds_left = pending / rate
+    return JobProgress(
+        percent=job.percent,
+        done=done,
+        pending=pending,
+        total=job.total,
+        rate=rate,
+        seconds_left=seconds_left,
+        elapsed=elapsed,
+        counts_known=job.kind != JobKind.PULL or job.is_finished,
+    )
+
+
+def jobs_running(*, limit: int = 20) -> list[SyncJob]:
+    return list(
+        SyncJob.objects.select_related("connection")
+        .filter(status__in=ACTIVE_STATUSES)
+        .order_by("created_at", "id")[:limit]
+    )
+
+
+def jobs_recent_failures(*, limit: int = 10) -> list[SyncJob]:
+    """The latest failed or partially failed jobs, those not acknowledged yet first."""
+    recent = list(
+        SyncJob.objects.select_related("connection", "acknowledged_by")
+        .filter(status__in=FAILURE_STATUSES)
+        .order_by("-created_at", "-id")[:limit]
+    )
+    return sorted(recent, key=lambda job: job.acknowledged_at is not None)
+
+
+@dataclass(frozen=True)
+class DayOutcomes:
+    day: dt.date
+    counts: dict[str, int]  # finished status -> jobs created that day
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def failures(self) -> int:
+        return sum(self.counts.get(status, 0) for status in FAILURE_STATUSES)
+
+
+def job_daily_outcomes(*, days: int = 30, today: dt.date | None = None) -> list[DayOutcomes]:
+    """Finished jobs per day (by the day they were created) for the last ``days`` days.
+
+    One grouped query; days without jobs are filled in with zeros.
+    """
+    today = today or timezone.localdate()
+    first = today - dt.timedelta(days=days - 1)
+    rows = (
+        SyncJob.objects.filter(
+            created_at__gte=_day_start(first),
+            created_at__lt=_day_start(today + dt.timedelta(days=1)),
+            status__in=FINISHED_STATUSES,
+        )
+        .annotate(day=TruncDate("created_at"))
+        .order_by()
+        .values_list("day", "status")
+        .annotate(n=Count("id"))
+    )
+    by_day: dict[dt.date, dict[str, int]] = {}
+    for day, status, n in rows:
+        by_day.setdefault(day, {})[status] = n
+    return [
+        DayOutcomes(day=day, counts=by_day.get(day, {}))
+        for day in (first + dt.timedelta(days=offset) for offset in range(days))
+    ]

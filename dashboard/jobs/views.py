@@ -1,0 +1,207 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.utils.functional import cached_property
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseStopPolling, trigger_client_event
+
+from dashboard.accounts.permissions import require_capability
+from dashboard.accounts.roles import Capability
+from dashboard.connections.models import Connection
+from dashboard.jobs import selectors, services
+from dashboard.jobs.exports import errors_csv_lines
+from dashboard.jobs.forms import AcknowledgeForm, JobFilterForm
+from integrations.models import ItemStatus, SyncJob
+
+JOBS_PER_PAGE = 50
+ITEMS_PER_PAGE = 100
+
+
+class CountedPaginator(Paginator):
+    """A paginator told its count (from the job's counters), sparing a COUNT over the items."""
+
+    def __init__(self, object_list: Any, per_page: int, *, known_count: int) -> None:
+        super().__init__(object_list, per_page)
+        self._known_count = known_count
+
+    @cached_property
+    def count(self) -> int:
+        return self._known_count
+
+
+def _job_or_404(pk: int) -> SyncJob:
+    job = selectors.job_get(pk=pk)
+    if job is None:
+        raise Http404("No such job.")
+    return job
+
+
+@require_GET
+@require_capability(Capability.VIEW_JOBS)
+def job_list(request: HttpRequest) -> HttpResponse:
+    connections = list(Connection.objects.values_list("pk", "name"))
+    form = JobFilterForm(request.GET, connections=connections)
+    form.is_valid()
+    filters = form.valid_filters()
+    page = Paginator(selectors.job_list(**filters), JOBS_PER_PAGE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "page": page,
+        "form": form,
+        "errors": form.error_messages(),
+        "connections": connections,
+        "starters": selectors.job_starters(),
+        "filters": {name: request.GET.get(name, "").strip() for name in form.fields},
+        "filtered": any(v for k, v in filters.items() if k != "sort"),
+        "query": query.urlencode(),
+    }
+    template = "jobs/list.html#results" if request.htmx else "jobs/list.html"
+    return render(request, template, context)
+
+
+def _detail_context(
+    request: HttpRequest, job: SyncJob, *, ack_form: AcknowledgeForm | None = None
+) -> dict[str, object]:
+    counts = selectors.job_item_counts(job=job)
+    item_status = request.GET.get("items", "")
+    notice = ""
+    if item_status and item_status not in ItemStatus.values:
+        notice = "There is no item status with that name; showing every item."
+        item_status = ""
+    items = selectors.job_items(job=job, status=item_status)
+    known = counts[item_status] if item_status else sum(counts.values())
+    page = CountedPaginator(items, ITEMS_PER_PAGE, known_count=known).get_page(
+        request.GET.get("page")
+    )
+    query = request.GET.copy()
+    query.pop("page", None)
+    return {
+        "job": job,
+        "progress": selectors.job_progress(job=job),
+        "retried_as": selectors.job_retried_as(job=job),
+        "tabs": selectors.job_item_tabs(counts=counts, current=item_status),
+        "item_status": item_status,
+        "item_notice": notice,
+        "page": page,
+        "query": query.urlencode(),
+        "n_failed_items": counts.get(ItemStatus.FAILED, 0),
+        "n_unsent_items": counts.get(ItemStatus.SKIPPED, 0),
+        "retryable": counts.get(ItemStatus.FAILED, 0) + counts.get(ItemStatus.SKIPPED, 0),
+        "ack_form": ack_form or AcknowledgeForm(),
+    }
+
+
+@require_GET
+@require_capability(Capability.VIEW_JOBS)
+def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    job = _job_or_404(pk)
+    if request.htmx and request.htmx.target == "progress":
+        context = {"job": job, "progress": selectors.job_progress(job=job)}
+        if not job.is_finished:
+            return render(request, "jobs/detail.html#progress", context)
+        # 286 stops htmx polling; the event makes app.js reload the page once, so the
+        # header, the buttons and the item table show the final state too.
+        response = HttpResponseStopPolling(
+            render_to_string("jobs/detail.html#progress", context, request)
+        )
+        return trigger_client_event(response, "job-finished")
+    return render(request, "jobs/detail.html", _detail_context(request, job))
+
+
+@require_GET
+@require_capability(Capability.VIEW_JOBS)
+def job_errors_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
+    job = _job_or_404(pk)
+    response = StreamingHttpResponse(
+        errors_csv_lines(selectors.job_unsent_items(job=job)),
+        content_type="text/csv; charset=utf-8",
+    )
+    response["Content-Disposition"] = f'attachment; filename="job-{job.pk}-errors.csv"'
+    return response
+
+
+def _steer(
+    request: HttpRequest,
+    pk: int,
+    action: Callable[..., SyncJob],
+    done: Callable[[SyncJob, SyncJob], str],
+) -> HttpResponse:
+    job = _job_or_404(pk)
+    try:
+        result = action(job=job, user=request.user)
+    except services.JobStateError as exc:
+        messages.error(request, str(exc))
+        return redirect("jobs:detail", pk=job.pk)
+    messages.success(request, done(job, result))
+    return redirect("jobs:detail", pk=result.pk)
+
+
+@require_POST
+@require_capability(Capability.MANAGE_JOBS)
+def job_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    return _steer(
+        request,
+        pk,
+        services.job_cancel,
+        lambda job, _: (
+            f"Job {job.pk} is stopping: calls already made finish and are recorded; "
+            "nothing more is sent."
+        ),
+    )
+
+
+@require_POST
+@require_capability(Capability.MANAGE_JOBS)
+def job_pause(request: HttpRequest, pk: int) -> HttpResponse:
+    return _steer(
+        request,
+        pk,
+        services.job_pause,
+        lambda job, _: f"Job {job.pk} is pausing after the calls in flight. Resume it any time.",
+    )
+
+
+@require_POST
+@require_capability(Capability.MANAGE_JOBS)
+def job_resume(request: HttpRequest, pk: int) -> HttpResponse:
+    return _steer(
+        request, pk, services.job_resume, lambda job, _: f"Job {job.pk} is queued to go on."
+    )
+
+
+@require_POST
+@require_capability(Capability.MANAGE_JOBS)
+def job_retry(request: HttpRequest, pk: int) -> HttpResponse:
+    return _steer(
+        request,
+        pk,
+        services.job_retry_failed,
+        lambda job, retry: (
+            f"Retrying {retry.total} failed or unsent items of job {job.pk} as job {retry.pk}."
+        ),
+    )
+
+
+@require_POST
+@require_capability(Capability.ACKNOWLEDGE_JOBS)
+def job_acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
+    job = _job_or_404(pk)
+    form = AcknowledgeForm(request.POST)
+    if not form.is_valid():
+        context = _detail_context(request, job, ack_form=form)
+        return render(request, "jobs/detail.html", context, status=422)
+    try:
+        services.job_acknowledge(job=job, user=request.user, comment=form.cleaned_data["comment"])
+    except services.JobStateError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Job {job.pk} acknowledged.")
+    return redirect("jobs:detail", pk=job.pk)
