@@ -30,6 +30,8 @@ PAGES = {
     "fields": ("/connections/{pk}/fields/", 200),
     "delete": ("/connections/{pk}/delete/", 200),
     "audit": ("/audit/", 200),
+    "jobs": ("/jobs/", 200),
+    "job": ("/jobs/{job}/", 200),
     "forbidden": ("/connections/", 403),
 }
 # What each role may open today, plus the 403 page for those who are refused something.
@@ -43,9 +45,11 @@ ROLE_PAGES = {
         "fields",
         "delete",
         "audit",
+        "jobs",
+        "job",
     ],
-    "support": ["overview", "forbidden"],
-    "manager": ["overview", "audit", "forbidden"],
+    "support": ["overview", "jobs", "job", "forbidden"],
+    "manager": ["overview", "audit", "jobs", "job", "forbidden"],
 }
 CASES = [(role, name) for role, names in ROLE_PAGES.items() for name in names]
 
@@ -112,6 +116,32 @@ def connection(admin_user) -> Connection:
     return staging
 
 
+@pytest.fixture
+def job(connection) -> int:
+    """A finished push with a failure and an unsent item, so every part of the page shows."""
+    from tests.factories import SyncItemFactory, SyncJobFactory
+
+    job = SyncJobFactory(
+        connection=connection,
+        status="partially_failed",
+        total=3,
+        n_succeeded=1,
+        n_failed=1,
+        n_skipped=1,
+        n_created=1,
+    )
+    SyncItemFactory(job=job, seq=0, status="succeeded", outcome="created")
+    SyncItemFactory(
+        job=job,
+        seq=1,
+        status="failed",
+        http_status=422,
+        error_message="The email address is already in use by another account",
+    )
+    SyncItemFactory(job=job, seq=2, status="skipped", error_message="Not sent: cancelled.")
+    return job.pk
+
+
 def _open(page: Page, live_server, path: str, status: int) -> None:
     response = page.goto(f"{live_server.url}{path}")
     assert response is not None and response.status == status, f"{path}: {response.status}"
@@ -119,11 +149,11 @@ def _open(page: Page, live_server, path: str, status: int) -> None:
 
 @pytest.mark.parametrize(("role", "name"), CASES, ids=[f"{r}-{n}" for r, n in CASES])
 def test_page_has_no_serious_accessibility_violation(
-    page: Page, live_server, users, connection, role, name
+    page: Page, live_server, users, connection, job, role, name
 ):
     login(page, live_server, users[role])
     path, status = PAGES[name]
-    _open(page, live_server, path.format(pk=connection.pk), status)
+    _open(page, live_server, path.format(pk=connection.pk, job=job), status)
     screenshot(page, f"{role}-{name}")
     axe_check(page)
 
@@ -171,24 +201,26 @@ PHONE = {"width": 390, "height": 844}
 
 
 @pytest.mark.parametrize("role", ["admin", "support"])
-def test_pages_are_accessible_on_a_phone(page: Page, live_server, users, connection, role):
+def test_pages_are_accessible_on_a_phone(page: Page, live_server, users, connection, job, role):
     page.set_viewport_size(PHONE)
     login(page, live_server, users[role])
     for name in ROLE_PAGES[role]:
         path, status = PAGES[name]
-        _open(page, live_server, path.format(pk=connection.pk), status)
+        _open(page, live_server, path.format(pk=connection.pk, job=job), status)
         screenshot(page, f"phone-{role}-{name}")
         axe_check(page)
 
 
-def test_pages_do_not_scroll_sideways_on_a_phone(page: Page, live_server, admin_user, connection):
+def test_pages_do_not_scroll_sideways_on_a_phone(
+    page: Page, live_server, admin_user, connection, job
+):
     """At 390 px wide tables scroll inside their card; the page itself never scrolls sideways."""
     page.set_viewport_size(PHONE)
     login(page, live_server, admin_user)
     overflowing = []
     for name in ROLE_PAGES["admin"]:
         path, status = PAGES[name]
-        _open(page, live_server, path.format(pk=connection.pk), status)
+        _open(page, live_server, path.format(pk=connection.pk, job=job), status)
         width = page.evaluate("document.documentElement.scrollWidth")
         if width > PHONE["width"]:
             overflowing.append(f"{name} ({width}px)")
