@@ -21,4 +21,3 @@ def test_ci_uses_postgresql_and_redis():
             "production configuration set DATABASE_URL=postgres://postgres@127.0.0.1:5432/NAME "
             "and CELERY_BROKER_URL=redis://127.0.0.1:6379/7, or run `bash .ci/run`."
         )
-
