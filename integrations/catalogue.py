@@ -210,6 +210,7 @@ SNAPPY_FIELDS: tuple[FieldSpec, ...] = (
         _T.COUNTRY,
         "Contact",
         required_on_create=True,
+        enabled_by_default=True,
         format="ISO 3166-1 alpha-2",
     ),
     _F("birthday", "Birthday", _T.DATE, "Personal", format="YYYY-MM-DD"),
@@ -225,6 +226,7 @@ SNAPPY_FIELDS: tuple[FieldSpec, ...] = (
         _T.ACCOUNTS,
         "Accounts",
         required_on_create=True,
+        enabled_by_default=True,
         help="Replaces the whole list on update: fetch, change, then send the full list.",
     ),
 )
@@ -334,19 +336,74 @@ def _custom_paths(provider: Provider, items: Iterable[Any], key_name: str) -> It
         yield custom_field_path(provider, str(key) if key is not None else "")
 
 
+# The key that names a custom-field entry inside its provider's list.
+CUSTOM_FIELD_KEY_NAME = {Provider.REDFLAG: "key", Provider.SNAPPY: "fieldName"}
+
+
+def _entry_value(item: Mapping[str, Any]) -> dict[str, Any]:
+    """An entry as compared for "unchanged": every member but the provider's own ``_id``."""
+    return {name: value for name, value in item.items() if name != "_id"}
+
+
+def _custom_paths_written(
+    provider: Provider, items: list[Any], current: Mapping[str, Any]
+) -> set[str]:
+    """The custom-field paths a whole-list write changes, given the record as it is now.
+
+    Both providers replace the list on update (CONTRACT-NOTES: RedFlag arrays replace, Snappy
+    "arrays replace"), so changing one entry means sending every entry. An entry whose value is
+    the same as in ``current`` is carried, not changed; an entry of ``current`` missing from
+    the list is removed, which is a change to its key.
+    """
+    key_name = CUSTOM_FIELD_KEY_NAME[provider]
+    prefix = CUSTOM_FIELD_PREFIX[provider]
+    before: dict[str, dict[str, Any]] = {}
+    existing = current.get(prefix)
+    for item in existing if isinstance(existing, list) else []:
+        if isinstance(item, dict) and item.get(key_name) is not None:
+            before[str(item[key_name])] = _entry_value(item)
+    written: set[str] = set()
+    sent: set[str] = set()
+    for item in items:
+        key = item.get(key_name) if isinstance(item, dict) else None
+        key = str(key) if key is not None else ""
+        sent.add(key)
+        if not (isinstance(item, dict) and key in before and before[key] == _entry_value(item)):
+            written.add(custom_field_path(provider, key))
+    written.update(custom_field_path(provider, key) for key in before if key not in sent)
+    if not items:
+        written.add(prefix)
+    return written
+
+
 def disabled_paths(
-    provider: Provider | str, payload: Mapping[str, Any], enabled: Iterable[str]
+    provider: Provider | str,
+    payload: Mapping[str, Any],
+    enabled: Iterable[str],
+    current: Mapping[str, Any] | None = None,
 ) -> list[str]:
     """Return the paths in ``payload`` that are not enabled, sorted; empty means allowed.
 
     An empty custom-field list (clearing every tag) needs the container path itself, which is
     enabled when any custom field of that provider is.
+
+    ``current`` is the record as it is now (provider-native fields, e.g. ``Recipient.fields``).
+    With it, a custom-field list is judged entry by entry: an entry whose key is disabled but
+    whose value is unchanged from ``current`` is carried along and allowed, and an entry of
+    ``current`` left out of the list counts as a change to its key (the list replaces).
     """
+    provider = Provider(provider)
     enabled_set = set(enabled)
-    prefix = CUSTOM_FIELD_PREFIX.get(Provider(provider))
+    prefix = CUSTOM_FIELD_PREFIX.get(provider)
     if prefix and any(p.startswith(prefix + ".") for p in enabled_set):
         enabled_set.add(prefix)
-    return sorted(p for p in payload_field_paths(provider, payload) if p not in enabled_set)
+    if current is not None and prefix and isinstance(payload.get(prefix), list):
+        others = {key: value for key, value in payload.items() if key != prefix}
+        paths = payload_field_paths(provider, others)
+        paths |= _custom_paths_written(provider, payload[prefix], current)
+    else:
+        paths = payload_field_paths(provider, payload)
+    return sorted(p for p in paths if p not in enabled_set)
 
 
 def default_enabled_paths(provider: Provider | str) -> set[str]:

@@ -19,6 +19,8 @@ def user_create_with_role(
     user.is_active = True
     user.set_password(password)
     user.save()
+    if not Group.objects.filter(name=role.value).exists():
+        roles_ensure()
     user.groups.set([Group.objects.get(name=role.value)])
     return user
 

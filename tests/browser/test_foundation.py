@@ -48,8 +48,8 @@ def test_admin_connects_redflag_configures_fields_and_support_is_refused(
     assert connection.environment == "staging"
     assert connection.base_url == "https://redflag.example.com"
     assert connection.options == {"location_id": "loc-42"}
-    expect(page.get_by_role("status")).to_contain_text("Connection “Acme staging” created.")
-    expect(page.locator("dl.props")).to_contain_text(HINT)
+    expect(page.locator(".messages")).to_contain_text("Connection “Acme staging” created.")
+    expect(page.locator("dl.props").first).to_contain_text(HINT)
     assert TOKEN not in page.content(), "the full token must never be rendered"
     expect(page.get_by_label("Bearer token")).to_have_value("")
     screenshot(page, "foundation-01-connection-created")
