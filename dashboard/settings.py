@@ -130,6 +130,9 @@ INSTALLED_APPS = [
     "dashboard.audit",
     "dashboard.connections",
     "dashboard.jobs",
+    "dashboard.recipients",
+    "dashboard.campaigns",
+    "dashboard.imports",
     "integrations",
 ]
 
@@ -329,6 +332,23 @@ try:
     }
 except (json.JSONDecodeError, TypeError):
     raise ImproperlyConfigured("RECIPIENT_CLIENT_OPTIONS must be a JSON object.") from None
+
+# Test sends of campaign triggers: sends per admin per minute, the event JSON's size cap, and
+# the campaign client's options as JSON merged over its own defaults (e.g. {"read_timeout": 10}).
+TEST_SEND_RATE_LIMIT_PER_MINUTE = env_int("TEST_SEND_RATE_LIMIT_PER_MINUTE", 10)
+TEST_SEND_EVENT_MAX_BYTES = env_int("TEST_SEND_EVENT_MAX_BYTES", 64 * 1024)
+try:
+    TEST_SEND_CLIENT_OPTIONS = json.loads(os.environ.get("TEST_SEND_CLIENT_OPTIONS") or "{}")
+    if not isinstance(TEST_SEND_CLIENT_OPTIONS, dict):
+        raise TypeError
+except (json.JSONDecodeError, TypeError):
+    raise ImproperlyConfigured("TEST_SEND_CLIENT_OPTIONS must be a JSON object.") from None
+
+# CSV imports: the size cap (enforced while the upload streams in), where uploads are kept,
+# and the size above which a file is processed by a worker instead of during the request.
+IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 50 * 1024 * 1024)
+IMPORT_UPLOAD_DIR = BASE_DIR / Path(os.environ.get("IMPORT_UPLOAD_DIR") or VAR_DIR / "uploads")
+IMPORT_INLINE_MAX_BYTES = env_int("IMPORT_INLINE_MAX_BYTES", 512 * 1024)
 
 # Base URLs of provider connections: https only, except http to loopback when this is on (the
 # sandbox). Off in production unless an operator turns it on.

@@ -2,21 +2,20 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
 
+from dashboard.accounts.views import SignInView
 from dashboard.core import views as core_views
 
 urlpatterns = [
     path("", core_views.overview, name="overview"),
     path("healthz/", login_not_required(core_views.healthz), name="healthz"),
-    path(
-        "accounts/login/",
-        auth_views.LoginView.as_view(
-            template_name="accounts/login.html", redirect_authenticated_user=True
-        ),
-        name="login",
-    ),
+    path("accounts/login/", SignInView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("connections/", include("dashboard.connections.urls")),
+    # /recipients/ and /connections/<pk>/recipients/...
+    path("", include("dashboard.recipients.urls")),
+    path("imports/", include("dashboard.imports.urls")),
     path("jobs/", include("dashboard.jobs.urls")),
+    path("campaigns/", include("dashboard.campaigns.urls")),
     path("audit/", include("dashboard.audit.urls")),
 ]
 

@@ -7,6 +7,7 @@ pick up any item, and a crashed worker's job continues from what is recorded her
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 from django.utils import timezone
 
@@ -188,6 +189,8 @@ class SyncItem(models.Model):
         indexes = [
             models.Index(fields=["job", "status", "seq"]),
             models.Index(fields=["identifier"]),
+            # A recipient's page lists the items that touched them by email or remote id.
+            models.Index(fields=["remote_id"], name="item_remote_id"),
         ]
 
     def __str__(self) -> str:
@@ -227,6 +230,20 @@ class MirroredRecipient(models.Model):
             models.Index(fields=["connection", "email_lower"]),
             models.Index(fields=["connection", "external_id"]),
             models.Index(fields=["connection", "last_seen_at"]),
+            # Trigram indexes serve the support search's LIKE 'x%' and LIKE '%x%' on
+            # PostgreSQL. Migration 0002 creates them there only (SQLite has no GIN).
+            GinIndex(
+                fields=["email_lower"], name="mirror_email_lower_trgm", opclasses=["gin_trgm_ops"]
+            ),
+            GinIndex(
+                fields=["name_search"], name="mirror_name_search_trgm", opclasses=["gin_trgm_ops"]
+            ),
+            GinIndex(
+                fields=["phone_digits"], name="mirror_phone_digits_trgm", opclasses=["gin_trgm_ops"]
+            ),
+            GinIndex(
+                fields=["external_id"], name="mirror_external_id_trgm", opclasses=["gin_trgm_ops"]
+            ),
         ]
 
     def __str__(self) -> str:

@@ -75,3 +75,24 @@ class SyncItemFactory(factory.django.DjangoModelFactory):
     operation = "create"
     payload = factory.LazyAttribute(lambda i: {"email": i.identifier})
     status = "pending"
+
+
+class ImportFactory(factory.django.DjangoModelFactory):
+    """An uploaded CSV import with a two-column header; its file holds just that header."""
+
+    class Meta:
+        model = "imports.Import"
+
+    connection = factory.SubFactory(ConnectionFactory)
+    file = factory.django.FileField(filename="people.csv", data=b"email,firstName\r\n")
+    original_name = "people.csv"
+    size = 17
+    encoding = "utf-8"
+    delimiter = ","
+    header = factory.LazyFunction(lambda: ["email", "firstName"])
+    mapping = factory.LazyFunction(
+        lambda: [
+            {"path": "email", "confidence": 100, "reason": "same name"},
+            {"path": "firstName", "confidence": 100, "reason": "same name"},
+        ]
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.http import HttpRequest
@@ -10,11 +11,17 @@ from django.urls import reverse
 from dashboard.accounts.permissions import has_capability
 from dashboard.accounts.roles import ROLE_LABELS, Capability, Role
 
+# One connection's recipient pages live under /connections/<pk>/ but belong to "Recipients".
+RECIPIENT_PAGES_RE = re.compile(r"^/connections/\d+/recipients/")
+
 # (label, url name, capability or None for every signed-in user, url prefix for "current")
 NAV_ITEMS: list[tuple[str, str, Capability | None]] = [
     ("Overview", "overview", None),
+    ("Recipients", "recipients:search_all", Capability.SEARCH_RECIPIENTS),
     ("Connections", "connections:list", Capability.MANAGE_CONNECTIONS),
+    ("Imports", "imports:list", Capability.MANAGE_IMPORTS),
     ("Sync history", "jobs:list", Capability.VIEW_JOBS),
+    ("Test send", "campaigns:test_send", Capability.SEND_TEST_CAMPAIGNS),
     ("Audit log", "audit:list", Capability.VIEW_AUDIT),
 ]
 
@@ -29,6 +36,8 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
             continue
         url = reverse(url_name)
         current = request.path == url if url == "/" else request.path.startswith(url)
+        if RECIPIENT_PAGES_RE.match(request.path):
+            current = url_name == "recipients:search_all"
         items.append({"label": label, "url": url, "current": current})
     roles = [ROLE_LABELS[Role(g.name)] for g in user.groups.all() if g.name in Role]
     if user.is_superuser:

@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -269,4 +270,10 @@ def connection_refresh(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect("overview")
     job = job_create_pull(connection=connection, user=request.user, source_label="Refresh now")
     messages.success(request, f"Refreshing the recipients of “{connection.name}”.")
+    # The recipient search posts its own address as ``next`` and shows the progress there.
+    next_url = request.POST.get("next", "")
+    if next_url and url_has_allowed_host_and_scheme(
+        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return redirect(next_url)
     return redirect("jobs:detail", pk=job.pk)

@@ -419,11 +419,19 @@ class BaseClient:
 
     # -- field enablement -------------------------------------------------------------------
 
-    def _enforce_fields(self, payload: Mapping[str, Any], *, provider: str | None = None) -> None:
+    def _enforce_fields(
+        self,
+        payload: Mapping[str, Any],
+        *,
+        provider: str | None = None,
+        current: Mapping[str, Any] | None = None,
+    ) -> None:
         """Refuse a write that carries a field this connection has not enabled.
 
         ``enabled_fields=None`` means the connection's field settings are unknown; the safe
         reading is "nothing is enabled", so every write is refused (reads still work).
+        ``current`` (the record as it is now) lets a whole custom-field list carry disabled
+        entries unchanged (see ``catalogue.disabled_paths``).
         """
         provider = provider or self.provider
         if self.enabled_fields is None:
@@ -434,7 +442,7 @@ class BaseClient:
                 "Fields in the request: " + (", ".join(sorted(set(paths))) or "none"),
                 provider=self.provider,
             )
-        paths = disabled_paths(provider, payload, self.enabled_fields)
+        paths = disabled_paths(provider, payload, self.enabled_fields, current)
         if paths:
             raise FieldNotEnabled(paths, provider=self.provider)
 

@@ -267,9 +267,20 @@ class RedFlagClient(BaseClient):
             validate=self._validate_record_reply,
         )
 
-    def update_recipient(self, email_or_id: str, payload: Mapping[str, Any]) -> Recipient:
-        """Update a recipient with PUT; arrays (``tags``, ``education``…) replace stored ones."""
-        self._enforce_fields(payload)
+    def update_recipient(
+        self,
+        email_or_id: str,
+        payload: Mapping[str, Any],
+        *,
+        current: Mapping[str, Any] | None = None,
+    ) -> Recipient:
+        """Update a recipient with PUT; arrays (``tags``, ``education``…) replace stored ones.
+
+        Changing one tag therefore means sending every tag. ``current`` is the record as it is
+        now (``Recipient.fields``): a tag whose key is disabled may be carried in the list when
+        its value is unchanged from ``current``; without it every tag key sent must be enabled.
+        """
+        self._enforce_fields(payload, current=current)
         url = self.recipient_url(email_or_id)
         reply = self._request("PUT", url, json=dict(payload), validate=self._validate_record_reply)
         return self._parse_record(reply)

@@ -329,15 +329,23 @@ class SnappyClient(BaseClient):
             validate=self._expect_object,
         )
 
-    def update_recipient(self, recipient_id: str, payload: Mapping[str, Any]) -> Recipient:
+    def update_recipient(
+        self,
+        recipient_id: str,
+        payload: Mapping[str, Any],
+        *,
+        current: Mapping[str, Any] | None = None,
+    ) -> Recipient:
         """Update a recipient: PATCH, or PUT if the server answers 405 (then PUT from now on).
 
         ``accounts`` **replaces** the recipient's whole account list; to add or remove one,
         fetch the recipient, change ``fields["accounts"]`` and send the full list.
+        ``recipientCustomFields`` replaces too: ``current`` (the record as it is now,
+        ``Recipient.fields``) lets the list carry entries of disabled custom fields unchanged.
         Only the fields the update document lists may be sent (``externalId`` and
         ``owner`` are set on create only); others raise ``Invalid`` before any request.
         """
-        self._enforce_fields(payload)
+        self._enforce_fields(payload, current=current)
         not_updatable = sorted(key for key in payload if key not in SNAPPY_UPDATABLE)
         if not_updatable:
             raise Invalid(

@@ -23,6 +23,7 @@ from axe_playwright_python.sync_playwright import Axe
 from django.conf import settings
 from playwright.sync_api import Browser, BrowserType, Page, Playwright, expect, sync_playwright
 
+from dashboard.accounts.views import landing_url
 from tests.conftest import skip_or_fail
 from tests.factories import PASSWORD, UserFactory
 
@@ -189,12 +190,15 @@ def manager_user(_browser_db):
 
 
 def login(page: Page, live_server, user, password: str = PASSWORD) -> None:
-    """Sign in through the login form and wait for the overview."""
+    """Sign in through the login form and wait for the user's landing page.
+
+    Support staff land on the recipient search, everyone else on the overview.
+    """
     page.goto(f"{live_server.url}/accounts/login/")
     page.get_by_label("User name").fill(user.get_username())
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(f"{live_server.url}/")
+    expect(page).to_have_url(f"{live_server.url}{landing_url(user)}")
 
 
 def screenshot(page: Page, name: str) -> Path:

@@ -56,3 +56,25 @@ def test_five_wrong_passwords_lock_the_user_name_out(client, admin_user, setting
     response = client.post("/accounts/login/", {"username": "ada", "password": PASSWORD})
     assert response.status_code == 429
     assert client.get("/").status_code == 302
+
+
+def test_support_staff_land_on_the_recipient_search(client, support_user):
+    response = client.post("/accounts/login/", {"username": "sam", "password": PASSWORD})
+    assert response["Location"] == "/recipients/"
+
+
+def test_managers_land_on_the_overview(client, manager_user):
+    response = client.post("/accounts/login/", {"username": "mia", "password": PASSWORD})
+    assert response["Location"] == "/"
+
+
+def test_a_next_page_still_wins_over_the_landing_page(client, support_user):
+    response = client.post(
+        "/accounts/login/", {"username": "sam", "password": PASSWORD, "next": "/jobs/"}
+    )
+    assert response["Location"] == "/jobs/"
+
+
+def test_a_signed_in_user_opening_the_login_page_goes_to_their_landing_page(support_client):
+    response = support_client.get("/accounts/login/")
+    assert response.status_code == 302 and response["Location"] == "/recipients/"

@@ -10,7 +10,8 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from dashboard.connections.models import FieldSetting
-from tests.factories import ConnectionFactory, SyncJobFactory
+from integrations.models import MirroredRecipient
+from tests.factories import ConnectionFactory, ImportFactory, SyncJobFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -19,6 +20,10 @@ EVERYONE = {"admin": OK, "support": OK, "manager": OK}
 ADMIN_ONLY = {"admin": OK, "support": DENIED, "manager": DENIED}
 ADMIN_MANAGER = {"admin": OK, "support": DENIED, "manager": OK}
 MANAGER_ONLY = {"admin": DENIED, "support": DENIED, "manager": OK}
+ADMIN_SUPPORT = {"admin": OK, "support": OK, "manager": DENIED}
+# The mirrored recipient the ``objects`` fixture makes (a fixed id: other tests format these
+# paths with ``pk`` and ``job`` only).
+REMOTE_ID = "5f1c0ffee0000000000000aa"
 
 # url name -> (method, path template, expectations by role); anonymous users always go to the
 # login page, except where the entry says otherwise.
@@ -55,6 +60,26 @@ TABLE = {
     "jobs:retry": ("post", "/jobs/{job}/retry/", ADMIN_ONLY),
     "jobs:acknowledge": ("post", "/jobs/{job}/acknowledge/", MANAGER_ONLY),
     "audit:list": ("get", "/audit/", ADMIN_MANAGER),
+    # The ``objects`` fixture gives its import the connection's pk.
+    "imports:list": ("get", "/imports/", ADMIN_ONLY),
+    "imports:new": ("get", "/imports/new/", ADMIN_ONLY),
+    "imports:detail": ("get", "/imports/{pk}/", ADMIN_ONLY),
+    "imports:reading": ("post", "/imports/{pk}/reading/", ADMIN_ONLY),
+    "imports:mapping": ("post", "/imports/{pk}/mapping/", ADMIN_ONLY),
+    "imports:refresh": ("post", "/imports/{pk}/refresh/", ADMIN_ONLY),
+    "imports:confirm": ("post", "/imports/{pk}/confirm/", ADMIN_ONLY),
+    "imports:discard": ("post", "/imports/{pk}/discard/", ADMIN_ONLY),
+    "imports:invalid_csv": ("get", "/imports/{pk}/invalid.csv", ADMIN_ONLY),
+    "campaigns:test_send": ("get", "/campaigns/test-send/", ADMIN_ONLY),
+    "campaigns:people": ("get", "/campaigns/test-send/people/?q=zoe", ADMIN_ONLY),
+    "campaigns:allowlist": ("get", "/campaigns/allowlist/{pk}/", ADMIN_ONLY),
+    "campaigns:allowlist_remove": ("post", "/campaigns/allowlist/{pk}/1/remove/", ADMIN_ONLY),
+    "recipients:search_all": ("get", "/recipients/", ADMIN_SUPPORT),
+    "recipients:search": ("get", "/connections/{pk}/recipients/", ADMIN_SUPPORT),
+    "recipients:new": ("get", "/connections/{pk}/recipients/new/", ADMIN_ONLY),
+    "recipients:detail": ("get", f"/connections/{{pk}}/recipients/{REMOTE_ID}/", ADMIN_SUPPORT),
+    "recipients:edit": ("get", f"/connections/{{pk}}/recipients/{REMOTE_ID}/edit/", ADMIN_SUPPORT),
+    "recipients:delete": ("get", f"/connections/{{pk}}/recipients/{REMOTE_ID}/delete/", ADMIN_ONLY),
 }
 
 
@@ -77,6 +102,10 @@ def objects():
     conn = ConnectionFactory()
     FieldSetting.objects.create(connection=conn, path="tags.z_team", custom=True, enabled=True)
     job = SyncJobFactory(connection=conn, status="failed", total=1, n_failed=1)
+    MirroredRecipient.objects.create(
+        connection=conn, remote_id=REMOTE_ID, email="zoe@example.com", first_name="Zoë"
+    )
+    ImportFactory(pk=conn.pk, connection=conn)
     return {"pk": conn.pk, "job": job.pk}
 
 
@@ -117,9 +146,9 @@ def test_a_denied_htmx_request_gets_a_plain_text_message(support_client, objects
 @pytest.mark.parametrize(
     ("role", "visible", "hidden"),
     [
-        ("admin", ["Connections", "Sync history", "Audit log"], []),
-        ("support", ["Sync history"], ["Connections", "Audit log"]),
-        ("manager", ["Sync history", "Audit log"], ["Connections"]),
+        ("admin", ["Recipients", "Connections", "Imports", "Sync history", "Audit log"], []),
+        ("support", ["Recipients", "Sync history"], ["Connections", "Imports", "Audit log"]),
+        ("manager", ["Sync history", "Audit log"], ["Recipients", "Connections", "Imports"]),
     ],
 )
 def test_the_navigation_shows_only_what_the_role_may_open(role_clients, role, visible, hidden):

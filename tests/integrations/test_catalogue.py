@@ -116,3 +116,89 @@ def test_enabled_paths_overlays_stored_settings_on_the_defaults():
     assert "email" not in paths and "firstName" in paths and "department" in paths
     assert "tags.z_team" in paths and "tags.z_off" not in paths
     assert "removedField" not in paths
+
+
+CURRENT_TAGS = {
+    "firstName": "Zoë",
+    "tags": [
+        {"key": "z_team", "value": "Blue"},
+        {"key": "z_costCentre", "value": "CC-1001"},
+        {"key": "z_languages", "value": ["en", "fr"]},
+    ],
+}
+
+
+def test_a_disabled_tag_carried_unchanged_in_the_whole_list_is_allowed():
+    """RedFlag PUT replaces arrays: editing one tag sends every tag, disabled ones unchanged."""
+    enabled = default_enabled_paths("redflag") | {"tags.z_team"}
+    payload = {
+        "tags": [
+            {"key": "z_team", "value": "Green"},
+            {"key": "z_costCentre", "value": "CC-1001", "_id": "0123456789abcdef01234567"},
+            {"key": "z_languages", "value": ["en", "fr"]},
+        ]
+    }
+    assert disabled_paths("redflag", payload, enabled, current=CURRENT_TAGS) == []
+    # Without the record as it is now, every key in the list counts, as before.
+    assert disabled_paths("redflag", payload, enabled) == ["tags.z_costCentre", "tags.z_languages"]
+
+
+def test_a_disabled_tag_whose_value_changes_is_refused_even_with_current():
+    enabled = default_enabled_paths("redflag") | {"tags.z_team"}
+    payload = {
+        "tags": [
+            {"key": "z_team", "value": "Blue"},
+            {"key": "z_costCentre", "value": "CC-9999"},
+            {"key": "z_languages", "value": ["en", "fr"]},
+        ]
+    }
+    assert disabled_paths("redflag", payload, enabled, current=CURRENT_TAGS) == [
+        "tags.z_costCentre"
+    ]
+
+
+def test_leaving_a_disabled_tag_out_of_the_list_removes_it_and_is_refused():
+    enabled = default_enabled_paths("redflag") | {"tags.z_team"}
+    payload = {"tags": [{"key": "z_team", "value": "Green"}]}
+    assert disabled_paths("redflag", payload, enabled, current=CURRENT_TAGS) == [
+        "tags.z_costCentre",
+        "tags.z_languages",
+    ]
+
+
+def test_a_new_disabled_tag_is_refused_and_other_fields_are_still_checked():
+    enabled = default_enabled_paths("redflag") | {"tags.z_team"}
+    payload = {
+        "department": "Ops",
+        "tags": [*CURRENT_TAGS["tags"], {"key": "z_new", "value": "x"}],
+    }
+    assert disabled_paths("redflag", payload, enabled, current=CURRENT_TAGS) == [
+        "department",
+        "tags.z_new",
+    ]
+
+
+def test_snappy_custom_fields_carry_disabled_entries_unchanged():
+    current = {
+        "recipientCustomFields": [
+            {"fieldName": "shirtSize", "fieldValue": "M"},
+            {"fieldName": "diet", "displayName": "Diet", "fieldValue": "vegan"},
+        ]
+    }
+    enabled = default_enabled_paths("snappy") | {"recipientCustomFields.shirtSize"}
+    changed = {
+        "recipientCustomFields": [
+            {"fieldName": "shirtSize", "fieldValue": "L"},
+            {"fieldName": "diet", "displayName": "Diet", "fieldValue": "vegan"},
+        ]
+    }
+    assert disabled_paths("snappy", changed, enabled, current=current) == []
+    forged = {
+        "recipientCustomFields": [
+            {"fieldName": "shirtSize", "fieldValue": "L"},
+            {"fieldName": "diet", "displayName": "Diet", "fieldValue": "none"},
+        ]
+    }
+    assert disabled_paths("snappy", forged, enabled, current=current) == [
+        "recipientCustomFields.diet"
+    ]

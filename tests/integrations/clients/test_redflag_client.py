@@ -394,6 +394,26 @@ def test_enabled_custom_tag_may_be_written(redflag, httpx_mock):
     redflag.update_recipient("a@b.c", payload)
 
 
+def test_an_update_carries_disabled_tags_unchanged_when_given_the_current_record(
+    make_redflag, httpx_mock
+):
+    """PUT replaces the tag list: one enabled tag changes, the disabled ones ride along."""
+    client = make_redflag(enabled_fields={"firstName", "tags.z_team"})
+    current = {"tags": [{"key": "z_team", "value": "Blue"}, {"key": "z_secret", "value": "kept"}]}
+    payload = {"tags": [{"key": "z_team", "value": "Green"}, {"key": "z_secret", "value": "kept"}]}
+    httpx_mock.add_response(method="PUT", match_json=payload, text=docs.REDFLAG_UPDATE_SUCCESS)
+
+    client.update_recipient("a@b.c", payload, current=current)
+
+    with pytest.raises(FieldNotEnabled) as caught:
+        client.update_recipient("a@b.c", payload)  # without current: every key must be enabled
+    assert caught.value.paths == ["tags.z_secret"]
+    forged = {"tags": [{"key": "z_team", "value": "Green"}, {"key": "z_secret", "value": "new"}]}
+    with pytest.raises(FieldNotEnabled):
+        client.update_recipient("a@b.c", forged, current=current)
+    assert len(httpx_mock.get_requests()) == 1
+
+
 def test_create_without_required_fields_is_invalid_before_sending(redflag, httpx_mock):
     with pytest.raises(Invalid) as caught:
         redflag.create_recipient({"email": "a@b.c", "firstName": " "})

@@ -353,6 +353,34 @@ def test_update_patches(snappy, httpx_mock):
     snappy.update_recipient("xyz12345", {"accounts": ["a1"]})
 
 
+def test_an_update_carries_disabled_custom_fields_unchanged_when_given_the_current_record(
+    make_snappy, httpx_mock
+):
+    """The custom-field list replaces: a disabled entry may ride along only unchanged."""
+    client = make_snappy(enabled_fields={"firstName", "recipientCustomFields.shirtSize"})
+    current = {
+        "recipientCustomFields": [
+            {"fieldName": "shirtSize", "fieldValue": "M"},
+            {"fieldName": "diet", "fieldValue": "vegan"},
+        ]
+    }
+    payload = {
+        "recipientCustomFields": [
+            {"fieldName": "shirtSize", "fieldValue": "L"},
+            {"fieldName": "diet", "fieldValue": "vegan"},
+        ]
+    }
+    httpx_mock.add_response(method="PATCH", match_json=payload, text=docs.SNAPPY_RECIPIENT)
+
+    client.update_recipient("xyz12345", payload, current=current)
+
+    dropped = {"recipientCustomFields": [{"fieldName": "shirtSize", "fieldValue": "L"}]}
+    with pytest.raises(FieldNotEnabled) as caught:
+        client.update_recipient("xyz12345", dropped, current=current)
+    assert caught.value.paths == ["recipientCustomFields.diet"]
+    assert len(httpx_mock.get_requests()) == 1
+
+
 def test_update_falls_back_to_put_on_405_and_remembers(snappy, httpx_mock):
     httpx_mock.add_response(method="PATCH", status_code=405, text="Method Not Allowed")
     httpx_mock.add_response(method="PUT", text=docs.SNAPPY_RECIPIENT, is_reusable=True)

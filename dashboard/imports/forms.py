@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from django import forms
+
+from dashboard.connections.models import Connection
+from integrations.importing.reading import DELIMITER_CHOICES, ENCODING_CHOICES
+
+
+class UploadForm(forms.Form):
+    connection = forms.ModelChoiceField(
+        queryset=Connection.objects.none(),
+        empty_label="Choose a connection",
+        help_text="The provider account the rows will be sent to.",
+    )
+    file = forms.FileField(
+        label="CSV file",
+        help_text="A CSV export from your HR system or Excel: any encoding, comma, semicolon, "
+        "tab or pipe separated.",
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["connection"].queryset = Connection.objects.filter(
+            is_active=True, provider__in=["redflag", "snappy"]
+        )
+
+
+class ReadingForm(forms.Form):
+    encoding = forms.ChoiceField(choices=ENCODING_CHOICES)
+    delimiter = forms.ChoiceField(choices=DELIMITER_CHOICES)

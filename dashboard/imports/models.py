@@ -1,0 +1,152 @@
+"""CSV imports: the uploaded file, how it is read and mapped, and every row's preview.
+
+The preview is the contract: confirming sends exactly the ``create`` and ``update`` rows
+stored here, with the payloads stored here.
+"""
+
+from __future__ import annotations
+
+import os
+
+from django.conf import settings
+from django.core.files.storage import FileSystemStorage
+from django.db import models
+from django.utils import timezone
+
+
+class ImportUploadStorage(FileSystemStorage):
+    """Uploads under ``IMPORT_UPLOAD_DIR``, read when a file is stored, not at import time."""
+
+    @property
+    def base_location(self) -> str:  # type: ignore[override]
+        return str(settings.IMPORT_UPLOAD_DIR)
+
+    @property
+    def location(self) -> str:  # type: ignore[override]
+        return os.path.abspath(self.base_location)
+
+
+def upload_storage() -> FileSystemStorage:
+    return ImportUploadStorage()
+
+
+class ImportStatus(models.TextChoices):
+    UPLOADED = "uploaded", "Needs a mapping"
+    PARSING = "parsing", "Reading rows"
+    PREVIEWED = "previewed", "Ready to confirm"
+    CONFIRMED = "confirmed", "Confirmed"
+    DISCARDED = "discarded", "Discarded"
+    FAILED = "failed", "Could not be read"
+
+
+class RowKind(models.TextChoices):
+    CREATE = "create", "Create"
+    UPDATE = "update", "Update"
+    UNCHANGED = "unchanged", "Unchanged"
+    INVALID = "invalid", "Invalid"
+
+
+class Import(models.Model):
+    connection = models.ForeignKey(
+        "connections.Connection", on_delete=models.CASCADE, related_name="imports"
+    )
+    file = models.FileField(upload_to="imports/%Y/%m/", storage=upload_storage, max_length=300)
+    original_name = models.CharField(max_length=255)
+    size = models.PositiveBigIntegerField(default=0)
+    encoding = models.CharField(max_length=30)
+    delimiter = models.CharField(max_length=2)
+    header = models.JSONField(default=list)
+    # One entry per column: {"path": "" (ignored) or a catalogue path, "confidence", "reason"}.
+    mapping = models.JSONField(default=list)
+    status = models.CharField(
+        max_length=12, choices=ImportStatus.choices, default=ImportStatus.UPLOADED
+    )
+    error = models.CharField(max_length=1000, blank=True)
+    # Progress of a preview being built: bytes of the file read so far.
+    bytes_read = models.PositiveBigIntegerField(default=0)
+    n_rows = models.PositiveIntegerField(default=0)
+    n_create = models.PositiveIntegerField(default=0)
+    n_update = models.PositiveIntegerField(default=0)
+    n_unchanged = models.PositiveIntegerField(default=0)
+    n_invalid = models.PositiveIntegerField(default=0)
+    # Bumped each time the preview is rebuilt, so a stale worker's rows are never mixed in.
+    generation = models.PositiveIntegerField(default=0)
+    previewed_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    job = models.OneToOneField(
+        "integrations.SyncJob",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="source_import",
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Import {self.pk}: {self.original_name}"
+
+    @property
+    def is_open(self) -> bool:
+        """Still changeable: not confirmed, discarded or failed."""
+        return self.status in {ImportStatus.UPLOADED, ImportStatus.PARSING, ImportStatus.PREVIEWED}
+
+    @property
+    def n_to_send(self) -> int:
+        return self.n_create + self.n_update
+
+    @property
+    def percent(self) -> int:
+        if self.status != ImportStatus.PARSING:
+            return 100
+        return min(99, int(100 * self.bytes_read / self.size)) if self.size else 0
+
+    @property
+    def mapped_paths(self) -> list[str]:
+        return [entry.get("path", "") for entry in self.mapping]
+
+
+class ImportRow(models.Model):
+    """One data row of the file as previewed: what it said, what will be sent, and why."""
+
+    import_run = models.ForeignKey(Import, on_delete=models.CASCADE, related_name="rows")
+    generation = models.PositiveIntegerField(default=0)
+    number = models.PositiveIntegerField()  # the record's place in the file; the header is 1
+    cells = models.JSONField(default=list)
+    kind = models.CharField(max_length=10, choices=RowKind.choices)
+    payload = models.JSONField(default=dict)
+    # Column index (as text) or "row" → message.
+    errors = models.JSONField(default=dict)
+    # Catalogue path → [old, new].
+    changes = models.JSONField(default=dict)
+    identifier = models.CharField(max_length=320, blank=True)
+    remote_id = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        ordering = ["number"]
+        indexes = [
+            models.Index(fields=["import_run", "generation", "kind", "number"]),
+            models.Index(fields=["import_run", "generation", "identifier"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"Row {self.number} ({self.kind})"
+
+
+class RememberedMapping(models.Model):
+    """The mapping last used for a connection: normalised header → path ("" = ignored)."""
+
+    connection = models.OneToOneField(
+        "connections.Connection", on_delete=models.CASCADE, related_name="import_mapping"
+    )
+    columns = models.JSONField(default=dict)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Import mapping for {self.connection}"

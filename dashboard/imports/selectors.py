@@ -1,0 +1,44 @@
+"""Reads of imports and their preview rows."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db.models import Max, QuerySet
+
+from dashboard.connections.models import Connection
+from dashboard.imports.models import Import, ImportRow, RowKind
+from integrations.catalogue import FieldSpec
+from integrations.importing.mapping import mappable_fields
+from integrations.models import MirroredRecipient
+
+
+def import_fields(*, connection: Connection) -> list[FieldSpec]:
+    """The fields a column may map to: the connection's enabled ones (never a disabled one)."""
+    from dashboard.connections.selectors import connection_enabled_fields
+
+    return mappable_fields(connection.provider, connection_enabled_fields(connection=connection))
+
+
+def import_rows(*, import_run: Import, kind: str = "") -> QuerySet[ImportRow]:
+    rows = ImportRow.objects.filter(import_run=import_run, generation=import_run.generation)
+    if kind in RowKind.values:
+        rows = rows.filter(kind=kind)
+    return rows.order_by("number")
+
+
+def mirror_changed_at(*, connection: Connection) -> datetime | None:
+    """When the mirror last changed: its last refresh or the newest record seen."""
+    newest = MirroredRecipient.objects.filter(connection=connection).aggregate(
+        newest=Max("last_seen_at")
+    )["newest"]
+    candidates = [t for t in (connection.mirror_refreshed_at, newest) if t is not None]
+    return max(candidates) if candidates else None
+
+
+def import_is_stale(*, import_run: Import) -> bool:
+    """True when the mirror changed after the preview was built: it may no longer be true."""
+    if import_run.previewed_at is None:
+        return False
+    changed = mirror_changed_at(connection=import_run.connection)
+    return changed is not None and changed > import_run.previewed_at

@@ -1,0 +1,17 @@
+from django.urls import path
+
+from dashboard.imports import views
+
+app_name = "imports"
+
+urlpatterns = [
+    path("", views.import_list, name="list"),
+    path("new/", views.import_new, name="new"),
+    path("<int:pk>/", views.import_detail, name="detail"),
+    path("<int:pk>/reading/", views.import_reading, name="reading"),
+    path("<int:pk>/mapping/", views.import_mapping, name="mapping"),
+    path("<int:pk>/refresh/", views.import_refresh, name="refresh"),
+    path("<int:pk>/confirm/", views.import_confirm, name="confirm"),
+    path("<int:pk>/discard/", views.import_discard, name="discard"),
+    path("<int:pk>/invalid.csv", views.import_invalid_csv, name="invalid_csv"),
+]

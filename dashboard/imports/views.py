@@ -1,0 +1,272 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from dashboard.accounts.permissions import require_capability
+from dashboard.accounts.roles import Capability
+from dashboard.imports import services
+from dashboard.imports.exports import invalid_csv_lines
+from dashboard.imports.forms import ReadingForm, UploadForm
+from dashboard.imports.models import Import, ImportRow, ImportStatus, RowKind
+from dashboard.imports.selectors import import_fields, import_is_stale, import_rows
+from dashboard.imports.upload import SizeCappedUploadHandler
+from integrations.catalogue import field_spec
+from integrations.importing.mapping import mapping_problems
+from integrations.importing.reading import ImportFileError
+
+PAGE_SIZE = 50
+DEMO_SAMPLE = "dashboard/imports/demo/messy-new-starters.csv"
+
+
+@require_GET
+@require_capability(Capability.MANAGE_IMPORTS)
+def import_list(request: HttpRequest) -> HttpResponse:
+    imports = Import.objects.select_related("connection", "created_by", "job")
+    page = Paginator(imports, 25).get_page(request.GET.get("page"))
+    return render(request, "imports/list.html", {"page": page, "imports": page.object_list})
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):.0f} MB"
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+@require_capability(Capability.MANAGE_IMPORTS)
+def import_new(request: HttpRequest) -> HttpResponse:
+    """Upload a file. The size cap is enforced while it streams in, before CSRF reads the form.
+
+    ``csrf_exempt`` + ``csrf_protect`` inside is Django's documented way to change the upload
+    handlers of a view: the CSRF check reads ``request.POST``, which would parse the upload
+    with the default handlers first.
+    """
+    cap = SizeCappedUploadHandler(request, settings.IMPORT_MAX_BYTES)
+    request.upload_handlers.insert(0, cap)
+    return _import_new(request, cap)
+
+
+@csrf_protect
+def _import_new(request: HttpRequest, cap: SizeCappedUploadHandler) -> HttpResponse:
+    limit = _megabytes(settings.IMPORT_MAX_BYTES)
+    form = UploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST":
+        if cap.too_large:
+            form.is_valid()
+            form.errors.pop("file", None)
+            form.add_error("file", f"The file is larger than {limit}: nothing was stored.")
+        elif form.is_valid():
+            try:
+                import_run = services.import_create(
+                    connection=form.cleaned_data["connection"],
+                    upload=form.cleaned_data["file"],
+                    user=request.user,
+                )
+            except ImportFileError as exc:
+                form.add_error("file", str(exc))
+            else:
+                return redirect("imports:detail", pk=import_run.pk)
+    status = 422 if form.errors else 200
+    context = {"form": form, "limit": limit, "demo_sample": DEMO_SAMPLE}
+    return render(request, "imports/new.html", context, status=status)
+
+
+def _labels(import_run: Import) -> dict[str, str]:
+    return {
+        spec.path: spec.label
+        for spec in (
+            field_spec(import_run.connection.provider, path) for path in import_run.mapped_paths
+        )
+        if spec is not None
+    } | {"mobileCountry": "Mobile country code", "phoneCountry": "Phone country code"}
+
+
+def _display(row: ImportRow, import_run: Import, labels: dict[str, str]) -> dict[str, Any]:
+    header = import_run.header
+    problems = []
+    for key, message in row.errors.items():
+        if key == "row":
+            problems.append({"column": "", "value": "", "message": message})
+        else:
+            index = int(key)
+            value = row.cells[index] if index < len(row.cells) else ""
+            title = header[index] if index < len(header) else ""
+            problems.append({"column": title, "value": value, "message": message})
+    changes = [
+        {"label": labels.get(path, path), "path": path, "old": old, "new": new}
+        for path, (old, new) in row.changes.items()
+    ]
+    return {"row": row, "problems": problems, "changes": changes}
+
+
+def _tabs(import_run: Import, current: str) -> list[dict[str, Any]]:
+    tabs = [
+        ("", "All", import_run.n_rows),
+        (RowKind.CREATE, "Create", import_run.n_create),
+        (RowKind.UPDATE, "Update", import_run.n_update),
+        (RowKind.UNCHANGED, "Unchanged", import_run.n_unchanged),
+        (RowKind.INVALID, "Invalid", import_run.n_invalid),
+    ]
+    return [
+        {"kind": kind, "label": label, "count": count, "current": kind == current}
+        for kind, label, count in tabs
+    ]
+
+
+def _mapping_rows(import_run: Import, first_row: ImportRow | None) -> list[dict[str, Any]]:
+    rows = []
+    for index, (title, entry) in enumerate(zip(import_run.header, import_run.mapping, strict=True)):
+        sample = ""
+        if first_row is not None and index < len(first_row.cells):
+            sample = first_row.cells[index]
+        rows.append({"index": index, "title": title, "sample": sample, **entry})
+    return rows
+
+
+def _detail_context(request: HttpRequest, import_run: Import) -> dict[str, Any]:
+    kind = request.GET.get("rows", "")
+    kind = kind if kind in RowKind.values else ""
+    rows = import_rows(import_run=import_run, kind=kind)
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    labels = _labels(import_run)
+    fields = import_fields(connection=import_run.connection)
+    first = import_rows(import_run=import_run).first()
+    problems = mapping_problems(import_run.mapped_paths, fields)
+    return {
+        "import_run": import_run,
+        "connection": import_run.connection,
+        "fields": fields,
+        "mapping_rows": _mapping_rows(import_run, first),
+        "mapping_problems": problems,
+        "reading_form": ReadingForm(
+            initial={"encoding": import_run.encoding, "delimiter": import_run.delimiter}
+        ),
+        "tabs": _tabs(import_run, kind),
+        "kind": kind,
+        "page": page,
+        "query": f"rows={kind}" if kind else "",
+        "display_rows": [_display(row, import_run, labels) for row in page.object_list],
+        "stale": import_run.status == ImportStatus.PREVIEWED
+        and import_is_stale(import_run=import_run),
+    }
+
+
+@require_GET
+@require_capability(Capability.MANAGE_IMPORTS)
+def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    import_run = get_object_or_404(Import.objects.select_related("connection", "job"), pk=pk)
+    context = _detail_context(request, import_run)
+    if getattr(request, "htmx", False) and request.htmx.target == "preview":
+        return render(request, "imports/detail.html#preview", context)
+    return render(request, "imports/detail.html", context)
+
+
+def _back(request: HttpRequest, import_run: Import) -> HttpResponse:
+    if getattr(request, "htmx", False):
+        return HttpResponseClientRedirect(import_run_url(import_run))
+    return redirect("imports:detail", pk=import_run.pk)
+
+
+def import_run_url(import_run: Import) -> str:
+    from django.urls import reverse
+
+    return reverse("imports:detail", args=[import_run.pk])
+
+
+@require_POST
+@require_capability(Capability.MANAGE_IMPORTS)
+def import_reading(request: HttpRequest, pk: int) -> HttpResponse:
+    import_run = get_object_or_404(Import, pk=pk)
+    form = ReadingForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose an encoding and a delimiter from the lists.")
+    else:
+        try:
+            services.import_set_reading(
+                import_run=import_run,
+                encoding=form.cleaned_data["encoding"],
+                delimiter=form.cleaned_data["delimiter"],
+                user=request.user,
+            )
+            messages.success(request, "File read again with the new settings.")
+        except services.ImportStateError as exc:
+            messages.error(request, str(exc))
+    return _back(request, import_run)
+
+
+@require_POST
+@require_capability(Capability.MANAGE_IMPORTS)
+def import_mapping(request: HttpRequest, pk: int) -> HttpResponse:
+    import_run = get_object_or_404(Import, pk=pk)
+    paths = [request.POST.get(f"column-{i}", "") for i in range(len(import_run.header))]
+    try:
+        services.import_set_mapping(import_run=import_run, paths=paths, user=request.user)
+    except services.MappingError as exc:
+        for problem in exc.problems:
+            messages.error(request, problem)
+    except services.ImportStateError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "Mapping saved; the preview is being rebuilt.")
+    return _back(request, import_run)
+
+
+@require_POST
+@require_capability(Capability.MANAGE_IMPORTS)
+def import_refresh(request: HttpRequest, pk: int) -> HttpResponse:
+    import_run = get_object_or_404(Import, pk=pk)
+    try:
+        services.import_start_preview(import_run=import_run)
+        messages.success(request, "Preview rebuilt against the latest recipients.")
+    except services.ImportStateError as exc:
+        messages.error(request, str(exc))
+    return _back(request, import_run)
+
+
+@require_POST
+@require_capability(Capability.MANAGE_IMPORTS)
+def import_confirm(request: HttpRequest, pk: int) -> HttpResponse:
+    import_run = get_object_or_404(Import, pk=pk)
+    try:
+        job = services.import_confirm(import_run=import_run, user=request.user)
+    except services.ImportStateError as exc:
+        messages.error(request, str(exc))
+        return _back(request, import_run)
+    messages.success(request, f"Import confirmed: job {job.pk} is sending {job.total} record(s).")
+    return redirect("jobs:detail", pk=job.pk)
+
+
+@require_POST
+@require_capability(Capability.MANAGE_IMPORTS)
+def import_discard(request: HttpRequest, pk: int) -> HttpResponse:
+    import_run = get_object_or_404(Import, pk=pk)
+    try:
+        services.import_discard(import_run=import_run, user=request.user)
+        messages.success(request, f"Import {import_run.pk} discarded; nothing was sent.")
+    except services.ImportStateError as exc:
+        messages.error(request, str(exc))
+        return _back(request, import_run)
+    return redirect("imports:list")
+
+
+@require_GET
+@require_capability(Capability.MANAGE_IMPORTS)
+def import_invalid_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
+    import_run = get_object_or_404(Import, pk=pk)
+    rows = import_rows(import_run=import_run, kind=RowKind.INVALID).iterator(chunk_size=2000)
+    response = StreamingHttpResponse(
+        invalid_csv_lines(rows, import_run.header, import_run.delimiter),
+        content_type="text/csv; charset=utf-8",
+    )
+    stem = import_run.original_name.rsplit(".", 1)[0] or "import"
+    safe = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in stem)[:80]
+    response["Content-Disposition"] = f'attachment; filename="{safe}-invalid-rows.csv"'
+    return response

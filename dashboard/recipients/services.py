@@ -1,0 +1,194 @@
+"""Writes to remote recipients: the provider first, then the mirror from its reply, then audit.
+
+Provider errors (``integrations.clients.errors``) propagate to the caller unchanged, except
+that a recipient the provider no longer has is marked gone in the mirror on the way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.db import transaction
+
+from dashboard.audit.services import audit_record
+from dashboard.connections.models import Connection
+from dashboard.recipients.fields import CUSTOM_VALUE_NAME, field_value, recipient_version
+from dashboard.recipients.provider import recipient_client
+from integrations.catalogue import CUSTOM_FIELD_KEY_NAME, CUSTOM_FIELD_PREFIX, Provider
+from integrations.clients import NotFound, Recipient
+from integrations.models import MirroredRecipient
+from integrations.sync.mirror import mirror_mark_gone, mirror_upsert
+
+
+class RecipientChanged(Exception):
+    """The provider's record changed after the form was opened; nothing was sent.
+
+    ``current`` is the record as it is now, for the user to compare with their changes.
+    """
+
+    def __init__(self, current: Recipient) -> None:
+        super().__init__("The recipient changed at the provider since the form was opened.")
+        self.current = current
+
+
+def _removed(value: Any) -> bool:
+    return value is None or value == "" or value == []
+
+
+def recipient_payload(
+    provider: Provider | str, changes: Mapping[str, Any], current: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Turn changes by catalogue path into the provider's update (or create) body.
+
+    Nested paths become objects (``employee.department`` → ``{"employee": {...}}``; Snappy
+    merges one level inside ``employee``). Custom fields live in one list that the provider
+    replaces as a whole (CONTRACT-NOTES: RedFlag arrays replace; Snappy "arrays replace"), so
+    a change to one of them sends every entry of ``current``: the changed ones with their new
+    value, the rest exactly as they are (the client lets disabled entries ride along only
+    unchanged), a cleared one left out, a new one appended.
+    """
+    provider = Provider(provider)
+    prefix = CUSTOM_FIELD_PREFIX.get(provider)
+    payload: dict[str, Any] = {}
+    custom: dict[str, Any] = {}
+    for path, value in changes.items():
+        if prefix and path.startswith(prefix + "."):
+            custom[path[len(prefix) + 1 :]] = value
+        elif "." in path:
+            parent, child = path.split(".", 1)
+            payload.setdefault(parent, {})[child] = value
+        else:
+            payload[path] = value
+    if prefix and custom:
+        key_name, value_name = CUSTOM_FIELD_KEY_NAME[provider], CUSTOM_VALUE_NAME[provider]
+        entries: list[dict[str, Any]] = []
+        existing = current.get(prefix)
+        for entry in existing if isinstance(existing, list) else []:
+            if not isinstance(entry, dict):
+                continue
+            key = str(entry.get(key_name))
+            if key not in custom:
+                entries.append(dict(entry))
+                continue
+            new = custom.pop(key)
+            if not _removed(new):
+                entries.append({**entry, value_name: new})
+        entries.extend(
+            {key_name: key, value_name: value}
+            for key, value in custom.items()
+            if not _removed(value)
+        )
+        payload[prefix] = entries
+    return payload
+
+
+def _mirror_row(connection: Connection, recipient: Recipient) -> MirroredRecipient:
+    mirror_upsert(connection, [recipient])
+    return MirroredRecipient.objects.get(connection=connection, remote_id=recipient.remote_id)
+
+
+def _who(recipient: Recipient) -> str:
+    return recipient.email or recipient.display_name or recipient.remote_id
+
+
+def recipient_update(
+    *,
+    connection: Connection,
+    remote_id: str,
+    changes: Mapping[str, Any],
+    current: Recipient,
+    opened_version: str,
+    user: Any,
+) -> Recipient:
+    """Send the changed fields to the provider, refresh the mirror from its reply, audit.
+
+    ``current`` is the provider's record as fetched just now; ``opened_version`` is what the
+    form saw when it was opened (``recipient_version``). If they differ someone changed the
+    record meanwhile: ``RecipientChanged`` is raised and nothing is sent, never an overwrite.
+    The providers offer no conditional update, so this check narrows the window to the
+    moments between that fetch and this write.
+    """
+    if recipient_version(current) != opened_version:
+        raise RecipientChanged(current)
+    if not changes:
+        return current
+    provider = connection.provider_enum
+    payload = recipient_payload(provider, changes, current.fields)
+    client = recipient_client(connection)
+    try:
+        updated = client.update_recipient(remote_id, payload, current=current.fields)
+    except NotFound:
+        mirror_mark_gone(connection, remote_id=remote_id)
+        raise
+    finally:
+        client.close()
+    with transaction.atomic():
+        row = _mirror_row(connection, updated)
+        audit_record(
+            actor=user,
+            action="recipient.updated",
+            target=row,
+            summary=f"Edited {_who(updated)} at {connection.name}: " + ", ".join(sorted(changes)),
+            changes={
+                path: {
+                    "before": field_value(provider, current.fields, path),
+                    "after": field_value(provider, updated.fields, path),
+                }
+                for path in sorted(changes)
+            },
+        )
+    return updated
+
+
+def recipient_create(*, connection: Connection, changes: Mapping[str, Any], user: Any) -> Recipient:
+    """Create a recipient at the provider, mirror the reply and audit the values sent."""
+    provider = connection.provider_enum
+    payload = recipient_payload(provider, changes, {})
+    client = recipient_client(connection)
+    try:
+        created = client.create_recipient(payload)
+    finally:
+        client.close()
+    with transaction.atomic():
+        row = _mirror_row(connection, created)
+        audit_record(
+            actor=user,
+            action="recipient.created",
+            target=row,
+            summary=f"Created {_who(created)} at {connection.name}",
+            changes={
+                path: {"before": None, "after": field_value(provider, created.fields, path)}
+                for path in sorted(changes)
+            },
+        )
+    return created
+
+
+def recipient_delete(*, connection: Connection, row: MirroredRecipient, user: Any) -> None:
+    """Delete the recipient at the provider, mark it gone in the mirror, audit what it was."""
+    client = recipient_client(connection)
+    try:
+        client.delete_recipient(row.remote_id)
+    except NotFound:
+        pass  # already gone there: the outcome the user asked for
+    finally:
+        client.close()
+    with transaction.atomic():
+        mirror_mark_gone(connection, remote_id=row.remote_id)
+        audit_record(
+            actor=user,
+            action="recipient.deleted",
+            target=row,
+            summary=f"Deleted {row.email or row.remote_id} at {connection.name}",
+            changes={
+                name: {"before": value, "after": None}
+                for name, value in (
+                    ("email", row.email),
+                    ("name", f"{row.first_name} {row.last_name}".strip()),
+                    ("external_id", row.external_id),
+                    ("remote_id", row.remote_id),
+                )
+                if value
+            },
+        )

@@ -1,0 +1,319 @@
+"""Validating and normalising the cells of one CSV row into a provider-native payload.
+
+Each function takes the cell's text and returns the value to send or raises ``CellError``
+with a message for the admin. ``RowBuilder`` applies them to a whole row using the mapping.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import phonenumbers
+
+from integrations.catalogue import FieldSpec, FieldType, Provider
+
+MAX_CELL_CHARS = 1000
+
+
+class CellError(ValueError):
+    """A cell's value cannot be sent; the message says why and what would work."""
+
+
+# -- email ---------------------------------------------------------------------------------
+
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LOCAL_RE = re.compile(rf"^{_ATEXT}(\.{_ATEXT})*$")
+_LABEL_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+
+
+def email_error(value: str) -> str | None:
+    """Why ``value`` is not an address a recipient can use, or None.
+
+    Policy (checked against the isemail test set): plain dot-atom addresses with a host name are
+    accepted, including ones only DNS could refute (isemail's "DNSWARN"). Refused: anything
+    isemail calls an error, and also what RFC 5322 merely tolerates or deprecates (comments,
+    folding white space, quoted local parts, address literals such as ``[1.2.3.4]``, numeric
+    top-level domains, domains without a dot, over-long parts): providers and mail systems
+    reject them in practice.
+    """
+    if "@" not in value:
+        return "An email address needs an @."
+    local, _, domain = value.rpartition("@")
+    if not local:
+        return "Nothing before the @."
+    if not domain:
+        return "Nothing after the @."
+    if len(value) > 254:
+        return "Longer than the 254 characters an address may have."
+    if len(local) > 64:
+        return "The part before the @ is longer than 64 characters."
+    if not _LOCAL_RE.fullmatch(local):
+        return "The part before the @ has characters or dots an address cannot use."
+    labels = domain.split(".")
+    if not all(_LABEL_RE.fullmatch(label) for label in labels):
+        return "The part after the @ is not a valid domain name."
+    if len(labels) < 2:
+        return "The domain has no dot: an address at a top-level domain cannot receive mail."
+    if labels[-1].isdigit():
+        return "The domain ends in a number; use a domain name."
+    return None
+
+
+def clean_email(value: str) -> str:
+    error = email_error(value)
+    if error:
+        raise CellError(error)
+    return value
+
+
+# -- phones, countries, dates, booleans, lists -----------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Phone:
+    calling_code: str
+    national: str
+    e164: str
+
+
+def clean_phone(value: str, region: str | None) -> Phone:
+    """Parse a phone number (international, or national with a region) and check it."""
+    try:
+        number = phonenumbers.parse(value, region if region and not value.startswith("+") else None)
+    except phonenumbers.NumberParseException:
+        if not value.startswith("+") and not region:
+            raise CellError(
+                "No country for this number: start it with + and the country code, or add a "
+                "Country column."
+            ) from None
+        raise CellError("Not a phone number.") from None
+    if not phonenumbers.is_valid_number(number):
+        region_name = phonenumbers.region_code_for_number(number) or region or "its country"
+        raise CellError(f"Not a valid phone number for {region_name}.")
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return Phone(str(number.country_code), str(number.national_number), e164)
+
+
+# Names people write that django-countries' official names do not match.
+COUNTRY_ALIASES: Mapping[str, str] = {
+    "usa": "US", "us": "US", "unitedstates": "US", "unitedstatesofamerica": "US", "america": "US",
+    "uk": "GB", "unitedkingdom": "GB", "greatbritain": "GB", "britain": "GB", "england": "GB",
+    "scotland": "GB", "wales": "GB", "northernireland": "GB",
+    "holland": "NL", "thenetherlands": "NL", "netherlands": "NL",
+    "southkorea": "KR", "korea": "KR", "northkorea": "KP",
+    "russia": "RU", "czechia": "CZ", "czechrepublic": "CZ", "turkey": "TR", "turkiye": "TR",
+    "vietnam": "VN", "iran": "IR", "syria": "SY", "laos": "LA", "bolivia": "BO",
+    "venezuela": "VE", "tanzania": "TZ", "moldova": "MD", "ivorycoast": "CI",
+    "uae": "AE", "emirates": "AE", "deutschland": "DE", "espana": "ES", "brasil": "BR",
+    "schweiz": "CH", "suisse": "CH", "osterreich": "AT", "italia": "IT", "eire": "IE",
+    "hongkong": "HK", "taiwan": "TW", "macedonia": "MK", "swaziland": "SZ", "burma": "MM",
+}  # fmt: skip
+
+
+def _fold(text: str) -> str:
+    from integrations.importing.mapping import normalise_header
+
+    return normalise_header(text)
+
+
+def clean_country(value: str) -> str:
+    """A country name, alias or ISO code (alpha-2, alpha-3 or numeric) to ISO alpha-2."""
+    from django_countries import countries
+
+    folded = _fold(value)
+    if folded in COUNTRY_ALIASES:
+        return COUNTRY_ALIASES[folded]
+    if len(value.strip()) <= 3:
+        code = countries.alpha2(value.strip().upper())
+        if code:
+            return code
+    code = countries.by_name(value.strip(), insensitive=True)
+    if code:
+        return code
+    for code, name in countries:
+        if _fold(name) == folded:
+            return code
+    raise CellError(f"Unknown country “{value}”: use a name (Germany) or a code (DE).")
+
+
+_DATE_FORMATS = (
+    "%Y-%m-%d", "%Y%m%d", "%Y/%m/%d", "%d/%m/%Y", "%d.%m.%Y", "%d-%m-%Y", "%d/%m/%y",
+    "%d %b %Y", "%d %B %Y", "%b %d, %Y", "%B %d, %Y", "%Y-%m-%dT%H:%M:%S",
+)  # fmt: skip
+
+
+def clean_date(value: str) -> date:
+    """Parse the usual spellings of a date; day before month when both could be either.
+
+    ``03/04/2025`` is read as 3 April (the dashboard's locale is en-GB); ``04/23/2025`` can
+    only be 23 April and is read so.
+    """
+    text = value.strip()
+    if "T" in text and len(text) > 10:
+        try:
+            return datetime.fromisoformat(text.replace("Z", "+00:00")).date()
+        except ValueError:
+            pass
+    for fmt in _DATE_FORMATS:
+        try:
+            return datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    try:
+        return datetime.strptime(text, "%m/%d/%Y").date()
+    except ValueError:
+        pass
+    raise CellError(f"Not a date: “{value}”. Use YYYY-MM-DD, for example 2025-04-03.")
+
+
+def format_date(value: date, fmt: str) -> str:
+    """Write a date as the catalogue's format says: ``YYYYMMDD`` (RedFlag) or ISO."""
+    return value.strftime("%Y%m%d") if fmt == "YYYYMMDD" else value.isoformat()
+
+
+_TRUE = frozenset({"true", "yes", "y", "1", "on", "x", "t", "ja", "oui", "si", "active"})
+_FALSE = frozenset({"false", "no", "n", "0", "off", "f", "nein", "non", "inactive", "-"})
+
+
+def clean_boolean(value: str) -> bool:
+    folded = value.strip().casefold()
+    if folded in _TRUE:
+        return True
+    if folded in _FALSE:
+        return False
+    raise CellError(f"Not yes or no: “{value}”. Use yes/no, true/false or 1/0.")
+
+
+def clean_list(value: str) -> list[str]:
+    """Split a list cell on semicolons, commas or pipes (the cell delimiter is already gone)."""
+    parts = re.split(r"[;,|]", value)
+    return [part.strip() for part in parts if part.strip()]
+
+
+def clean_url(value: str) -> str:
+    if not re.match(r"^https?://[^\s/$.?#][^\s]*$", value, re.IGNORECASE):
+        raise CellError("Not a web address: start it with https://.")
+    return value
+
+
+# -- one row -------------------------------------------------------------------------------
+
+# RedFlag keeps a phone as two fields: the number without the country code and the calling
+# code (CONTRACT-NOTES "RedFlag"); the catalogue names them ``mobile`` + ``mobileCountry``.
+CALLING_CODE_FIELD = {"mobile": "mobileCountry", "phone": "phoneCountry", "fax": "faxCountry"}
+
+
+@dataclass
+class RowResult:
+    payload: dict[str, Any] = field(default_factory=dict)
+    # Column index (as text, JSON keys) → message; "row" for errors about the whole row.
+    errors: dict[str, str] = field(default_factory=dict)
+    identifier: str = ""
+    identifier_path: str = ""
+
+
+def set_path(payload: dict[str, Any], path: str, value: Any) -> None:
+    """Set ``employee.department`` as ``{"employee": {"department": …}}``."""
+    parent, dot, child = path.partition(".")
+    if dot:
+        payload.setdefault(parent, {})[child] = value
+    else:
+        payload[path] = value
+
+
+class RowBuilder:
+    """Turn rows of cells into payloads for one connection and one column mapping."""
+
+    def __init__(
+        self,
+        *,
+        provider: Provider | str,
+        fields: Sequence[FieldSpec],
+        paths: Sequence[str],
+        width: int,
+        default_region: str | None = None,
+    ) -> None:
+        self.provider = Provider(provider)
+        self.specs = {spec.path: spec for spec in fields}
+        self.paths = list(paths)
+        self.width = width
+        self.default_region = default_region
+        self.identifier_order = [spec.path for spec in fields if spec.identifies]
+        self.country_column = next(
+            (i for i, path in enumerate(self.paths) if path == "country"), None
+        )
+
+    def build(self, cells: Sequence[str]) -> RowResult:
+        result = RowResult()
+        if len(cells) != self.width:
+            result.errors["row"] = (
+                f"This row has {len(cells)} cell{'s' if len(cells) != 1 else ''} but the header "
+                f"has {self.width}: a delimiter or quote is probably missing."
+            )
+            return result
+        region = self.default_region
+        if self.country_column is not None:
+            with contextlib.suppress(CellError):
+                region = clean_country(cells[self.country_column].strip()) or region
+        for column, path in enumerate(self.paths):
+            if not path:
+                continue
+            raw = cells[column].strip()
+            if not raw:
+                continue  # an empty cell leaves the field as it is
+            spec = self.specs[path]
+            try:
+                self._apply(result.payload, spec, raw, region)
+            except CellError as exc:
+                result.errors[str(column)] = str(exc)
+        for path in self.identifier_order:
+            if path in self.paths:
+                value = cells[self.paths.index(path)].strip()
+                if value:
+                    result.identifier, result.identifier_path = value, path
+                    break
+        if not result.identifier and not result.errors:
+            result.errors["row"] = "No identifier: fill in the email (or id) column."
+        return result
+
+    def _apply(
+        self, payload: dict[str, Any], spec: FieldSpec, raw: str, region: str | None
+    ) -> None:
+        if len(raw) > MAX_CELL_CHARS:
+            raise CellError(f"Longer than {MAX_CELL_CHARS} characters.")
+        kind = spec.type
+        if kind is FieldType.EMAIL:
+            set_path(payload, spec.path, clean_email(raw))
+        elif kind is FieldType.PHONE:
+            phone = clean_phone(raw, region)
+            if self.provider is Provider.REDFLAG and spec.path in CALLING_CODE_FIELD:
+                payload[spec.path] = phone.national
+                payload[CALLING_CODE_FIELD[spec.path]] = phone.calling_code
+            else:
+                set_path(payload, spec.path, phone.e164)
+        elif kind is FieldType.CALLING_CODE:
+            digits = raw.lstrip("+").strip()
+            if not (digits.isdigit() and 1 <= len(digits) <= 4):
+                raise CellError("A calling code is 1 to 4 digits, e.g. 44.")
+            payload.setdefault(spec.path, digits)
+        elif kind is FieldType.COUNTRY:
+            set_path(payload, spec.path, clean_country(raw))
+        elif kind is FieldType.DATE:
+            set_path(payload, spec.path, format_date(clean_date(raw), spec.format))
+        elif kind is FieldType.BOOLEAN:
+            set_path(payload, spec.path, clean_boolean(raw))
+        elif kind is FieldType.URL:
+            set_path(payload, spec.path, clean_url(raw))
+        elif kind in (FieldType.ID_LIST, FieldType.ACCOUNTS):
+            set_path(payload, spec.path, clean_list(raw))
+        elif kind is FieldType.CHOICE:
+            if raw.casefold() not in {c.casefold() for c in spec.choices}:
+                raise CellError(f"Use one of: {', '.join(spec.choices)}.")
+            set_path(payload, spec.path, raw.casefold())
+        else:
+            set_path(payload, spec.path, raw)

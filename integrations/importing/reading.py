@@ -1,0 +1,217 @@
+"""Encoding and delimiter detection and row streaming for uploaded CSV files.
+
+Everything here works on a binary file object and never holds the whole file in memory: the
+rows are yielded one by one from a ``csv.reader`` over a text wrapper.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+# Enough to see a header and a few rows; also what charset-normalizer is given.
+SAMPLE_BYTES = 64 * 1024
+
+ENCODING_CHOICES: tuple[tuple[str, str], ...] = (
+    ("utf-8", "UTF-8"),
+    ("utf-8-sig", "UTF-8 with byte-order mark"),
+    ("utf-16", "UTF-16 (with byte-order mark)"),
+    ("cp1252", "Windows-1252 (Western European)"),
+    ("latin-1", "Latin-1 (ISO 8859-1)"),
+    ("cp1250", "Windows-1250 (Central European)"),
+    ("cp1251", "Windows-1251 (Cyrillic)"),
+    ("cp1253", "Windows-1253 (Greek)"),
+    ("cp1254", "Windows-1254 (Turkish)"),
+    ("iso8859-15", "Latin-9 (ISO 8859-15)"),
+    ("mac-roman", "Mac Roman"),
+    ("shift_jis", "Shift JIS (Japanese)"),
+    ("gb18030", "GB 18030 (Chinese)"),
+    ("big5", "Big5 (Traditional Chinese)"),
+    ("euc_kr", "EUC-KR (Korean)"),
+)
+# What charset-normalizer may answer: the encodings HR systems and Excel actually write.
+# Left free, it names DOS code pages (cp775, cp437) for short Western European files.
+_GUESSABLE = [value for value, _ in ENCODING_CHOICES if not value.startswith("utf")]
+DELIMITER_CHOICES: tuple[tuple[str, str], ...] = (
+    (",", "Comma ,"),
+    (";", "Semicolon ;"),
+    ("\t", "Tab"),
+    ("|", "Pipe |"),
+)
+DELIMITERS = tuple(value for value, _ in DELIMITER_CHOICES)
+
+_XLSX_MAGIC = b"PK\x03\x04"
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # legacy .xls
+_PDF_MAGIC = b"%PDF"
+
+
+class ImportFileError(ValueError):
+    """The file cannot be read as CSV; the message is for the person who uploaded it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Detected:
+    encoding: str
+    delimiter: str
+
+
+def _encoding_name(name: str) -> str:
+    """Name an encoding as ``ENCODING_CHOICES`` does (charset-normalizer says ``cp1252``…)."""
+    normalised = codecs.lookup(name).name
+    aliases = {"iso8859-1": "latin-1", "ascii": "utf-8", "mac-roman": "mac-roman"}
+    return aliases.get(normalised, normalised)
+
+
+def check_not_binary(sample: bytes) -> None:
+    """Refuse spreadsheets, PDFs and other binary files named ``.csv``, naming what they are."""
+    if not sample:
+        raise ImportFileError("The file is empty.")
+    if sample.startswith(_XLSX_MAGIC):
+        raise ImportFileError(
+            "This is an Excel workbook (.xlsx), not a CSV file. In Excel, choose File, Save As, "
+            "CSV UTF-8, then upload that file."
+        )
+    if sample.startswith(_OLE_MAGIC):
+        raise ImportFileError(
+            "This is an old Excel workbook (.xls), not a CSV file. Save it as CSV UTF-8 first."
+        )
+    if sample.startswith(_PDF_MAGIC):
+        raise ImportFileError("This is a PDF document, not a CSV file.")
+
+
+def detect_encoding(sample: bytes) -> str:
+    """Guess the encoding of a file from its first bytes.
+
+    Strict UTF-8 first (with or without a byte-order mark), then UTF-16 by its byte-order mark;
+    only then charset-normalizer, which misdetects short files (DESIGN "encodings"). A guess
+    is always shown and can be changed.
+    """
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    try:
+        # Incremental: the sample may end in the middle of a multi-byte character.
+        codecs.getincrementaldecoder("utf-8")("strict").decode(sample, final=False)
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(sample, cp_isolation=_GUESSABLE).best()
+    if best is None:
+        return "cp1252"
+    name = _encoding_name(best.encoding)
+    if name not in dict(ENCODING_CHOICES):
+        return "cp1252"
+    # Windows-1252 when it reads the sample the same way (cp1250 and cp1252 share most
+    # letters; Excel on Windows in the West writes the latter).
+    try:
+        if sample.decode("cp1252") == sample.decode(name, errors="replace"):
+            return "cp1252"
+    except UnicodeDecodeError:
+        pass
+    return name
+
+
+def check_no_nul(text: str, row: int) -> None:
+    position = text.find("\x00")
+    if position >= 0:
+        raise ImportFileError(
+            f"Row {row} contains a NUL byte (an invisible character 0), which a CSV file cannot "
+            "hold: the file is probably binary or saved in another encoding. If it is UTF-16, "
+            "choose that encoding; otherwise export the file again as CSV."
+        )
+
+
+def detect_delimiter(text: str) -> str:
+    """Pick the delimiter (comma, semicolon, tab or pipe) that splits the sample most evenly.
+
+    ``csv.Sniffer`` misreads quoted commas and one-column files; instead each candidate parses
+    the first rows and the one giving the same number of columns (more than one) on most rows
+    wins, the earlier candidate on a tie.
+    """
+    lines = text.splitlines(keepends=True)
+    # The last line of a sample may be cut short: leave it out unless it is the only one.
+    if len(lines) > 1 and not text.endswith(("\n", "\r")):
+        lines = lines[:-1]
+    sample = "".join(lines[:50])
+    best, best_score = ",", (-1, -1)
+    for delimiter in DELIMITERS:
+        try:
+            rows = [row for row in csv.reader(io.StringIO(sample), delimiter=delimiter) if row]
+        except csv.Error:
+            continue
+        if not rows:
+            continue
+        width = len(rows[0])
+        if width < 2:
+            continue
+        consistent = sum(len(row) == width for row in rows)
+        score = (consistent, width)
+        if score > best_score:
+            best, best_score = delimiter, score
+    return best
+
+
+def detect(sample: bytes) -> Detected:
+    check_not_binary(sample)
+    encoding = detect_encoding(sample)
+    text = codecs.getincrementaldecoder(encoding)("replace").decode(sample, final=False)
+    if "\x00" in text:
+        check_no_nul(text, text[: text.index("\x00")].count("\n") + 1)
+    return Detected(encoding=encoding, delimiter=detect_delimiter(text))
+
+
+class _Lines:
+    """Text lines with NUL and decoding errors turned into ``ImportFileError``."""
+
+    def __init__(self, text: io.TextIOBase, encoding: str) -> None:
+        self.text = text
+        self.encoding = encoding
+        self.line = 0
+
+    def __iter__(self) -> Iterator[str]:
+        while True:
+            try:
+                line = self.text.readline()
+            except UnicodeDecodeError:
+                raise ImportFileError(
+                    f"The file is not valid {self.encoding} near line {self.line + 1}. Choose "
+                    "another encoding above (Windows-1252 for most files from Excel on Windows)."
+                ) from None
+            if not line:
+                return
+            self.line += 1
+            check_no_nul(line, self.line)
+            yield line
+
+
+def iter_rows(binary: BinaryIO, *, encoding: str, delimiter: str) -> Iterator[list[str]]:
+    """Yield every record of the file (the header first) as a list of cells.
+
+    Quoted newlines and CRLF line ends are handled by ``csv`` itself (``newline=""``); blank
+    lines are skipped. A UTF-8 byte-order mark is dropped whichever UTF-8 is chosen.
+    """
+    if encoding.replace("_", "-").lower() in {"utf-8", "utf8"}:
+        encoding = "utf-8-sig"
+    text = io.TextIOWrapper(binary, encoding=encoding, errors="strict", newline="")
+    lines = _Lines(text, encoding)
+    reader = csv.reader(lines, delimiter=delimiter, strict=False)
+    try:
+        for row in reader:
+            if not row or (len(row) == 1 and not row[0].strip()):
+                continue
+            yield row
+    except csv.Error as exc:
+        message = f"Line {lines.line}: the file cannot be read as CSV ({exc})."
+        raise ImportFileError(message) from None
+    finally:
+        # Hand the binary file back open: its owner closes it.
+        with contextlib.suppress(ValueError):
+            text.detach()

@@ -1,0 +1,222 @@
+"""Searching the mirror: what matches, what is left out, paging, htmx and the mirror's age.
+
+The search reads only the mirror, so these tests need no provider: rows are written with
+``mirror_upsert`` as a pull job would.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from django.utils import timezone
+from django.utils.html import escape
+
+from dashboard.recipients.selectors import recipient_search, search_query_clean
+from integrations.clients import Recipient
+from integrations.models import MirroredRecipient
+from integrations.sync.mirror import mirror_upsert
+from tests.factories import ConnectionFactory, SyncJobFactory
+
+pytestmark = pytest.mark.django_db
+HTMX_RESULTS = {"HX-Request": "true", "HX-Target": "results"}
+BLNS = Path("/work/shared/testdata/blns/blns.json")
+
+
+def mirror(connection, n: int, **fields) -> Recipient:
+    recipient = Recipient(
+        provider=connection.provider,
+        remote_id=fields.pop("remote_id", f"{n:024x}"),
+        email=fields.pop("email", f"person{n}@example.com"),
+        first_name=fields.pop("first_name", f"First{n}"),
+        last_name=fields.pop("last_name", f"Last{n}"),
+        **fields,
+    )
+    mirror_upsert(connection, [recipient])
+    return recipient
+
+
+@pytest.fixture
+def conn():
+    return ConnectionFactory(name="Acme RedFlag", provider="redflag")
+
+
+def found(query: str, connection=None) -> set[str]:
+    return {r.email for r in recipient_search(query=query, connection=connection)}
+
+
+def test_a_name_fragment_finds_the_person_whatever_the_accents_case_or_word_order(conn):
+    mirror(conn, 1, first_name="Zoë", last_name="Müller", email="zm@example.com")
+    mirror(conn, 2, first_name="Zoltán", last_name="Horváth", email="zh@example.com")
+    assert found("Zoe") == {"zm@example.com"}
+    assert found("zoë") == {"zm@example.com"}
+    assert found("MULL") == {"zm@example.com"}
+    assert found("müller zoe") == {"zm@example.com"}
+    assert found("zo") == {"zm@example.com", "zh@example.com"}
+    assert found("horvath") == {"zh@example.com"}
+
+
+def test_email_matches_whole_or_by_its_beginning_case_insensitively(conn):
+    mirror(conn, 1, email="Ada.Lovelace@Example.com", first_name="Ada", last_name="L")
+    assert found("ada.lovelace@example.com") == {"Ada.Lovelace@Example.com"}
+    assert found("ADA.LOVE") == {"Ada.Lovelace@Example.com"}
+    assert found("lovelace@example.com") == set()  # not a beginning, not a name
+
+
+def test_phone_matches_in_any_formatting(conn):
+    mirror(conn, 1, email="uk@example.com", phone="+44 7911 123456")
+    for query in ("+44 7911 123456", "447911123456", "07911 123-456", "(7911) 123 456", "123456"):
+        assert found(query) == {"uk@example.com"}, query
+    assert found("999999") == set()
+
+
+def test_external_id_and_the_providers_id_match(conn):
+    mirror(
+        conn, 1, email="e@example.com", external_id="E100042", remote_id="60f4aeb09279e27183c0a9da"
+    )
+    assert found("E100042") == {"e@example.com"}
+    assert found("E1000") == {"e@example.com"}
+    assert found("60F4AEB09279E27183C0A9DA") == {"e@example.com"}
+    assert found("60f4aeb0") == set()  # ids match whole
+
+
+def test_recipients_gone_from_the_provider_are_not_listed(conn):
+    mirror(conn, 1, email="here@example.com", first_name="Sam")
+    mirror(conn, 2, email="gone@example.com", first_name="Sam")
+    MirroredRecipient.objects.filter(email="gone@example.com").update(gone_at=timezone.now())
+    assert found("sam") == {"here@example.com"}
+
+
+def test_the_cross_connection_search_covers_every_active_recipient_connection(conn):
+    other = ConnectionFactory(provider="snappy")
+    disabled = ConnectionFactory(provider="redflag", is_active=False)
+    mirror(conn, 1, email="a@example.com", first_name="Kim")
+    mirror(other, 2, email="b@example.com", first_name="Kim")
+    mirror(disabled, 3, email="c@example.com", first_name="Kim")
+    assert found("kim") == {"a@example.com", "b@example.com"}
+    assert found("kim", connection=conn) == {"a@example.com"}
+
+
+def test_a_query_is_cleaned_of_control_characters_and_capped():
+    assert search_query_clean("  zoë\x00 \t müller\u202e ") == "zoë müller\u202e"
+    assert len(search_query_clean("x" * 5000)) == 200
+
+
+def test_a_query_with_a_nul_character_still_searches_for_the_rest(support_client, conn):
+    mirror(conn, 1, first_name="Zoë", email="zoe@example.com")
+    mirror(conn, 2, first_name="Anna", email="anna@example.com")
+    body = support_client.get("/recipients/?q=zo%00e", headers=HTMX_RESULTS).content.decode()
+    assert "zoe@example.com" in body and "anna@example.com" not in body
+
+
+def test_results_are_paginated_with_the_total_and_link_to_each_person(support_client, conn):
+    for n in range(30):
+        mirror(conn, n, last_name=f"Pager{n:02d}", first_name="Pat")
+    body = support_client.get(f"/connections/{conn.pk}/recipients/?q=pat").content.decode()
+    assert "30 recipients match “pat”" in body
+    assert "page 1 of 2" in body
+    assert body.count('href="/connections/') >= 25
+    assert f'href="/connections/{conn.pk}/recipients/{0:024x}/"' in body
+    assert "?q=pat&amp;page=2" in body
+    body = support_client.get(f"/connections/{conn.pk}/recipients/?q=pat&page=2").content.decode()
+    assert "Pager29" in body and "Pager00" not in body
+
+
+def test_the_box_searches_as_you_type_and_keeps_the_url_shareable(support_client, conn):
+    body = support_client.get("/recipients/?q=zo%C3%AB").content.decode()
+    assert 'hx-trigger="input changed delay:300ms, search"' in body
+    assert 'hx-push-url="true"' in body
+    assert 'hx-target="#results"' in body
+    assert 'value="zoë"' in body  # a bookmarked search opens filled in
+
+
+def test_an_htmx_search_answers_with_the_results_only(support_client, conn):
+    mirror(conn, 1, first_name="Zoë", last_name="Müller")
+    response = support_client.get("/recipients/?q=zoe", headers=HTMX_RESULTS)
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert body.lstrip().startswith('<div id="results">')
+    assert "<html" not in body and "Zoë" in body
+
+
+def test_the_page_shows_each_mirrors_age_and_a_refresh_button(support_client, conn):
+    conn.mirror_refreshed_at = timezone.now() - timedelta(hours=3)
+    conn.save()
+    mirror(conn, 1)
+    body = support_client.get("/recipients/").content.decode()
+    assert "Acme RedFlag" in body and "1 recipient" in body and "3\xa0hours ago" in body
+    assert f'action="/connections/{conn.pk}/refresh/"' in body
+    assert "Refresh now" in body
+
+
+def test_refresh_now_starts_a_pull_and_returns_to_the_search_showing_progress(
+    support_client, conn, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks():  # the job is queued after the commit
+        response = support_client.post(
+            f"/connections/{conn.pk}/refresh/", {"next": "/recipients/?q=zoe"}
+        )
+    assert response.status_code == 302 and response["Location"] == "/recipients/?q=zoe"
+    body = support_client.get("/recipients/?q=zoe").content.decode()
+    assert "Refreshing…" in body
+    assert 'hx-trigger="every 2s"' in body
+
+
+def test_refresh_now_ignores_a_next_address_on_another_site(support_client, conn):
+    response = support_client.post(
+        f"/connections/{conn.pk}/refresh/", {"next": "https://evil.example.com/"}
+    )
+    assert response["Location"].startswith("/jobs/")
+
+
+def test_progress_polling_stops_and_reloads_once_the_refresh_has_ended(support_client, conn):
+    job = SyncJobFactory(connection=conn, kind="pull", status="running")
+    headers = {"HX-Request": "true", "HX-Target": "mirror-status"}
+    response = support_client.get("/recipients/", headers=headers)
+    assert response.status_code == 200 and "Refreshing…" in response.content.decode()
+    job.status = "succeeded"
+    job.save()
+    response = support_client.get("/recipients/", headers=headers)
+    assert response.status_code == 286
+    assert "job-finished" in response["HX-Trigger"]
+
+
+def test_the_search_page_makes_the_same_number_of_queries_for_3_or_25_results(
+    support_client, conn, django_assert_max_num_queries
+):
+    other = ConnectionFactory(provider="snappy")
+    for n in range(3):
+        mirror(conn, n, first_name="Few")
+    for n in range(3, 40):
+        mirror(other if n % 2 else conn, n, first_name="Many")
+    support_client.get("/recipients/?q=few")  # warm the session and permission caches
+    with django_assert_max_num_queries(12) as few:
+        support_client.get("/recipients/?q=few")
+    with django_assert_max_num_queries(12) as many:
+        support_client.get("/recipients/?q=many")
+    assert len(few.captured_queries) == len(many.captured_queries)
+
+
+def test_every_naughty_string_is_a_harmless_query(support_client, conn):
+    """No 500 for any string of the Big List of Naughty Strings; what is echoed is escaped."""
+    mirror(conn, 1, first_name="<script>alert(0)</script>", last_name="Naughty")
+    strings = json.loads(BLNS.read_text())
+    for text in strings:
+        path = "/recipients/?q=" + quote(text, safe="")
+        response = support_client.get(path, headers=HTMX_RESULTS)
+        assert response.status_code == 200, text
+        cleaned = search_query_clean(text)
+        if cleaned:
+            assert escape(cleaned) in response.content.decode(), text
+    body = support_client.get("/recipients/?q=%3Cscript%3Ealert(0)").content.decode()
+    assert "<script>alert(0)</script>" not in body
+    assert "&lt;script&gt;alert(0)&lt;/script&gt;" in body  # the match, escaped
+    assert 'value="&lt;script&gt;alert(0)"' in body  # the box, escaped
+
+
+def test_a_campaign_connection_has_no_recipient_pages(support_client):
+    campaigns = ConnectionFactory(provider="parcelvoy")
+    assert support_client.get(f"/connections/{campaigns.pk}/recipients/").status_code == 404
