@@ -15,6 +15,7 @@ from integrations.models import (
     FINISHED_STATUSES,
     ItemStatus,
     JobKind,
+    JobSource,
     JobStatus,
     SyncItem,
     SyncJob,
@@ -253,3 +254,12 @@ def job_daily_outcomes(*, days: int = 30, today: dt.date | None = None) -> list[
         DayOutcomes(day=day, counts=by_day.get(day, {}))
         for day in (first + dt.timedelta(days=offset) for offset in range(days))
     ]
+
+
+def job_source_import(*, job: SyncJob):
+    """The CSV import a push job was confirmed from, if any (one query, only for imports)."""
+    if job.source != JobSource.IMPORT:
+        return None
+    from dashboard.imports.models import Import
+
+    return Import.objects.filter(job=job).only("pk").first()

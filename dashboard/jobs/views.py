@@ -87,6 +87,7 @@ def _detail_context(
         "job": job,
         "progress": selectors.job_progress(job=job),
         "retried_as": selectors.job_retried_as(job=job),
+        "source_import": selectors.job_source_import(job=job),
         "tabs": selectors.job_item_tabs(counts=counts, current=item_status),
         "item_status": item_status,
         "item_notice": notice,

@@ -14,6 +14,7 @@ from django_htmx.http import HttpResponseStopPolling, trigger_client_event
 
 from dashboard.accounts.permissions import has_capability, require_capability
 from dashboard.accounts.roles import Capability
+from dashboard.campaigns import selectors as campaign_selectors
 from dashboard.connections.models import Connection
 from dashboard.recipients import selectors, services
 from dashboard.recipients.fields import (
@@ -153,6 +154,10 @@ def recipient_detail(request: HttpRequest, pk: int, remote_id: str) -> HttpRespo
         and has_capability(request.user, Capability.EDIT_RECIPIENTS),
         "can_delete": _writable(connection, row)
         and has_capability(request.user, Capability.CREATE_DELETE_RECIPIENTS),
+        "can_send_test": has_capability(request.user, Capability.SEND_TEST_CAMPAIGNS),
+        "test_sends": campaign_selectors.test_sends_for_recipient(
+            email=row.email, external_id=row.external_id
+        )[:20],
     }
     return render(request, "recipients/detail.html", context)
 

@@ -275,3 +275,15 @@ def test_a_job_of_a_deleted_connection_still_reads_well(admin_client):
     page = response.content.decode()
     assert "Short lived" in page and "(connection deleted)" in page
     assert ">Retry" not in page  # nothing to retry against
+
+
+def test_a_job_confirmed_from_an_import_links_back_to_it(admin_client, support_client):
+    from tests.factories import ImportFactory
+
+    job = SyncJobFactory(source="import", source_label="Import 7: new-starters.csv")
+    imported = ImportFactory(connection=job.connection, job=job)
+    body = admin_client.get(f"/jobs/{job.pk}/").content.decode()
+    assert f'href="/imports/{imported.pk}/"' in body
+    # Support may read the history but not open imports: the label shows without a link.
+    body = support_client.get(f"/jobs/{job.pk}/").content.decode()
+    assert "Import 7: new-starters.csv" in body and f"/imports/{imported.pk}/" not in body

@@ -148,3 +148,39 @@ def test_support_sees_edit_but_not_delete_and_admin_sees_both(
     admin_page = admin_client.get(detail_url(row)).content.decode()
     assert ">Edit</a>" in support_page and "Delete…" not in support_page
     assert ">Edit</a>" in admin_page and "Delete…" in admin_page
+
+
+def test_the_page_lists_test_sends_to_the_person_and_offers_one_to_admins(
+    admin_client, support_client, redflag, remote
+):
+    import uuid
+
+    from dashboard.campaigns.models import TestSend
+
+    _, row = remote(redflag)
+    TestSend.objects.create(
+        connection_name="Demo campaigns",
+        campaign_id=2,
+        campaign_label="Shift reminder",
+        channel="sms",
+        address_masked="+44•••••1234",
+        email_lower=row.email.lower(),
+        outcome="sent",
+        http_status=200,
+        latency_ms=41,
+        request_id=uuid.uuid4(),
+    )
+    TestSend.objects.create(
+        connection_name="Demo campaigns",
+        campaign_id=1,
+        channel="email",
+        address_masked="s•••@else.example",
+        email_lower="someone@else.example",
+        outcome="sent",
+        request_id=uuid.uuid4(),
+    )
+    body = admin_client.get(detail_url(row)).content.decode()
+    assert "2 · Shift reminder" in body and "+44•••••1234" in body
+    assert "s•••@else.example" not in body
+    assert f'/campaigns/test-send/?mirror={row.pk}"' in body
+    assert "Send a test" not in support_client.get(detail_url(row)).content.decode()
