@@ -7,6 +7,7 @@ saying how to enable them, except under ``CI=true``, where a missing part fails 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 from django.test import Client
@@ -16,6 +17,9 @@ from tests.factories import UserFactory
 pytest_plugins = ["tests.celery_fixtures", "tests.sandbox_fixtures"]
 
 ROLES = ("admin", "support", "manager")
+# Outside corpora (CSV edge cases, naughty strings, email and phone vectors): ../shared/testdata
+# beside the checkout, as on every machine and in CI.
+TESTDATA = Path(__file__).resolve().parents[1].parent / "shared" / "testdata"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 

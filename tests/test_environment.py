@@ -21,3 +21,24 @@ def test_ci_uses_postgresql_and_redis():
             "production configuration set DATABASE_URL=postgres://postgres@127.0.0.1:5432/NAME "
             "and CELERY_BROKER_URL=redis://127.0.0.1:6379/7, or run `bash .ci/run`."
         )
+
+
+def test_the_shared_test_corpora_are_beside_the_checkout():
+    """The CSV, naughty-string, email and phone corpora drive many tests: CI must have them."""
+    from tests.conftest import TESTDATA, skip_or_fail
+
+    missing = [
+        name
+        for name in (
+            "blns/blns.json",
+            "csv-spectrum/csvs",
+            "isemail/tests-flat.json",
+            "phone-vectors/example_numbers.csv",
+        )
+        if not (TESTDATA / name).exists()
+    ]
+    if missing:
+        skip_or_fail(
+            f"shared test corpora missing under {TESTDATA}: {', '.join(missing)}. Put the "
+            "team's shared/ folder beside the checkout (as CI does) to run the tests that use them."
+        )

@@ -11,10 +11,11 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from dashboard.imports.models import Import, ImportStatus
 from integrations.models import SyncJob
+from tests.conftest import TESTDATA
 
 pytestmark = pytest.mark.django_db
 
-BLNS = Path(__file__).resolve().parents[3].parent / "shared" / "testdata" / "blns"
+BLNS = TESTDATA / "blns"
 DEMO = Path(__file__).resolve().parents[3] / "dashboard" / "imports" / "demo"
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -19,11 +18,12 @@ from dashboard.recipients.selectors import recipient_search, search_query_clean
 from integrations.clients import Recipient
 from integrations.models import MirroredRecipient
 from integrations.sync.mirror import mirror_upsert
+from tests.conftest import TESTDATA
 from tests.factories import ConnectionFactory, SyncJobFactory
 
 pytestmark = pytest.mark.django_db
 HTMX_RESULTS = {"HX-Request": "true", "HX-Target": "results"}
-BLNS = Path("/work/shared/testdata/blns/blns.json")
+BLNS = TESTDATA / "blns" / "blns.json"
 
 
 def mirror(connection, n: int, **fields) -> Recipient:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import json
 from datetime import date
-from pathlib import Path
 
 import pytest
 
@@ -19,8 +18,8 @@ from integrations.importing.cells import (
     clean_phone,
     email_error,
 )
+from tests.conftest import TESTDATA
 
-TESTDATA = Path(__file__).resolve().parents[3].parent / "shared" / "testdata"
 ISEMAIL = TESTDATA / "isemail" / "tests-flat.json"
 PHONES = TESTDATA / "phone-vectors" / "example_numbers.csv"
 # Policy (see ``email_error``): what mail systems deliver to is accepted, including addresses

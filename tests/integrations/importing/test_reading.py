@@ -5,13 +5,12 @@ from __future__ import annotations
 import codecs
 import io
 import json
-from pathlib import Path
 
 import pytest
 
 from integrations.importing.reading import ImportFileError, detect, iter_rows
+from tests.conftest import TESTDATA
 
-TESTDATA = Path(__file__).resolve().parents[3].parent / "shared" / "testdata"
 SPECTRUM = TESTDATA / "csv-spectrum"
 CASES = sorted(
     p.stem for p in (SPECTRUM / "csvs").glob("*.csv") if p.stem != "location_coordinates"
