@@ -232,6 +232,12 @@ class MirroredRecipient(models.Model):
             models.Index(fields=["connection", "last_seen_at"]),
             # Trigram indexes serve the support search's LIKE 'x%' and LIKE '%x%' on
             # PostgreSQL. Migration 0002 creates them there only (SQLite has no GIN).
+            # Counting a connection's live recipients (search page header) from the index.
+            models.Index(
+                fields=["connection"],
+                condition=models.Q(gone_at__isnull=True),
+                name="mirror_live_by_connection",
+            ),
             GinIndex(
                 fields=["email_lower"], name="mirror_email_lower_trgm", opclasses=["gin_trgm_ops"]
             ),

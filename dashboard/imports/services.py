@@ -228,6 +228,9 @@ class _PreviewWriter:
         self.pending: list[tuple[int, list[str], Any]] = []
         self.first_seen: dict[str, int] = {}
         self.duplicates: dict[int, int] = {}  # first row number → a later row with its identifier
+        # Running counts for progress: recounting the table after every batch grows with the
+        # square of the file; the exact count is taken once at the end.
+        self.kinds: dict[str, int] = {}
 
     def add(self, number: int, cells: list[str]) -> None:
         self.pending.append((number, cells, self.builder.build(cells)))
@@ -285,7 +288,18 @@ class _PreviewWriter:
                 )
             )
         ImportRow.objects.bulk_create(rows)
+        for row in rows:
+            self.kinds[row.kind] = self.kinds.get(row.kind, 0) + 1
         self.pending = []
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "n_create": self.kinds.get(RowKind.CREATE, 0),
+            "n_update": self.kinds.get(RowKind.UPDATE, 0),
+            "n_unchanged": self.kinds.get(RowKind.UNCHANGED, 0),
+            "n_invalid": self.kinds.get(RowKind.INVALID, 0),
+            "n_rows": sum(self.kinds.values()),
+        }
 
     def mark_duplicates(self) -> None:
         """Flag the first row of each repeated identifier too (later ones already are)."""
@@ -335,7 +349,7 @@ def import_build_preview(*, import_id: int, generation: int) -> None:
                 writer.add(number, cells)
                 if len(writer.pending) >= ROW_BATCH:
                     writer.flush()
-                    progress = {"bytes_read": handle.tell(), **_counts(import_run)}
+                    progress = {"bytes_read": handle.tell(), **writer.counts()}
                     if not current.update(**progress):
                         return  # a newer preview has started
         writer.flush()

@@ -7,6 +7,7 @@ with a message for the admin. ``RowBuilder`` applies them to a whole row using t
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -123,22 +124,34 @@ def _fold(text: str) -> str:
 
 def clean_country(value: str) -> str:
     """A country name, alias or ISO code (alpha-2, alpha-3 or numeric) to ISO alpha-2."""
+    from django.utils import translation
+
+    code = _country_code(value.strip(), translation.get_language())
+    if not code:
+        raise CellError(f"Unknown country “{value}”: use a name (Germany) or a code (DE).")
+    return code
+
+
+@functools.lru_cache(maxsize=4096)
+def _country_code(value: str, language: str | None) -> str:
+    """The lookup behind ``clean_country``, cached per language: django-countries translates
+    every country name on each ``by_name`` call, which dominated a 100,000-row preview."""
     from django_countries import countries
 
     folded = _fold(value)
     if folded in COUNTRY_ALIASES:
         return COUNTRY_ALIASES[folded]
-    if len(value.strip()) <= 3:
-        code = countries.alpha2(value.strip().upper())
+    if len(value) <= 3:
+        code = countries.alpha2(value.upper())
         if code:
             return code
-    code = countries.by_name(value.strip(), insensitive=True)
+    code = countries.by_name(value, insensitive=True)
     if code:
         return code
     for code, name in countries:
         if _fold(name) == folded:
             return code
-    raise CellError(f"Unknown country “{value}”: use a name (Germany) or a code (DE).")
+    return ""
 
 
 _DATE_FORMATS = (

@@ -1,0 +1,662 @@
+"""Benchmark: CSV upload to preview ready, time and peak memory, beside django-import-export.
+
+Run: ``.venv/bin/python bench/csv_preview.py [--rows 100000] [--baseline-rows 20000]``
+(``--rows 1000000`` checks that a million-row file completes in bounded memory; not the
+default. ``--baseline-rows 0`` runs django-import-export on the whole file; ``--no-baseline``
+skips it.)
+
+Sets Django up itself (``dashboard.settings``, ``DEBUG=true``, a fresh SQLite database in a
+temporary ``VAR_DIR``; PostgreSQL instead if ``DATABASE_URL`` is set: the benchmark then adds
+its own connection, mirror rows and import to that database), migrates, and creates a RedFlag
+connection with the 12 columns' fields enabled.
+
+1. Writes a ``--rows``-row, 12-column CSV of recipients into the temporary directory:
+   email, first/last/preferred name (accents), mobile in national and international formats,
+   country as names, codes and aliases, job title, department, location, employee id, hire
+   date in several formats, allow-SMS booleans. About 5 % bad emails, 3 % bad phones, 2 %
+   unknown countries, 1 % bad dates, 1 % repeated emails. 30 % of the valid rows are already
+   in the connection's mirror (half unchanged, half with another department), so the preview
+   has creates, updates, unchanged and invalid rows.
+2. **Ours**: a child process runs the app's own services exactly as an upload does:
+   ``import_create`` (store the file, detect encoding and delimiter, read the header,
+   auto-map the columns) and ``import_build_preview`` (the function the Celery task
+   ``imports.build_preview`` runs: stream, validate, compare with the mirror, write
+   ``ImportRow`` in batches, counts). ``inline=True`` makes ``import_create`` call it directly
+   instead of through the queue, so the time is upload to preview ready without a queue
+   hop or a worker's start-up. Peak memory is the child's peak RSS
+   (``resource.getrusage(RUSAGE_SELF).ru_maxrss`` at its end; the parent checks it against
+   ``RUSAGE_CHILDREN``), Django and the app included; the child's RSS before the import is
+   printed too.
+3. **Baseline**: django-import-export is pip-installed (``--target``, into a cache directory
+   outside the project; nothing in ``.venv`` or ``pyproject.toml`` changes). Another child
+   reads the same file into a ``tablib.Dataset`` and runs ``import_data(dry_run=True)`` with
+   a ``ModelResource`` for ``MirroredRecipient`` on the same connection (email as the import
+   id through ``CachedInstanceLoader``, its recommended loader for large files, and
+   ``skip_unchanged``). That resource maps only the 5 columns the model has (email, names,
+   phone, employee id) and validates nothing beyond the model: it does less work per row
+   than the preview. By default it runs on the first ``--baseline-rows`` rows and its time
+   is extrapolated linearly to ``--rows`` (marked so); ``--baseline-rows 0`` runs it all.
+
+The last line printed is one JSON object (metric, value, unit, anchor, ratio, target,
+"better": "lower", peak_mb, rows, rows_per_s, baseline figures).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import itertools
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+TARGET_S = 10.0
+TARGET_MB = 300.0
+TARGET_SPEEDUP = 20.0
+METRIC = "csv_preview_seconds"
+CONNECTION_NAME = "Bench CSV preview"
+DIE_DIR = Path(tempfile.gettempdir()) / "bench-csv-preview-django-import-export"
+DIE_PACKAGES = ["django-import-export", "tablib", "diff-match-patch"]
+HEADER = [
+    "Email", "First name", "Last name", "Preferred name", "Mobile", "Country", "Job title",
+    "Department", "Location", "Employee ID", "Hire date", "Allow SMS",
+]  # fmt: skip
+ENABLED = [
+    "mobile", "mobileCountry", "country", "title", "department", "location", "orgId",
+    "sfHireDate", "allowSms",
+]  # fmt: skip
+
+
+def setup_django(var_dir: str) -> None:
+    os.environ["DJANGO_SETTINGS_MODULE"] = "dashboard.settings"
+    os.environ["DEBUG"] = "true"
+    os.environ["VAR_DIR"] = var_dir
+    import django
+
+    django.setup()
+    from django.conf import settings
+
+    settings.DEBUG = False  # no query log: measure what a worker runs
+
+
+# -- data -------------------------------------------------------------------------------------
+
+FIRST = [
+    "Zoë",
+    "Chloé",
+    "José",
+    "François",
+    "Søren",
+    "Björn",
+    "Ángela",
+    "Łukasz",
+    "Renée",
+    "Noémie",
+    "Inès",
+    "Maëlle",
+    "Jürgen",
+    "Anaïs",
+    "Olivia",
+    "Emma",
+    "Liam",
+    "Noah",
+    "Ava",
+    "Sophia",
+    "Lucas",
+    "Amelia",
+    "Sebastián",
+    "Camila",
+    "Nicolás",
+    "Sofía",
+    "Aarav",
+    "Priya",
+    "Wei",
+    "Mei",
+    "Hiroshi",
+    "Kwame",
+    "Amara",
+    "Fatima",
+    "Omar",
+    "Leila",
+    "Ewa",
+    "Zofia",
+    "Piotr",
+    "Ingrid",
+    "Magnus",
+    "Siobhán",
+    "Seán",
+]
+LAST = [
+    "Müller",
+    "Schröder",
+    "Dubois",
+    "Lefèvre",
+    "García",
+    "Martínez",
+    "Nowak",
+    "Wójcik",
+    "Jørgensen",
+    "Ødegaard",
+    "Åström",
+    "Rossi",
+    "Smith",
+    "Johnson",
+    "Brown",
+    "Taylor",
+    "Martin",
+    "White",
+    "O'Brien",
+    "MacDonald",
+    "Nguyễn",
+    "Kim",
+    "Chen",
+    "Wang",
+    "Tanaka",
+    "Patel",
+    "Sharma",
+    "Okafor",
+    "Mensah",
+    "Haddad",
+    "Yılmaz",  # noqa: RUF001 (a Turkish dotless i, on purpose)
+    "Çelik",
+    "Papadopoulos",
+    "Dvořák",
+    "Horváth",
+    "Popescu",
+]
+COUNTRIES = [
+    ("United Kingdom", "GB", ("07{n9}", "+44 7{n9}", "07{a3} {b6}")),
+    ("GB", "GB", ("+44 (0)7{a3} {b6}", "07{n9}")),
+    ("USA", "US", ("+1 415 {a3} {c4}", "(415) {a3}-{c4}", "415.{a3}.{c4}")),
+    ("Deutschland", "DE", ("+49 151 {n8}", "0151 {n8}")),
+    ("France", "FR", ("06 {p8}", "+33 6 {p8}")),
+    ("ES", "ES", ("6{n8}", "+34 6{n8}")),
+    ("Netherlands", "NL", ("06 {n8}", "+31 6 {n8}")),
+]
+TITLES = ["Engineer", "Account Manager", "Nurse", "Driver", "Analyst", "Chef", "Designer", ""]
+DEPARTMENTS = ["Sales", "HR", "Engineering", "Finance", "Operations", "Support", "Legal"]
+LOCATIONS = ["London", "Paris", "Berlin", "Madrid", "New York", "Amsterdam", "Remote"]
+DATES = ("{y}-{m:02d}-{d:02d}", "{d:02d}/{m:02d}/{y}", "{d:02d}.{m:02d}.{y}", "{y}{m:02d}{d:02d}")
+BOOLEANS = ["yes", "no", "TRUE", "false", "1", "0", "Y", "N", ""]
+
+
+def phone(rng: random.Random, formats: tuple[str, ...]) -> str:
+    digits = "".join(str(rng.randint(0, 9)) for _ in range(9))
+    return rng.choice(formats).format(
+        n9=digits,
+        n8=digits[:8],
+        a3=digits[:3],
+        b6=digits[3:9],
+        c4=digits[3:7],
+        p8=" ".join(digits[i : i + 2] for i in range(0, 8, 2)),
+    )
+
+
+def write_csv(path: Path, rows: int) -> dict[str, int]:
+    """The file, row by row (a million rows never sit in memory); returns the planted faults."""
+    rng = random.Random(20260501)
+    planted = {"bad_email": 0, "bad_phone": 0, "bad_country": 0, "bad_date": 0, "duplicate": 0}
+    recent: list[str] = []
+    with path.open("w", newline="", encoding="utf-8-sig") as handle:  # with a BOM, as Excel
+        writer = csv.writer(handle)
+        writer.writerow(HEADER)
+        for n in range(rows):
+            first, last = rng.choice(FIRST), rng.choice(LAST)
+            country, _, formats = rng.choice(COUNTRIES)
+            local = f"{first}.{last}".lower().replace("'", "")
+            local = local.encode("ascii", "ignore").decode() or "person"
+            email = f"{local}.{n}@example.com"
+            mobile = phone(rng, formats) if rng.random() < 0.9 else ""
+            y, m, d = rng.randint(1995, 2025), rng.randint(1, 12), rng.randint(1, 28)
+            hired = rng.choice(DATES).format(y=y, m=m, d=d)
+            fault = rng.random()
+            if fault < 0.05:
+                email = rng.choice([f"{local}.{n}@", f"{local} {n}@example.com", f"{local}{n}"])
+                planted["bad_email"] += 1
+            elif fault < 0.08:
+                mobile = rng.choice(["12", "n/a", "+44 12", "0000"])
+                planted["bad_phone"] += 1
+            elif fault < 0.10:
+                country = rng.choice(["Atlantis", "Narnia", "XX", "Westeros"])
+                planted["bad_country"] += 1
+            elif fault < 0.11:
+                hired = rng.choice(["31/02/2020", "next monday", "2020-13-01"])
+                planted["bad_date"] += 1
+            elif fault < 0.12 and recent:
+                email = rng.choice(recent)
+                planted["duplicate"] += 1
+            if len(recent) < 500 and "@example.com" in email:
+                recent.append(email)
+            writer.writerow(
+                [
+                    email,
+                    first,
+                    last,
+                    first if rng.random() < 0.2 else "",
+                    mobile,
+                    country,
+                    rng.choice(TITLES),
+                    rng.choice(DEPARTMENTS),
+                    rng.choice(LOCATIONS),
+                    f"E{n:07d}",
+                    hired,
+                    rng.choice(BOOLEANS),
+                ]
+            )
+    return planted
+
+
+def bench_connection():
+    from django.db import transaction
+
+    from dashboard.connections.models import Connection
+    from dashboard.connections.services import field_setting_set
+    from dashboard.core.crypto import SealedSecret
+
+    connection, _ = Connection.objects.get_or_create(
+        name=CONNECTION_NAME,
+        defaults={
+            "provider": "redflag",
+            "base_url": "https://redflag.invalid/api",
+            "secret": SealedSecret.seal("bench-secret-not-real"),
+            "secret_hint": "real",
+            "options": {"default_region": "GB"},
+        },
+    )
+    with transaction.atomic():
+        for path in ENABLED:
+            field_setting_set(connection=connection, path=path, enabled=True, user=None)
+    return connection
+
+
+def fill_mirror(connection, path: Path, share: float = 0.3) -> int:
+    """Put ``share`` of the file's valid rows in the mirror: half as they are in the file
+    (the preview finds them unchanged), half with another department (updates). The
+    payloads come from the app's own ``RowBuilder``, so "unchanged" means unchanged."""
+    from django.utils import timezone
+
+    from dashboard.imports.selectors import import_fields
+    from integrations.importing.cells import RowBuilder
+    from integrations.importing.mapping import auto_map
+    from integrations.importing.reading import iter_rows
+    from integrations.models import MirroredRecipient
+    from integrations.sync.mirror import digits, fold
+
+    MirroredRecipient.objects.filter(connection=connection).delete()
+    fields = import_fields(connection=connection)
+    rng = random.Random(11)
+    now = timezone.now()
+    batch: list = []
+    total = 0
+    with path.open("rb") as handle:
+        rows = iter_rows(handle, encoding="utf-8-sig", delimiter=",")
+        header = next(rows)
+        paths = [match.path for match in auto_map(header, fields)]
+        builder = RowBuilder(
+            provider="redflag", fields=fields, paths=paths, width=len(header), default_region="GB"
+        )
+        for n, cells in enumerate(rows):
+            if rng.random() >= share:
+                continue
+            result = builder.build(cells)
+            if result.errors or not result.identifier:
+                continue
+            record = {"_id": f"{n:024x}", **result.payload}
+            if rng.random() < 0.5:
+                record["department"] = "Previously " + str(record.get("department", "none"))
+            email = record.get("email", "")
+            batch.append(
+                MirroredRecipient(
+                    connection=connection,
+                    remote_id=record["_id"],
+                    email=email,
+                    first_name=record.get("firstName", ""),
+                    last_name=record.get("lastName", ""),
+                    external_id=record.get("orgId", ""),
+                    phone=str(record.get("mobile", "")),
+                    email_lower=email.lower(),
+                    name_search=fold(f"{record.get('firstName', '')} {record.get('lastName', '')}"),
+                    phone_digits=digits(str(record.get("mobile", ""))),
+                    record=record,
+                    first_seen_at=now,
+                    last_seen_at=now,
+                )
+            )
+            if len(batch) >= 5000:
+                MirroredRecipient.objects.bulk_create(batch, ignore_conflicts=True)
+                total += len(batch)
+                batch = []
+    MirroredRecipient.objects.bulk_create(batch, ignore_conflicts=True)
+    connection.mirror_refreshed_at = now
+    connection.save(update_fields=["mirror_refreshed_at"])
+    return total + len(batch)
+
+
+# -- the children -----------------------------------------------------------------------------
+
+
+def rss_mb() -> float:
+    """Peak RSS of this process so far, in MB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def current_rss_mb() -> float:
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except (OSError, ValueError, IndexError):
+        return rss_mb()
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def child_preview(csv_path: str, profile: bool) -> None:
+    """Upload to preview ready through the app's services; one JSON line on stdout."""
+    from django.contrib.auth import get_user_model
+    from django.core.files import File
+
+    from dashboard.connections.models import Connection
+    from dashboard.imports.models import Import, ImportStatus
+    from dashboard.imports.services import import_create
+
+    connection = Connection.objects.get(name=CONNECTION_NAME)
+    user, _ = get_user_model().objects.get_or_create(username="bench-csv-admin")
+    before = current_rss_mb()
+    profiler = None
+    if profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+    started = time.perf_counter()
+    with open(csv_path, "rb") as handle:
+        upload = File(handle, name="hr-export.csv")
+        import_run = import_create(connection=connection, upload=upload, user=user, inline=True)
+    elapsed = time.perf_counter() - started
+    if profiler is not None:
+        import io
+        import pstats
+
+        profiler.disable()
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(35)
+        print(out.getvalue(), file=sys.stderr)
+    import_run = Import.objects.get(pk=import_run.pk)
+    print(
+        json.dumps(
+            {
+                "seconds": elapsed,
+                "status": import_run.status,
+                "ready": import_run.status == ImportStatus.PREVIEWED,
+                "error": import_run.error,
+                "mapping": dict(zip(import_run.header, import_run.mapped_paths, strict=True)),
+                "rows": import_run.n_rows,
+                "create": import_run.n_create,
+                "update": import_run.n_update,
+                "unchanged": import_run.n_unchanged,
+                "invalid": import_run.n_invalid,
+                "rss_before_mb": before,
+                "peak_mb": rss_mb(),
+            }
+        )
+    )
+
+
+def child_baseline(csv_path: str, rows: int) -> None:
+    """django-import-export's dry run of the same file; one JSON line on stdout."""
+    sys.path.insert(0, str(DIE_DIR))
+    import tablib
+    from import_export import fields, resources, widgets
+    from import_export.instance_loaders import CachedInstanceLoader
+
+    from dashboard.connections.models import Connection
+    from integrations.models import MirroredRecipient
+
+    connection = Connection.objects.get(name=CONNECTION_NAME)
+    serial = itertools.count()
+
+    class LowerWidget(widgets.CharWidget):
+        def clean(self, value, row=None, **kwargs):
+            return (value or "").strip().lower()
+
+    class RecipientResource(resources.ModelResource):
+        email_lower = fields.Field(
+            attribute="email_lower", column_name="Email", widget=LowerWidget()
+        )
+        email = fields.Field(attribute="email", column_name="Email")
+        first_name = fields.Field(attribute="first_name", column_name="First name")
+        last_name = fields.Field(attribute="last_name", column_name="Last name")
+        phone = fields.Field(attribute="phone", column_name="Mobile")
+        external_id = fields.Field(attribute="external_id", column_name="Employee ID")
+
+        class Meta:
+            model = MirroredRecipient
+            fields = ("email_lower", "email", "first_name", "last_name", "phone", "external_id")
+            import_id_fields = ("email_lower",)
+            instance_loader_class = CachedInstanceLoader
+            skip_unchanged = True
+            report_skipped = True
+
+        def get_queryset(self):
+            return MirroredRecipient.objects.filter(connection=connection)
+
+        def init_instance(self, row=None):
+            return MirroredRecipient(connection=connection, remote_id=f"new-{next(serial)}")
+
+    before = current_rss_mb()
+    started = time.perf_counter()
+    with open(csv_path, encoding="utf-8-sig", newline="") as handle:
+        if rows:
+            text = "".join(line for _, line in zip(range(rows + 1), handle, strict=False))
+        else:
+            text = handle.read()
+    dataset = tablib.Dataset().load(text, format="csv")
+    result = resources_result = RecipientResource().import_data(
+        dataset, dry_run=True, raise_errors=False, collect_failed_rows=True
+    )
+    elapsed = time.perf_counter() - started
+    totals = {str(k): v for k, v in resources_result.totals.items()}
+    first_error = next(
+        (str(e.error)[:200] for row in result.rows for e in getattr(row, "errors", [])), None
+    ) or next((str(r.error)[:200] for r in result.base_errors), None)
+    print(
+        json.dumps(
+            {
+                "seconds": elapsed,
+                "rows": len(dataset),
+                "totals": totals,
+                "has_errors": result.has_errors(),
+                "first_error": first_error,
+                "rss_before_mb": before,
+                "peak_mb": rss_mb(),
+            }
+        )
+    )
+
+
+def run_child(args: list[str], timeout: float) -> dict:
+    completed = subprocess.run(
+        [sys.executable, __file__, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=os.environ.copy(),
+        check=False,
+    )
+    if completed.stderr.strip():
+        print(completed.stderr.rstrip(), file=sys.stderr)
+    if completed.returncode != 0:
+        raise RuntimeError(f"child {args[0]} exited {completed.returncode}")
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def install_baseline() -> str | None:
+    """django-import-export into a cache directory outside the project; None if it is ready,
+    else why it could not be installed."""
+    if (DIE_DIR / "import_export").is_dir() and (DIE_DIR / "tablib").is_dir():
+        return None
+    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target"]
+    try:
+        completed = subprocess.run(
+            [*pip, str(DIE_DIR), *DIE_PACKAGES],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"pip install django-import-export failed: {exc}"
+    if completed.returncode != 0:
+        return "pip install django-import-export failed: " + completed.stderr.strip()[-300:]
+    return None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument(
+        "--baseline-rows",
+        type=int,
+        default=20_000,
+        help="rows given to django-import-export (0: the whole file); time extrapolated",
+    )
+    parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument("--profile", action="store_true", help="cProfile the preview build")
+    parser.add_argument("--child", choices=["preview", "baseline"], help=argparse.SUPPRESS)
+    parser.add_argument("--csv", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.child:
+        setup_django(os.environ["VAR_DIR"])
+        if args.child == "preview":
+            child_preview(args.csv, args.profile)
+        else:
+            child_baseline(args.csv, args.baseline_rows)
+        return
+
+    with tempfile.TemporaryDirectory(prefix="bench-csv-preview-") as var_dir:
+        setup_django(var_dir)
+        from django.core.management import call_command
+        from django.db import connection as db
+
+        call_command("migrate", verbosity=0)
+        database = f"{db.vendor} ({db.settings_dict['NAME']})"
+        print(f"CSV preview on {database}")
+        csv_path = Path(var_dir) / "hr-export.csv"
+        started = time.perf_counter()
+        planted = write_csv(csv_path, args.rows)
+        size_mb = csv_path.stat().st_size / 1e6
+        print(
+            f"Wrote {args.rows} rows x {len(HEADER)} columns ({size_mb:.1f} MB) in "
+            f"{time.perf_counter() - started:.1f} s; planted faults: {planted}"
+        )
+        connection = bench_connection()
+        started = time.perf_counter()
+        in_mirror = fill_mirror(connection, csv_path)
+        print(
+            f"Mirror: {in_mirror} of the file's recipients ({time.perf_counter() - started:.1f} s)"
+        )
+        db.close()
+
+        preview_args = ["--child", "preview", "--csv", str(csv_path)]
+        ours = run_child(preview_args + (["--profile"] if args.profile else []), timeout=3600)
+        children_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        if not ours["ready"]:
+            raise SystemExit(f"The preview did not become ready: {ours['status']} {ours['error']}")
+        rate = ours["rows"] / ours["seconds"]
+        print(f"Mapping: {ours['mapping']}")
+        print(
+            f"Ours: {ours['rows']} rows to preview ready in {ours['seconds']:.2f} s "
+            f"({rate:,.0f} rows/s): {ours['create']} create, {ours['update']} update, "
+            f"{ours['unchanged']} unchanged, {ours['invalid']} invalid"
+        )
+        print(
+            f"  peak RSS of the child {ours['peak_mb']:.0f} MB (RUSAGE_CHILDREN: "
+            f"{children_peak:.0f} MB), of which {ours['rss_before_mb']:.0f} MB before the import"
+        )
+
+        baseline: dict | None = None
+        reason = ""
+        reason = "skipped (--no-baseline)" if args.no_baseline else install_baseline() or ""
+        if not reason:
+            sample = args.baseline_rows if 0 < args.baseline_rows < args.rows else 0
+            try:
+                base = run_child(
+                    ["--child", "baseline", "--csv", str(csv_path), "--baseline-rows", str(sample)],
+                    timeout=3600,
+                )
+            except (RuntimeError, subprocess.TimeoutExpired) as exc:
+                reason = f"django-import-export's dry run failed: {exc}"
+            else:
+                scale = args.rows / base["rows"]
+                baseline = {
+                    "tool": "django-import-export 4 dry run (ModelResource, CachedInstanceLoader)",
+                    "rows_run": base["rows"],
+                    "seconds_run": round(base["seconds"], 2),
+                    "seconds": round(base["seconds"] * scale, 2),
+                    "extrapolated": scale != 1,
+                    "peak_mb": round(base["peak_mb"], 1),
+                    "rows_per_s": round(base["rows"] / base["seconds"], 1),
+                    "totals": base["totals"],
+                    "first_error": base.get("first_error"),
+                }
+                print(
+                    f"django-import-export: {base['rows']} rows dry-run in {base['seconds']:.2f} s "
+                    f"({baseline['rows_per_s']:,.0f} rows/s), peak RSS {base['peak_mb']:.0f} MB; "
+                    + (
+                        f"{args.rows} rows extrapolated: {baseline['seconds']:.1f} s"
+                        if scale != 1
+                        else "whole file"
+                    )
+                )
+        if reason:
+            print(f"No django-import-export comparison: {reason}")
+        speedup = baseline["seconds"] / ours["seconds"] if baseline else None
+
+        verdicts = [
+            ("time", ours["seconds"] <= TARGET_S, f"{ours['seconds']:.2f} s vs {TARGET_S:g} s"),
+            ("memory", ours["peak_mb"] <= TARGET_MB, f"{ours['peak_mb']:.0f} MB vs {TARGET_MB:g}"),
+        ]
+        if speedup is not None:
+            verdicts.append(
+                ("speed-up", speedup >= TARGET_SPEEDUP, f"{speedup:.1f}x vs {TARGET_SPEEDUP:g}x")
+            )
+        for name, ok, text in verdicts:
+            print(f"{name}: {'meets' if ok else 'MISSES'} the target ({text})")
+
+    print(
+        json.dumps(
+            {
+                "metric": METRIC,
+                "value": round(ours["seconds"], 3),
+                "unit": "s",
+                "anchor": TARGET_S,
+                "ratio": round(ours["seconds"] / TARGET_S, 4),
+                "target": 1.0,
+                "better": "lower",
+                "peak_mb": round(ours["peak_mb"], 1),
+                "peak_mb_before_import": round(ours["rss_before_mb"], 1),
+                "peak_mb_target": TARGET_MB,
+                "rows": ours["rows"],
+                "rows_per_s": round(rate, 1),
+                "counts": {k: ours[k] for k in ("create", "update", "unchanged", "invalid")},
+                "database": database.split(" ")[0],
+                "memory_measure": "child process peak RSS (getrusage ru_maxrss)",
+                "baseline": baseline,
+                "baseline_reason": reason or None,
+                "speedup_vs_baseline": round(speedup, 2) if speedup else None,
+                "speedup_target": TARGET_SPEEDUP,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
