@@ -34,7 +34,6 @@ from django.utils.module_loading import import_string
 
 from integrations.clients import Recipient
 from integrations.clients.errors import (
-    Conflict,
     CredentialsMissing,
     Forbidden,
     NotFound,
@@ -241,17 +240,7 @@ def _call(ctx: PushContext, item: SyncItem) -> ItemResult:
             retry_after=exc.retry_after,
             started_at=started,
         )
-    except Conflict as exc:
-        code, message = _describe(exc)
-        return ItemResult(
-            item.pk,
-            "failed",
-            http_status=exc.status,
-            error_code=code,
-            error_message=message,
-            started_at=started,
-        )
-    except ProviderError as exc:
+    except ProviderError as exc:  # Conflict, Invalid, NotFound, Unavailable…: this item fails
         code, message = _describe(exc)
         return ItemResult(
             item.pk,
