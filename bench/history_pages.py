@@ -40,10 +40,11 @@ import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
-from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench import _postgres  # noqa: E402 - needs ROOT on sys.path
 
 TARGET_MS = 100.0
 JOBS = 5_000
@@ -51,62 +52,24 @@ ITEMS = 1_000_000
 CONNECTIONS = 20
 BIG_JOBS, BIG_JOB_ITEMS = 10, 50_000
 PREFIX = "Bench history "
-LOCAL_URL = "postgres://postgres@127.0.0.1:5432/bench_history"
 METRIC = "history_list_p95_ms"
 
 
 def skip(reason: str) -> None:
-    print(f"Skipped: {reason}")
-    print(
-        "Run it against PostgreSQL: DATABASE_URL=postgres://USER@HOST:5432/DB "
-        ".venv/bin/python bench/history_pages.py (or start PostgreSQL on 127.0.0.1:5432 "
-        "with user postgres and trust authentication: the benchmark then creates and uses "
-        "the database bench_history)."
+    _postgres.skip(
+        reason=reason,
+        metric=METRIC,
+        anchor=TARGET_MS,
+        script="history_pages.py",
+        database="bench_history",
     )
-    print(
-        json.dumps(
-            {
-                "metric": METRIC,
-                "value": None,
-                "unit": "ms",
-                "anchor": TARGET_MS,
-                "ratio": None,
-                "target": 1.0,
-                "better": "lower",
-                "skipped": reason,
-            }
-        )
-    )
-    raise SystemExit(0)
 
 
 def database_url() -> str:
     """DATABASE_URL if it is PostgreSQL; else a local ``bench_history`` database; else skip."""
-    url = os.environ.get("DATABASE_URL", "")
-    if url:
-        if urlsplit(url).scheme not in ("postgres", "postgresql", "pgsql"):
-            skip(f"DATABASE_URL is not PostgreSQL ({urlsplit(url).scheme}).")
-        return url
-    import psycopg
-
-    try:
-        with psycopg.connect(
-            "host=127.0.0.1 port=5432 user=postgres dbname=postgres",
-            connect_timeout=3,
-            autocommit=True,
-        ) as admin:
-            exists = admin.execute(
-                "SELECT 1 FROM pg_database WHERE datname = 'bench_history'"
-            ).fetchone()
-            if not exists:
-                admin.execute("CREATE DATABASE bench_history")
-                print("Created the database bench_history on 127.0.0.1.")
-    except psycopg.Error as exc:
-        skip(
-            "no DATABASE_URL, and no PostgreSQL with user postgres on 127.0.0.1:5432 "
-            f"({str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__})."
-        )
-    return LOCAL_URL
+    return _postgres.postgres_url(
+        database="bench_history", metric=METRIC, anchor=TARGET_MS, script="history_pages.py"
+    )
 
 
 def setup_django(url: str, var_dir: str) -> None:

@@ -58,15 +58,15 @@ import threading
 import time
 import unicodedata
 from pathlib import Path
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench import _postgres  # noqa: E402 - needs ROOT on sys.path
+
 TARGET_MS = 50.0
 METRIC = "lookup_search_p95_ms"
-LOCAL_DB = "bench_lookup"
-LOCAL_URL = f"postgres://postgres@127.0.0.1:5432/{LOCAL_DB}"
 PREFIX = "Bench lookup "
 SPLIT = {"redflag": 60_000, "snappy": 40_000}
 RECIPIENTS = sum(SPLIT.values())
@@ -77,56 +77,16 @@ KINDS = ("email_prefix", "name_substring", "phone")
 
 
 def skip(reason: str) -> None:
-    print(f"Skipped: {reason}")
-    print(
-        "Run it against PostgreSQL: DATABASE_URL=postgres://USER@HOST:5432/DB "
-        ".venv/bin/python bench/lookup.py (or start PostgreSQL on 127.0.0.1:5432 with user "
-        f"postgres and trust authentication: the benchmark then creates and uses {LOCAL_DB})."
+    _postgres.skip(
+        reason=reason, metric=METRIC, anchor=TARGET_MS, script="lookup.py", database="bench_lookup"
     )
-    print(
-        json.dumps(
-            {
-                "metric": METRIC,
-                "value": None,
-                "unit": "ms",
-                "anchor": TARGET_MS,
-                "ratio": None,
-                "target": 1.0,
-                "better": "lower",
-                "skipped": reason,
-            }
-        )
-    )
-    raise SystemExit(0)
 
 
 def database_url() -> str:
     """DATABASE_URL if it is PostgreSQL; else a local ``bench_lookup`` database; else skip."""
-    url = os.environ.get("DATABASE_URL", "")
-    if url:
-        if urlsplit(url).scheme not in ("postgres", "postgresql", "pgsql"):
-            skip(f"DATABASE_URL is not PostgreSQL ({urlsplit(url).scheme}).")
-        return url
-    import psycopg
-
-    try:
-        with psycopg.connect(
-            "host=127.0.0.1 port=5432 user=postgres dbname=postgres",
-            connect_timeout=3,
-            autocommit=True,
-        ) as admin:
-            exists = admin.execute(
-                "SELECT 1 FROM pg_database WHERE datname = %s", [LOCAL_DB]
-            ).fetchone()
-            if not exists:
-                admin.execute(f"CREATE DATABASE {LOCAL_DB}")
-                print(f"Created the database {LOCAL_DB} on 127.0.0.1.")
-    except psycopg.Error as exc:
-        skip(
-            "no DATABASE_URL, and no PostgreSQL with user postgres on 127.0.0.1:5432 "
-            f"({str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__})."
-        )
-    return LOCAL_URL
+    return _postgres.postgres_url(
+        database="bench_lookup", metric=METRIC, anchor=TARGET_MS, script="lookup.py"
+    )
 
 
 def base_environment(url: str, var_dir: str) -> None:
