@@ -83,19 +83,32 @@ class Phone:
 
 
 def clean_phone(value: str, region: str | None) -> Phone:
-    """Parse a phone number (international, or national with a region) and check it."""
+    """Parse a phone number (international, or national with a region) and check it.
+
+    Parsing is the costliest check of a row, and an export repeats numbers (shared desk
+    lines, the same mobile on several rows): each distinct (value, region) is parsed once.
+    """
+    outcome = _parse_phone(value, region if region and not value.startswith("+") else None)
+    if isinstance(outcome, str):
+        raise CellError(outcome)
+    return outcome
+
+
+@functools.lru_cache(maxsize=65536)
+def _parse_phone(value: str, region: str | None) -> Phone | str:
+    """The ``Phone`` for ``value``, or the message saying why it is not one."""
     try:
-        number = phonenumbers.parse(value, region if region and not value.startswith("+") else None)
+        number = phonenumbers.parse(value, region)
     except phonenumbers.NumberParseException:
         if not value.startswith("+") and not region:
-            raise CellError(
+            return (
                 "No country for this number: start it with + and the country code, or add a "
                 "Country column."
-            ) from None
-        raise CellError("Not a phone number.") from None
+            )
+        return "Not a phone number."
     if not phonenumbers.is_valid_number(number):
         region_name = phonenumbers.region_code_for_number(number) or region or "its country"
-        raise CellError(f"Not a valid phone number for {region_name}.")
+        return f"Not a valid phone number for {region_name}."
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     return Phone(str(number.country_code), str(number.national_number), e164)
 
