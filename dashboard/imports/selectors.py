@@ -14,10 +14,15 @@ from integrations.models import MirroredRecipient
 
 
 def import_fields(*, connection: Connection) -> list[FieldSpec]:
-    """The fields a column may map to: the connection's enabled ones (never a disabled one)."""
-    from dashboard.connections.selectors import connection_enabled_fields
+    """The fields a column may map to: the connection's enabled ones (never a disabled one),
+    its enabled custom fields included and RedFlag's history lists offered by member."""
+    from dashboard.connections.selectors import connection_enabled_fields, connection_field_rows
 
-    return mappable_fields(connection.provider, connection_enabled_fields(connection=connection))
+    rows = connection_field_rows(connection=connection)
+    custom = [row.spec for row in rows if row.spec.custom and row.enabled]
+    return mappable_fields(
+        connection.provider, connection_enabled_fields(connection=connection), custom
+    )
 
 
 def import_rows(*, import_run: Import, kind: str = "") -> QuerySet[ImportRow]:

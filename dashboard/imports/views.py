@@ -19,8 +19,9 @@ from dashboard.imports.forms import ReadingForm, UploadForm
 from dashboard.imports.models import Import, ImportRow, ImportStatus, RowKind
 from dashboard.imports.selectors import import_fields, import_is_stale, import_rows
 from dashboard.imports.upload import SizeCappedUploadHandler
-from integrations.catalogue import field_spec
-from integrations.importing.mapping import mapping_problems
+from dashboard.recipients.fields import display_value
+from integrations.catalogue import FieldSpec, catalogue
+from integrations.importing.mapping import ENTRY_MEMBERS, entry_member, mapping_problems
 from integrations.importing.reading import ImportFileError
 
 PAGE_SIZE = 50
@@ -79,14 +80,33 @@ def _import_new(request: HttpRequest, cap: SizeCappedUploadHandler) -> HttpRespo
     return render(request, "imports/new.html", context, status=status)
 
 
-def _labels(import_run: Import) -> dict[str, str]:
-    return {
-        spec.path: spec.label
-        for spec in (
-            field_spec(import_run.connection.provider, path) for path in import_run.mapped_paths
-        )
-        if spec is not None
-    } | {"mobileCountry": "Mobile country code", "phoneCountry": "Phone country code"}
+def _labels(import_run: Import, fields: list[FieldSpec]) -> dict[str, str]:
+    """Labels of the paths a preview row may change: catalogue, custom and entry fields."""
+    labels = {spec.path: spec.label for spec in catalogue(import_run.connection.provider)}
+    labels.update({spec.path: spec.label for spec in fields})
+    return labels
+
+
+def _field_groups(fields: list[FieldSpec]) -> list[dict[str, Any]]:
+    """The offered fields by catalogue group, in the order the groups first appear."""
+    groups: dict[str, list[FieldSpec]] = {}
+    for spec in fields:
+        groups.setdefault(spec.group, []).append(spec)
+    return [{"grouper": name, "list": specs} for name, specs in groups.items()]
+
+
+def _shown(path: str, value: Any) -> Any:
+    """A list (custom list tag) or an entry (``education``) in words; others as they are.
+
+    An entry's members are shown in the documented order: PostgreSQL's ``jsonb`` keeps an
+    object's keys in its own order.
+    """
+    if isinstance(value, dict) and path in ENTRY_MEMBERS:
+        documented = [member.name for member in ENTRY_MEMBERS[path] if member.name in value]
+        value = {name: value[name] for name in documented}
+    if isinstance(value, list | dict):
+        return display_value(value) or None
+    return value
 
 
 def _display(row: ImportRow, import_run: Import, labels: dict[str, str]) -> dict[str, Any]:
@@ -101,7 +121,12 @@ def _display(row: ImportRow, import_run: Import, labels: dict[str, str]) -> dict
             title = header[index] if index < len(header) else ""
             problems.append({"column": title, "value": value, "message": message})
     changes = [
-        {"label": labels.get(path, path), "path": path, "old": old, "new": new}
+        {
+            "label": labels.get(path, path),
+            "path": path,
+            "old": _shown(path, old),
+            "new": _shown(path, new),
+        }
         for path, (old, new) in row.changes.items()
     ]
     return {"row": row, "problems": problems, "changes": changes}
@@ -136,14 +161,17 @@ def _detail_context(request: HttpRequest, import_run: Import) -> dict[str, Any]:
     kind = kind if kind in RowKind.values else ""
     rows = import_rows(import_run=import_run, kind=kind)
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
-    labels = _labels(import_run)
     fields = import_fields(connection=import_run.connection)
+    labels = _labels(import_run, fields)
     first = import_rows(import_run=import_run).first()
     problems = mapping_problems(import_run.mapped_paths, fields)
     return {
         "import_run": import_run,
         "connection": import_run.connection,
         "fields": fields,
+        "field_groups": _field_groups(fields),
+        "has_custom": any(spec.custom for spec in fields),
+        "has_entries": any(entry_member(spec.path) for spec in fields),
         "mapping_rows": _mapping_rows(import_run, first),
         "mapping_problems": problems,
         "reading_form": ReadingForm(

@@ -16,9 +16,30 @@ from typing import Any
 
 import phonenumbers
 
-from integrations.catalogue import FieldSpec, FieldType, Provider
+from integrations.catalogue import (
+    CUSTOM_FIELD_KEY_NAME,
+    CUSTOM_FIELD_PREFIX,
+    FieldSpec,
+    FieldType,
+    Provider,
+)
+from integrations.importing.mapping import (
+    ENTRY_LABELS,
+    ENTRY_MEMBERS,
+    ENTRY_REQUIRED,
+    EntryMember,
+    custom_key,
+    entry_member,
+)
 
 MAX_CELL_CHARS = 1000
+# One custom-field value, or one member of a history entry: the recipient form's limit for
+# text (``dashboard.recipients.forms.TEXT_MAX_LENGTH``).
+MAX_VALUE_CHARS = 500
+# The member that holds a custom field's value (``dashboard.recipients.fields``): RedFlag
+# tags are ``{key, value}``, Snappy custom fields ``{fieldName, displayName, fieldValue}``
+# (snappy-create-recipient.txt).
+CUSTOM_VALUE_NAME = {Provider.REDFLAG: "value", Provider.SNAPPY: "fieldValue"}
 
 
 class CellError(ValueError):
@@ -178,8 +199,23 @@ def clean_date(value: str) -> date:
 
     ``03/04/2025`` is read as 3 April (the dashboard's locale is en-GB); ``04/23/2025`` can
     only be 23 April and is read so.
+    An export repeats the same dates (start dates, birthdays) on many rows: each distinct
+    spelling is parsed once.
     """
-    text = value.strip()
+    outcome = _parse_date(value.strip())
+    if outcome is None:
+        raise CellError(f"Not a date: “{value}”. Use YYYY-MM-DD, for example 2025-04-03.")
+    return outcome
+
+
+_ISO_DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+@functools.lru_cache(maxsize=65536)
+def _parse_date(text: str) -> date | None:
+    if _ISO_DATE_RE.fullmatch(text):
+        with contextlib.suppress(ValueError):
+            return date.fromisoformat(text)
     if "T" in text and len(text) > 10:
         try:
             return datetime.fromisoformat(text.replace("Z", "+00:00")).date()
@@ -193,13 +229,14 @@ def clean_date(value: str) -> date:
     try:
         return datetime.strptime(text, "%m/%d/%Y").date()
     except ValueError:
-        pass
-    raise CellError(f"Not a date: “{value}”. Use YYYY-MM-DD, for example 2025-04-03.")
+        return None
 
 
 def format_date(value: date, fmt: str) -> str:
     """Write a date as the catalogue's format says: ``YYYYMMDD`` (RedFlag) or ISO."""
-    return value.strftime("%Y%m%d") if fmt == "YYYYMMDD" else value.isoformat()
+    if fmt == "YYYYMMDD":
+        return f"{value.year:04d}{value.month:02d}{value.day:02d}"
+    return value.isoformat()
 
 
 _TRUE = frozenset({"true", "yes", "y", "1", "on", "x", "t", "ja", "oui", "si", "active"})
@@ -225,6 +262,48 @@ def clean_url(value: str) -> str:
     if not re.match(r"^https?://[^\s/$.?#][^\s]*$", value, re.IGNORECASE):
         raise CellError("Not a web address: start it with https://.")
     return value
+
+
+# -- custom fields and history entries ---------------------------------------------------------
+
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _one_line(value: str, what: str) -> str:
+    if _CONTROL_RE.search(value):
+        raise CellError(
+            f"{what} is one line of text: this cell has a line break, tab or other control "
+            "character."
+        )
+    if len(value) > MAX_VALUE_CHARS:
+        raise CellError(
+            f"{what} may have up to {MAX_VALUE_CHARS} characters; this has {len(value)}."
+        )
+    return value
+
+
+def clean_custom_value(value: str, provider: Provider | str) -> str | list[str]:
+    """A custom field's cell as the provider takes it.
+
+    RedFlag tag values are a string or a list of strings (CONTRACT-NOTES "RedFlag"):
+    semicolons separate the values of a list ("en; fr"). Snappy's ``fieldValue`` is sent as
+    text; a semicolon there is just a character.
+    """
+    if Provider(provider) is Provider.REDFLAG and ";" in value:
+        items = [item.strip() for item in value.split(";")]
+        if not any(items):
+            raise CellError("Only semicolons: write the values between them, e.g. en; fr.")
+        return [_one_line(item, "Each value of a list tag") for item in items if item]
+    return _one_line(value, "A custom field")
+
+
+def clean_entry_member(member: EntryMember, value: str) -> str:
+    """One member of a history entry: text, a country (ISO alpha-2) or a date as YYYYMMDD."""
+    if member.type is FieldType.DATE:
+        return format_date(clean_date(value), "YYYYMMDD")
+    if member.type is FieldType.COUNTRY:
+        return clean_country(value)
+    return _one_line(value, f"The {member.label}")
 
 
 # -- one row -------------------------------------------------------------------------------
@@ -273,6 +352,15 @@ class RowBuilder:
         self.country_column = next(
             (i for i, path in enumerate(self.paths) if path == "country"), None
         )
+        # The offered paths: what this connection may send through an import.
+        self.enabled_paths = frozenset(self.specs)
+        # Per column, the history list and member it fills (None for other fields), and per
+        # history list, its members' columns.
+        self.members = [entry_member(path) if path else None for path in self.paths]
+        self.entry_columns: dict[str, dict[str, int]] = {}
+        for column, found in enumerate(self.members):
+            if found is not None:
+                self.entry_columns.setdefault(found[0], {})[found[1].name] = column
 
     def build(self, cells: Sequence[str]) -> RowResult:
         result = RowResult()
@@ -286,6 +374,7 @@ class RowBuilder:
         if self.country_column is not None:
             with contextlib.suppress(CellError):
                 region = clean_country(cells[self.country_column].strip()) or region
+        entries: dict[str, dict[str, str]] = {}
         for column, path in enumerate(self.paths):
             if not path:
                 continue
@@ -294,9 +383,16 @@ class RowBuilder:
                 continue  # an empty cell leaves the field as it is
             spec = self.specs[path]
             try:
-                self._apply(result.payload, spec, raw, region)
+                member = self.members[column]
+                if member is not None:
+                    value = clean_entry_member(member[1], raw)
+                    entries.setdefault(member[0], {})[member[1].name] = value
+                else:
+                    self._apply(result.payload, spec, raw, region)
             except CellError as exc:
                 result.errors[str(column)] = str(exc)
+        for list_path, columns in self.entry_columns.items():
+            self._add_entry(result, cells, list_path, columns, entries.get(list_path, {}))
         for path in self.identifier_order:
             if path in self.paths:
                 value = cells[self.paths.index(path)].strip()
@@ -313,7 +409,14 @@ class RowBuilder:
         if len(raw) > MAX_CELL_CHARS:
             raise CellError(f"Longer than {MAX_CELL_CHARS} characters.")
         kind = spec.type
-        if kind is FieldType.EMAIL:
+        if kind is FieldType.CUSTOM and self.provider in CUSTOM_FIELD_PREFIX:
+            payload.setdefault(CUSTOM_FIELD_PREFIX[self.provider], []).append(
+                {
+                    CUSTOM_FIELD_KEY_NAME[self.provider]: custom_key(spec.path),
+                    CUSTOM_VALUE_NAME[self.provider]: clean_custom_value(raw, self.provider),
+                }
+            )
+        elif kind is FieldType.EMAIL:
             set_path(payload, spec.path, clean_email(raw))
         elif kind is FieldType.PHONE:
             phone = clean_phone(raw, region)
@@ -343,3 +446,38 @@ class RowBuilder:
             set_path(payload, spec.path, raw.casefold())
         else:
             set_path(payload, spec.path, raw)
+
+    def _add_entry(
+        self,
+        result: RowResult,
+        cells: Sequence[str],
+        list_path: str,
+        columns: Mapping[str, int],
+        entry: dict[str, str],
+    ) -> None:
+        """Make the row's cells of one history list into one entry (``[entry]``).
+
+        Nothing when every cell of the list is empty (the list is left as it is) or one of
+        them is already wrong; an error on the naming column when the row fills other
+        members but not the one that names the entry.
+        """
+        filled = [column for column in columns.values() if cells[column].strip()]
+        if not filled or any(str(column) in result.errors for column in filled):
+            return
+        label = ENTRY_LABELS[list_path]
+        required = ENTRY_REQUIRED[list_path]
+        if not any(entry.get(name) for name in required):
+            column = next((columns[name] for name in required if name in columns), filled[0])
+            result.errors[str(column)] = (
+                f"This row fills other {label.lower()} columns but not the "
+                f"{' or '.join(required)}: each {label.lower()} entry needs one."
+            )
+            return
+        start, end = entry.get("start"), entry.get("end")
+        if start and end and end < start and "end" in columns:
+            result.errors[str(columns["end"])] = (
+                f"The {label.lower()} ends before it starts ({start[:4]}-{start[4:6]}-{start[6:]})."
+            )
+            return
+        ordered = {m.name: entry[m.name] for m in ENTRY_MEMBERS[list_path] if m.name in entry}
+        result.payload[list_path] = [ordered]

@@ -95,6 +95,30 @@ def test_the_same_identifier_twice_is_flagged_on_both_rows(redflag, admin_user):
     assert "row 3" in rows[0].errors["row"] and "row 2" in rows[1].errors["row"]
 
 
+def test_duplicates_are_flagged_on_both_rows_across_batches(redflag, admin_user, monkeypatch):
+    """The first row of a repeated identifier may already be stored (an earlier batch) or
+    still be in the batch being written; both get flagged, naming the first repeat."""
+    monkeypatch.setattr(services, "ROW_BATCH", 3)
+    emails = ["a", "b", "c", "e", "e", "a", "d", "f", "a", "d"]  # rows 2 to 11, batches of 3
+    lines = ["email,firstName,lastName"] + [f"{e}@example.com,{e.upper()},L" for e in emails]
+    run = services.import_create(
+        connection=redflag, upload=upload("\r\n".join(lines)), user=admin_user
+    )
+    rows = {row.number: row for row in import_rows(import_run=run)}
+    flagged = {n: row.errors.get("row", "") for n, row in rows.items() if row.kind == "invalid"}
+    assert flagged == {
+        2: "Same identifier as row 7: keep one.",  # "a": its first row stored a batch earlier
+        7: "Same identifier as row 2: keep one.",
+        10: "Same identifier as row 2: keep one.",
+        5: "Same identifier as row 6: keep one.",  # "e": both rows in one batch
+        6: "Same identifier as row 5: keep one.",
+        8: "Same identifier as row 11: keep one.",  # "d": the repeat in the last batch
+        11: "Same identifier as row 8: keep one.",
+    }
+    assert all(rows[n].payload == {} and rows[n].changes == {} for n in flagged)
+    assert (run.n_rows, run.n_invalid, run.n_create) == (10, 7, 3)
+
+
 def test_the_mapping_is_remembered_for_the_connection(redflag, admin_user):
     text = "Contact,Name\r\na@example.com,Ann\r\n"
     run = services.import_create(connection=redflag, upload=upload(text), user=admin_user)
