@@ -142,6 +142,11 @@ def import_set_mapping(*, import_run: Import, paths: Sequence[str], user: Any) -
     if problems:
         raise MappingError(problems)
     previous = import_run.mapped_paths
+    changed = {
+        f"{title or 'column'} (column {i + 1})": {"before": old or None, "after": path or None}
+        for i, (title, old, path) in enumerate(zip(import_run.header, previous, paths, strict=True))
+        if old != path
+    }
     import_run.mapping = [
         entry
         if previous[i : i + 1] == [path]
@@ -159,6 +164,15 @@ def import_set_mapping(*, import_run: Import, paths: Sequence[str], user: Any) -
             }
         },
     )
+    if changed:
+        audit_record(
+            actor=user,
+            action="import mapping changed",
+            target=import_run,
+            summary=f"{len(changed)} column{'s' if len(changed) != 1 else ''} of "
+            f"{import_run.original_name}",
+            changes=changed,
+        )
     import_start_preview(import_run=import_run)
     return import_run
 

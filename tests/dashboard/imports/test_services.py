@@ -9,6 +9,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
+from dashboard.audit.models import AuditEvent
 from dashboard.imports import services
 from dashboard.imports.models import ImportStatus, RememberedMapping
 from dashboard.imports.selectors import import_rows
@@ -131,6 +132,21 @@ def test_the_mapping_is_remembered_for_the_connection(redflag, admin_user):
     again = services.import_create(connection=redflag, upload=upload(text), user=admin_user)
     assert again.mapped_paths == ["email", "firstName"]
     assert again.mapping[0]["reason"] == "as last time"
+
+
+def test_a_mapping_change_is_audited_with_each_column_before_and_after(redflag, admin_user):
+    text = "Contact,Name,Notes\r\na@example.com,Ann,x\r\n"
+    run = services.import_create(connection=redflag, upload=upload(text), user=admin_user)
+    services.import_set_mapping(import_run=run, paths=["email", "firstName", ""], user=admin_user)
+    event = AuditEvent.objects.get(action="import mapping changed")
+    assert event.actor == admin_user
+    assert event.changes == {
+        "Contact (column 1)": {"before": None, "after": "email"},
+        "Name (column 2)": {"before": None, "after": "firstName"},
+    }
+    # Saving the same mapping again changes nothing and records nothing.
+    services.import_set_mapping(import_run=run, paths=["email", "firstName", ""], user=admin_user)
+    assert AuditEvent.objects.filter(action="import mapping changed").count() == 1
 
 
 def test_confirm_sends_exactly_the_previewed_create_and_update_rows(redflag, admin_user):
