@@ -2,8 +2,8 @@
 
 The worker runs ``celery -A dashboard worker`` against the same broker and the same test
 database as the test (committed rows only: use ``transactional_db``), on the test queue
-(``CELERY_QUEUE``, set by pytest-env), so a demo worker on the same machine never takes a
-test's task.
+(``CELERY_QUEUE``, set by pytest-env, plus this run's process id), so neither a demo worker
+nor another test run on the same machine (and broker) ever takes this run's tasks.
 """
 
 from __future__ import annotations
@@ -20,6 +20,17 @@ import pytest
 from django.conf import settings
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """One queue per test run: two runs sharing a broker (a laptop running the suite twice,
+    helpers in parallel) would otherwise take each other's tasks."""
+    from dashboard.celery import app
+
+    queue = f"{os.environ.get('CELERY_QUEUE', 'dashboard-test')}-{os.getpid()}"
+    os.environ["CELERY_QUEUE"] = queue  # the workers started below inherit it
+    settings.CELERY_TASK_DEFAULT_QUEUE = queue
+    app.conf.task_default_queue = queue
 
 
 def _database_url() -> str:

@@ -25,3 +25,20 @@ def test_the_overview_shows_the_last_heartbeat(celery_worker_process, admin_clie
     wait_until(WorkerHeartbeat.objects.exists, timeout=60, worker=celery_worker_process)
     page = admin_client.get("/").content.decode()
     assert "Last heartbeat from" in page
+
+
+def test_each_test_run_has_a_queue_of_its_own(celery_worker_process):
+    """Tasks go to this run's queue and the worker listens there, so a second run on the same
+    broker (or a demo worker) never takes them."""
+    import os
+
+    from django.conf import settings
+
+    from dashboard.celery import app
+
+    queue = settings.CELERY_TASK_DEFAULT_QUEUE
+    assert queue.endswith(f"-{os.getpid()}")
+    assert app.conf.task_default_queue == queue
+    heartbeat.delay()
+    assert wait_until(WorkerHeartbeat.objects.exists, timeout=60, worker=celery_worker_process)
+    assert queue in celery_worker_process.output()  # the banner lists the queues it consumes
