@@ -13,9 +13,9 @@ class UploadForm(forms.Form):
         help_text="The provider account the rows will be sent to.",
     )
     file = forms.FileField(
-        label="CSV file",
-        help_text="A CSV export from your HR system or Excel: any encoding, comma, semicolon, "
-        "tab or pipe separated.",
+        label="CSV or Excel file",
+        help_text="A CSV export from your HR system or Excel (any encoding; comma, semicolon, "
+        "tab or pipe separated) or an Excel workbook (.xlsx: its first sheet is read).",
     )
 
     def __init__(self, *args, **kwargs) -> None:

@@ -55,6 +55,8 @@ class Import(models.Model):
     size = models.PositiveBigIntegerField(default=0)
     encoding = models.CharField(max_length=30)
     delimiter = models.CharField(max_length=2)
+    # For an Excel workbook: the sheet that was read (the file stored is its CSV).
+    sheet = models.CharField(max_length=100, blank=True)
     header = models.JSONField(default=list)
     # One entry per column: {"path": "" (ignored) or a catalogue path, "confidence", "reason"}.
     mapping = models.JSONField(default=list)

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import json
 import logging
+import tempfile
 from collections.abc import Iterator, Sequence
+from contextlib import ExitStack
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -30,6 +33,7 @@ from integrations.importing.cells import RowBuilder
 from integrations.importing.compare import classify
 from integrations.importing.mapping import auto_map, mapping_problems, normalise_header
 from integrations.importing.reading import SAMPLE_BYTES, ImportFileError, detect, iter_rows
+from integrations.importing.workbook import is_workbook, workbook_to_csv
 from integrations.models import JobSource, MirroredRecipient, SyncJob
 from integrations.sync.services import job_create_push
 
@@ -86,12 +90,35 @@ def import_create(
     """
     if Provider(connection.provider) not in IMPORTABLE_PROVIDERS:
         raise ImportFileError(f"{connection.get_provider_display()} has no recipients to import.")
+    original_name = upload.name or "upload.csv"
     sample = upload.read(SAMPLE_BYTES)
     upload.seek(0)
+    with ExitStack() as stack:
+        sheet = ""
+        if is_workbook(sample, original_name):
+            converted = stack.enter_context(tempfile.TemporaryFile())
+            sheet = workbook_to_csv(upload, converted, max_bytes=settings.IMPORT_MAX_BYTES)
+            converted.seek(0)
+            upload = File(converted, name=f"{Path(original_name).stem}.csv")
+            sample = upload.read(SAMPLE_BYTES)
+            upload.seek(0)
+        return _import_store(connection, upload, original_name, sample, sheet, user, inline)
+
+
+def _import_store(
+    connection: Connection,
+    upload: UploadedFile | File,
+    original_name: str,
+    sample: bytes,
+    sheet: str,
+    user: Any,
+    inline: bool,
+) -> Import:
     detected = detect(sample)
     import_run = Import(
         connection=connection,
-        original_name=(upload.name or "upload.csv")[:255],
+        original_name=original_name[:255],
+        sheet=sheet[:100],
         size=upload.size or 0,
         encoding=detected.encoding,
         delimiter=detected.delimiter,
@@ -105,11 +132,13 @@ def import_create(
         raise
     import_run.mapping = _auto_mapping(import_run)
     import_run.save()
+    read_from = f", sheet “{sheet}”" if sheet else ""
     audit_record(
         actor=user,
         action="import uploaded",
         target=import_run,
-        summary=f"{import_run.original_name} ({import_run.size} bytes) for {connection.name}",
+        summary=f"{import_run.original_name}{read_from} ({import_run.size} bytes) for "
+        f"{connection.name}",
     )
     _start_preview_if_mapped(import_run, inline=inline)
     return import_run

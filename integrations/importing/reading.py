@@ -72,9 +72,10 @@ def check_not_binary(sample: bytes) -> None:
     if not sample:
         raise ImportFileError("The file is empty.")
     if sample.startswith(_XLSX_MAGIC):
+        # Workbooks are converted before they get here (``workbook.is_workbook``).
         raise ImportFileError(
-            "This is an Excel workbook (.xlsx), not a CSV file. In Excel, choose File, Save As, "
-            "CSV UTF-8, then upload that file."
+            "This is a zip archive, not a CSV file or an Excel workbook: upload the CSV (or "
+            ".xlsx) file it contains."
         )
     if sample.startswith(_OLE_MAGIC):
         raise ImportFileError(

@@ -46,10 +46,10 @@ def test_admin_uploads_the_messy_sample_fixes_a_mapping_and_confirms(
 ):
     login(page, live_server, admin_user)
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Imports").click()
-    page.get_by_role("link", name="Upload a CSV file").first.click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Upload a CSV file")
+    page.get_by_role("link", name="Upload a file").first.click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Upload a CSV or Excel file")
     page.get_by_label("Connection").select_option(label="Acme RedFlag")
-    page.get_by_label("CSV file").set_input_files(SAMPLE)
+    page.get_by_label("CSV or Excel file").set_input_files(SAMPLE)
     expect(page.locator("[data-dropzone-file]")).to_contain_text("messy-new-starters.csv")
     screenshot(page, "imports-01-upload")
     axe_check(page)

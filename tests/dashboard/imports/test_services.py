@@ -188,7 +188,7 @@ def test_a_preview_older_than_the_mirror_must_be_refreshed(redflag, admin_user):
     ("data", "message"),
     [
         (b"", "The file is empty."),
-        (b"PK\x03\x04" + b"\x00" * 40, "Excel workbook"),
+        (b"PK\x03\x04" + b"\x00" * 40, "zip archive"),
         (b"email,firstName\x00\r\n", "NUL byte"),
         (b"email,firstName\r\na@example.com,A\r\nb@example.com\x00,B\r\n", "Row 3 contains a NUL"),
     ],

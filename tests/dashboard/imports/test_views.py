@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import io
 import json
 from pathlib import Path
 
@@ -48,8 +49,32 @@ def test_a_file_over_the_limit_is_refused_while_streaming_and_not_stored(
 def test_a_binary_file_named_csv_gets_a_clear_message(admin_client, redflag):
     response = post_file(admin_client, redflag, b"PK\x03\x04" + b"\x00" * 100, "staff.csv")
     assert response.status_code == 422
-    assert "This is an Excel workbook (.xlsx), not a CSV file." in response.content.decode()
+    assert "This is a zip archive, not a CSV file or an Excel workbook" in (
+        response.content.decode()
+    )
     assert not Import.objects.exists()
+
+
+def test_an_excel_workbook_is_read_from_its_first_sheet(admin_client, redflag):
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "Starters"
+    sheet.append(["E-mail", "Given name", "Surname", "Mobile", "Country"])
+    sheet.append(["zoe@example.com", "Zoë", "Ångström", 447911123456, "United Kingdom"])
+    book.create_sheet("Leavers").append(["email"])
+    data = io.BytesIO()
+    book.save(data)
+    response = post_file(admin_client, redflag, data.getvalue(), "starters.xlsx")
+    run = Import.objects.get()
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert (run.original_name, run.sheet) == ("starters.xlsx", "Starters")
+    page = admin_client.get(response["Location"]).content.decode()
+    assert "sheet “Starters” of an Excel workbook" in page
+    assert "Confirm: send 1 row to Acme RedFlag" in page
+    row = run.rows.get()
+    assert row.payload["firstName"] == "Zoë" and row.payload["mobile"] == "7911123456"
 
 
 def test_the_invalid_rows_csv_neutralises_formulas_and_explains_each_row(admin_client, redflag):

@@ -68,7 +68,7 @@ def test_quoted_semicolons_do_not_fool_the_delimiter_detection():
     ("data", "message"),
     [
         (b"", "The file is empty."),
-        (b"PK\x03\x04\x14\x00\x06\x00" + b"\x00" * 50, "Excel workbook (.xlsx)"),
+        (b"PK\x03\x04\x14\x00\x06\x00" + b"\x00" * 50, "zip archive, not a CSV file"),
         (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 50, "old Excel workbook"),
         (b"%PDF-1.7\n", "PDF"),
         (b"email,name\x00\x00\n", "NUL byte"),
