@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from django.core.cache import cache
 from django.db.models import Count, Q, QuerySet
 
 from dashboard.connections.models import Connection
@@ -24,7 +27,7 @@ from integrations.clients import (
     Unavailable,
 )
 from integrations.clients.models import from_provider
-from integrations.connection import BaseURLRefused, CredentialsUnreadable
+from integrations.connection import BaseURLRefused, CredentialsUnreadable, WrongProvider
 from integrations.models import ACTIVE_STATUSES, JobKind, MirroredRecipient, SyncItem, SyncJob
 from integrations.sync.mirror import digits, fold
 
@@ -34,6 +37,24 @@ QUERY_MAX_LENGTH = 200
 PHONE_QUERY_RE = re.compile(r"^[0-9\s+\-().]+$")
 PHONE_MIN_DIGITS = 4
 SEARCH_PROVIDERS = (Provider.REDFLAG, Provider.SNAPPY)
+# Beyond this many matches the total is shown as "1,000+": counting every match of a short
+# query ("an", "son") costs as much as the search itself, and nobody pages past page 40.
+RESULTS_COUNT_CAP = 1000
+# The columns a results row shows: the provider's record (JSON) stays in the database.
+RESULT_COLUMNS = (
+    "id",
+    "connection_id",
+    "remote_id",
+    "email",
+    "first_name",
+    "last_name",
+    "external_id",
+    "phone",
+)
+# How long a connection's live-recipient count may be reused: counting 100,000 rows costs more
+# than the whole search. A finished pull changes ``mirror_refreshed_at`` and so the cache key
+# (see ``_count_key``); this bounds how late a single create or delete shows in the count.
+MIRROR_COUNT_TTL = 30
 
 
 def search_query_clean(raw: str | None) -> str:
@@ -85,24 +106,113 @@ def _match(query: str, connection_ids: list[int]) -> Q:
     return match
 
 
-def recipient_search(*, query: str, connection: Connection | None = None) -> QuerySet:
+def recipient_search(
+    *,
+    query: str,
+    connection: Connection | None = None,
+    connections: Sequence[Connection] | None = None,
+) -> QuerySet[MirroredRecipient]:
     """Mirrored recipients matching ``query`` in one connection, or in every searchable one.
 
-    Recipients that have left the provider (``gone_at`` set) are not listed. An empty query
-    lists everyone, by name.
+    ``connections`` is the searchable connections when the caller has them already (it saves
+    a query); otherwise they are read here. Recipients that have left the provider
+    (``gone_at`` set) are not listed. An empty query lists everyone, by name. The connection
+    is not joined: ``recipient_search_page`` sets it on the page's rows from the caller's list.
     """
     query = search_query_clean(query)
     # Ids first (one small query): a literal list lets the planner use the per-column indexes,
     # where a subquery made it walk the connection index and filter every row.
-    ids = (
-        [connection.pk]
-        if connection is not None
-        else list(searchable_connections().values_list("pk", flat=True))
-    )
+    if connection is not None:
+        ids = [connection.pk]
+    elif connections is not None:
+        ids = [c.pk for c in connections]
+    else:
+        ids = list(searchable_connections().values_list("pk", flat=True))
     rows = MirroredRecipient.objects.filter(gone_at__isnull=True, connection_id__in=ids)
     if query:
         rows = rows.filter(_match(query, ids))
-    return rows.select_related("connection").order_by("last_name", "first_name", "id")
+    return rows.order_by("last_name", "first_name", "id")
+
+
+@dataclass(frozen=True)
+class ResultPage:
+    """One page of search results and the number of matches, up to a cap.
+
+    ``capped`` means more than ``count`` recipients match: the pages stop at the cap.
+    """
+
+    rows: list[MirroredRecipient]
+    number: int
+    count: int
+    capped: bool
+    per_page: int
+
+    @property
+    def num_pages(self) -> int:
+        return max(1, math.ceil(self.count / self.per_page))
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.number < self.num_pages
+
+    @property
+    def previous_page_number(self) -> int:
+        return self.number - 1
+
+    @property
+    def next_page_number(self) -> int:
+        return self.number + 1
+
+
+def _page_number(raw: str | None) -> int:
+    """The page asked for: a positive whole number, else the first page."""
+    try:
+        number = int(raw or 1)
+    except (TypeError, ValueError):
+        return 1
+    return max(1, number)
+
+
+def recipient_search_page(
+    *,
+    rows: QuerySet[MirroredRecipient],
+    connections: Sequence[Connection],
+    page: str | None,
+    per_page: int,
+    count_cap: int = RESULTS_COUNT_CAP,
+) -> ResultPage:
+    """One page of ``rows`` (from ``recipient_search``) with the total, in one or two queries.
+
+    The page is read with one row more than it shows: when that row is missing, this page is
+    the last and the total is known without counting (most searches find a handful of
+    people). Otherwise the total is counted up to ``count_cap`` + 1 matches
+    (``SELECT count(*) FROM (... LIMIT 1001)``): the pages stop at the cap. A page past the
+    end shows the last page; a page that is not a positive number, the first.
+    Each row's ``connection`` is taken from ``connections`` (no join).
+    """
+    rows = rows.only(*RESULT_COLUMNS)
+    last_page = math.ceil(count_cap / per_page)
+    number = min(_page_number(page), last_page)
+    fetched = list(rows[(number - 1) * per_page : number * per_page + 1])
+    if len(fetched) <= per_page and (fetched or number == 1):
+        count, capped = (number - 1) * per_page + len(fetched), False
+    else:
+        # Without the ordering, PostgreSQL stops after the cap instead of sorting every match.
+        counted = rows.order_by()[: count_cap + 1].count()
+        count, capped = min(counted, count_cap), counted > count_cap
+        if not fetched:  # past the end: the last page
+            number = max(1, math.ceil(count / per_page))
+            fetched = list(rows[(number - 1) * per_page : number * per_page])
+    by_pk = {c.pk: c for c in connections}
+    shown = fetched[:per_page]
+    for row in shown:
+        if row.connection_id in by_pk:
+            row.connection = by_pk[row.connection_id]
+    return ResultPage(rows=shown, number=number, count=count, capped=capped, per_page=per_page)
 
 
 @dataclass(frozen=True)
@@ -115,24 +225,54 @@ class MirrorStatus:
     running: SyncJob | None
 
 
-def mirror_statuses(*, connections: list[Connection]) -> list[MirrorStatus]:
-    """One status per connection, in three queries whatever the number of connections."""
-    ids = [c.pk for c in connections]
-    counts = dict(
-        MirroredRecipient.objects.filter(connection_id__in=ids, gone_at__isnull=True)
-        .values_list("connection_id")
-        .annotate(n=Count("*"))  # count(*) lets the partial index answer alone
-        .values_list("connection_id", "n")
+def _count_key(connection: Connection) -> str:
+    """The cache key of a connection's live-recipient count.
+
+    It names the mirror's last complete refresh, so a finished pull (which sets
+    ``mirror_refreshed_at``) is counted afresh at once, in every process; the creation time
+    keeps a key from outliving its connection.
+    """
+    refreshed = connection.mirror_refreshed_at
+    return (
+        f"recipients:mirror-count:{connection.pk}:{connection.created_at.timestamp()}:"
+        f"{refreshed.timestamp() if refreshed else 'never'}"
     )
+
+
+def mirror_statuses(*, connections: list[Connection]) -> list[MirrorStatus]:
+    """One status per connection, in at most two queries whatever the number of connections.
+
+    The recipient counts come from the cache (``MIRROR_COUNT_TTL``) except while a pull is
+    running for the connection, when they change batch by batch.
+    """
     running: dict[int, SyncJob] = {}
     for job in SyncJob.objects.filter(
-        connection_id__in=ids, kind=JobKind.PULL, status__in=ACTIVE_STATUSES
+        connection_id__in=[c.pk for c in connections],
+        kind=JobKind.PULL,
+        status__in=ACTIVE_STATUSES,
     ).order_by("created_at"):
-        running.setdefault(job.connection_id, job)
+        if job.connection_id is not None:
+            running.setdefault(job.connection_id, job)
+    keys = {c.pk: _count_key(c) for c in connections if c.pk not in running}
+    cached = cache.get_many(list(keys.values())) if keys else {}
+    counts = {pk: cached[key] for pk, key in keys.items() if key in cached}
+    missing = [c.pk for c in connections if c.pk not in counts]
+    if missing:
+        fresh = dict(
+            MirroredRecipient.objects.filter(connection_id__in=missing, gone_at__isnull=True)
+            .values_list("connection_id")
+            .annotate(n=Count("*"))  # count(*) lets the partial index answer alone
+            .values_list("connection_id", "n")
+        )
+        fresh = {pk: fresh.get(pk, 0) for pk in missing}
+        counts |= fresh
+        cache.set_many(
+            {keys[pk]: n for pk, n in fresh.items() if pk in keys}, timeout=MIRROR_COUNT_TTL
+        )
     return [
         MirrorStatus(
             connection=c,
-            recipients=counts.get(c.pk, 0),
+            recipients=counts[c.pk],
             refreshed_at=c.mirror_refreshed_at,
             running=running.get(c.pk),
         )
@@ -201,7 +341,7 @@ def recipient_live_get(
     label = provider_label(connection)
     try:
         client = recipient_client(connection)
-    except (CredentialsMissing, BaseURLRefused) as exc:
+    except (CredentialsMissing, BaseURLRefused, WrongProvider) as exc:
         return LiveRecord(problem=provider_problem(exc, label), blocked=True)
     try:
         try:
@@ -240,7 +380,7 @@ def connection_accounts(*, connection: Connection) -> LiveRecord:
     label = provider_label(connection)
     try:
         client = recipient_client(connection)
-    except (CredentialsMissing, BaseURLRefused) as exc:
+    except (CredentialsMissing, BaseURLRefused, WrongProvider) as exc:
         return LiveRecord(problem=provider_problem(exc, label), blocked=True)
     try:
         return LiveRecord(accounts=snappy_account_choices(client))

@@ -1,13 +1,12 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.template.loader import render_to_string
+from django.template.loader import get_template, render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseStopPolling, trigger_client_event
@@ -16,6 +15,7 @@ from dashboard.accounts.permissions import has_capability, require_capability
 from dashboard.accounts.roles import Capability
 from dashboard.campaigns import selectors as campaign_selectors
 from dashboard.connections.models import Connection
+from dashboard.core.http import HtmxHttpRequest
 from dashboard.recipients import selectors, services
 from dashboard.recipients.fields import (
     RecipientField,
@@ -59,36 +59,47 @@ def _mirror_row_or_404(connection: Connection, remote_id: str) -> MirroredRecipi
 
 @require_GET
 @require_capability(Capability.SEARCH_RECIPIENTS)
-def recipient_search_all(request: HttpRequest) -> HttpResponse:
+def recipient_search_all(request: HtmxHttpRequest) -> HttpResponse:
     """Search every searchable connection: the support staff's home."""
     return _search(request, connection=None)
 
 
 @require_GET
 @require_capability(Capability.SEARCH_RECIPIENTS)
-def recipient_search(request: HttpRequest, pk: int) -> HttpResponse:
+def recipient_search(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return _search(request, connection=_connection_or_404(pk))
 
 
-def _search(request: HttpRequest, *, connection: Connection | None) -> HttpResponse:
+def _search(request: HtmxHttpRequest, *, connection: Connection | None) -> HttpResponse:
     connections = [connection] if connection else list(selectors.searchable_connections())
     if request.htmx and request.htmx.target == "mirror-status":
         return _mirror_status_poll(request, connection, connections)
     # Free text: cleaning it (control characters out, spaces collapsed, length capped) is
     # all the validation it needs; a form would refuse a NUL and search for everyone instead.
     query = selectors.search_query_clean(request.GET.get("q", ""))
-    results = selectors.recipient_search(query=query, connection=connection)
-    page = Paginator(results, RESULTS_PER_PAGE).get_page(request.GET.get("page"))
+    results = selectors.recipient_search(
+        query=query, connection=connection, connections=connections
+    )
+    page = selectors.recipient_search_page(
+        rows=results,
+        connections=connections,
+        page=request.GET.get("page"),
+        per_page=RESULTS_PER_PAGE,
+    )
     context: dict[str, Any] = {
         "connection": connection,
         "query": query,
         "page": page,
+        "rows": _with_detail_urls(page.rows, connections),
         "q_param": urlencode({"q": query}) if query else "",
         "search_url": request.path,
         "search_hint": SEARCH_HINT,
     }
     if request.htmx and request.htmx.target == "results":
-        return render(request, "recipients/search.html#results", context)
+        # The results as typed, sent on every keystroke pause: they use nothing of the
+        # request, so no context processor runs (the navigation and the user's roles cost
+        # a query and are not shown).
+        return HttpResponse(get_template("recipients/search.html#results").render(context))
     statuses = selectors.mirror_statuses(connections=connections)
     context |= {
         "statuses": statuses,
@@ -98,6 +109,29 @@ def _search(request: HttpRequest, *, connection: Connection | None) -> HttpRespo
         and has_capability(request.user, Capability.CREATE_DELETE_RECIPIENTS),
     }
     return render(request, "recipients/search.html", context)
+
+
+# What reverse() leaves unescaped in a path segment (RFC 3986 pchar, less "/", which would
+# start another segment).
+PATH_SEGMENT_SAFE = "!$&'()*+,;=~:@"
+
+
+def _with_detail_urls(
+    rows: list[MirroredRecipient], connections: list[Connection]
+) -> list[tuple[MirroredRecipient, str]]:
+    """Each row with its detail page's address: one reverse() per connection, not per row.
+
+    Reversing a URL per row was most of the cost of rendering a page of results. A detail
+    page's address is its connection's search address plus the remote id (``urls.py``).
+    """
+    shown = {row.connection_id for row in rows}
+    prefixes = {
+        c.pk: reverse("recipients:search", args=[c.pk]) for c in connections if c.pk in shown
+    }
+    return [
+        (row, f"{prefixes[row.connection_id]}{quote(row.remote_id, safe=PATH_SEGMENT_SAFE)}/")
+        for row in rows
+    ]
 
 
 def _mirror_status_poll(
@@ -331,9 +365,7 @@ def _render_conflict(
         fields_info=form.fields_info,
         mode="edit",
         current=fresh.fields,
-        accounts=[(value, str(label)) for value, label in form.fields["accounts"].choices]
-        if "accounts" in form.fields
-        else None,
+        accounts=form.accounts,
         version=recipient_version(fresh),
     )
     rebound.is_valid()
