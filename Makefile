@@ -10,7 +10,11 @@ PYTHON ?= $(shell for c in python3.13 python3.12 python3 \
 	  $$c -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1 && { command -v $$c || echo $$c; } && break; \
 	done)
 
-.PHONY: help install demo test lint format run-sandbox clean
+# mypy's Django plugin imports the settings, which need SECRET_KEY and CREDENTIAL_KEYS:
+# DEBUG=true fills them from var/dev-secrets.json (generated on first use), as the tests do.
+MYPY := DEBUG=true $(VENV)/bin/mypy
+
+.PHONY: help install demo test lint typecheck format run-sandbox clean
 
 help:
 	@echo "make demo     start the sandbox, a Celery worker and the web server with demo data"
@@ -32,11 +36,15 @@ demo: install
 test: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(MYPY)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+typecheck: install
+	$(MYPY)
 
 format: install
 	$(VENV)/bin/ruff check --fix .

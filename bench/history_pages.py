@@ -293,12 +293,14 @@ def generate(connections) -> None:
     for field in SyncJob._meta.concrete_fields:
         if field.primary_key:
             continue
-        columns.append(field.column)
-        if field.column in JOB_COLUMNS:
-            values.append(JOB_COLUMNS[field.column])
+        column = field.column
+        assert column is not None  # a concrete field has one
+        columns.append(column)
+        if column in JOB_COLUMNS:
+            values.append(JOB_COLUMNS[column])
         else:
-            params[f"default_{field.column}"] = field.get_db_prep_save(field.get_default(), db)
-            values.append(f"%(default_{field.column})s")
+            params[f"default_{column}"] = field.get_db_prep_save(field.get_default(), db)
+            values.append(f"%(default_{column})s")
     params |= {
         "jobs": JOBS,
         "n_conn": len(connections),
@@ -478,7 +480,8 @@ def main() -> None:
         from dashboard.accounts.services import roles_ensure
         from integrations.models import SyncJob
 
-        print(f"History pages on PostgreSQL {db.pg_version // 10000} ({db.settings_dict['NAME']})")
+        major = db.get_database_version()[0]
+        print(f"History pages on PostgreSQL {major} ({db.settings_dict['NAME']})")
         connections = bench_connections()
         if args.regenerate or not data_present(connections):
             print(f"Generating {JOBS} jobs and {ITEMS} items ...")

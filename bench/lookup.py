@@ -809,9 +809,8 @@ def main() -> None:
 
         from dashboard.accounts.services import roles_ensure
 
-        print(
-            f"Recipient search on PostgreSQL {db.pg_version // 10000} ({db.settings_dict['NAME']})"
-        )
+        major = db.get_database_version()[0]
+        print(f"Recipient search on PostgreSQL {major} ({db.settings_dict['NAME']})")
         connections = bench_connections()
         if args.regenerate or not data_present(connections):
             print(f"Generating {RECIPIENTS} mirrored recipients ...")
@@ -862,7 +861,7 @@ def main() -> None:
         finally:
             server.terminate()
             server.wait(timeout=30)
-            Path(server.log_path).unlink(missing_ok=True)
+            Path(server.log_path).unlink(missing_ok=True)  # type: ignore[attr-defined]
 
         print()
         print(f"{'page':22} {'kind':15} {'p50':>8} {'p95':>8} {'max':>8}   client p50/p95   req/s")

@@ -178,9 +178,9 @@ def run_engine_push(sandbox, connection, records: list[dict], provider: str) -> 
 
 def run_naive(sandbox, connection, records: list[dict]) -> dict:
     """One request at a time, through the client the engine would build."""
-    from integrations.connection import connection_client
+    from integrations.connection import connection_recipient_client
 
-    client = connection_client(connection)
+    client = connection_recipient_client(connection)
     sandbox.reset()
     time.sleep(1.1)
     started = time.perf_counter()
@@ -206,10 +206,12 @@ def purge_bench_queue() -> None:
 
     if settings.CELERY_BROKER_URL.startswith("filesystem://"):
         return  # the broker folder is in the temporary VAR_DIR
+    from kombu import Queue
+
     from dashboard.celery import app
 
     with app.connection_for_write() as connection:
-        connection.default_channel.queue_purge(settings.CELERY_TASK_DEFAULT_QUEUE)
+        Queue(settings.CELERY_TASK_DEFAULT_QUEUE, channel=connection.default_channel).purge()
 
 
 def main() -> None:

@@ -17,6 +17,8 @@ from integrations.clients.errors import CredentialsMissing, ProviderError
 from integrations.urlguard import UnsafeURL, check_base_url
 
 ProviderClient = RedFlagClient | SnappyClient | CampaignClient
+# The providers that keep a recipient directory (Parcelvoy only triggers campaigns).
+RecipientClient = RedFlagClient | SnappyClient
 CREDENTIAL_FIELD = {"redflag": "token", "snappy": "api_key", "parcelvoy": "secret_key"}
 
 
@@ -28,6 +30,10 @@ class CredentialsUnreadable(CredentialsMissing):
 
 class BaseURLRefused(ProviderError):
     default_message = "The connection's base URL is not allowed."
+
+
+class WrongProvider(ProviderError):
+    default_message = "The connection's provider does not offer this."
 
 
 def connection_enabled_paths(connection: Any) -> frozenset[str]:
@@ -63,3 +69,31 @@ def connection_client(connection: Any, **options: Any) -> ProviderClient:
         enabled_fields=connection_enabled_paths(connection),
         **options,
     )
+
+
+def connection_recipient_client(connection: Any, **options: Any) -> RecipientClient:
+    """``connection_client`` for a provider with a recipient directory (RedFlag, Snappy).
+
+    Raises ``WrongProvider`` for a Parcelvoy connection, and what ``connection_client`` raises.
+    """
+    client = connection_client(connection, **options)
+    if isinstance(client, CampaignClient):
+        client.close()
+        raise WrongProvider(
+            f"{client.label} keeps no recipient directory.", provider=connection.provider
+        )
+    return client
+
+
+def connection_campaign_client(connection: Any, **options: Any) -> CampaignClient:
+    """``connection_client`` for a provider that triggers campaigns (Parcelvoy).
+
+    Raises ``WrongProvider`` for another provider, and what ``connection_client`` raises.
+    """
+    client = connection_client(connection, **options)
+    if not isinstance(client, CampaignClient):
+        client.close()
+        raise WrongProvider(
+            f"{client.label} does not send campaigns.", provider=connection.provider
+        )
+    return client

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
+from celery.contrib.django.task import DjangoTask
 from django.db import transaction
 from django.utils import timezone
 
@@ -18,7 +19,9 @@ from integrations.models import ACTIVE_STATUSES, JobKind, JobSource, SyncJob
 logger = logging.getLogger(__name__)
 
 
-@shared_task(name="sync.run_job", ignore_result=True, acks_late=True)
+# DjangoTask (Celery's default task class under Django, named here so the type checker knows
+# it) adds ``delay_on_commit``, which the services queue this task with.
+@shared_task(name="sync.run_job", ignore_result=True, acks_late=True, base=DjangoTask)
 def run_sync_job(job_id: int) -> None:
     from integrations.sync.engine import job_execute
 
@@ -54,17 +57,19 @@ def schedule_pulls() -> int:
             .values_list("created_at", "status")
             .first()
         )
+        interval = connection.pull_interval_minutes
+        assert interval is not None  # the query above skips connections without one
         if last is not None:
             created_at, status = last
             if status in ACTIVE_STATUSES:
                 continue
-            if (now - created_at).total_seconds() < connection.pull_interval_minutes * 60:
+            if (now - created_at).total_seconds() < interval * 60:
                 continue
         with transaction.atomic():
             job_create_pull(
                 connection=connection,
                 source=JobSource.SCHEDULE,
-                source_label=f"Every {connection.pull_interval_minutes} min",
+                source_label=f"Every {interval} min",
             )
         started += 1
     return started

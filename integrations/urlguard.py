@@ -32,7 +32,12 @@ def _addresses(host: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]
         # Unresolvable here (no network, or a name only the production network knows):
         # the check is repeated when a request is made.
         return []
-    return [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos]
+    return [
+        ipaddress.ip_address(sockaddr[0].split("%", 1)[0])
+        for *_, sockaddr in infos
+        # An IPv4 or IPv6 address (the only families a host name resolves to), without the zone.
+        if isinstance(sockaddr[0], str)
+    ]
 
 
 def _is_loopback(addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:

@@ -2,18 +2,35 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import factory
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, User
 
 from dashboard.accounts.services import roles_ensure
 from dashboard.connections.models import Connection, Environment
 from dashboard.core.crypto import SealedSecret
+from dashboard.imports.models import Import
+from integrations.models import SyncItem, SyncJob
 
 PASSWORD = "correct-horse-battery-staple"
 
 
-class UserFactory(factory.django.DjangoModelFactory):
+class ModelFactory[M](factory.django.DjangoModelFactory[M]):
+    """A factory whose call, ``XFactory(...)``, is typed as returning the model it creates."""
+
+    class Meta:
+        abstract = True
+
+    if TYPE_CHECKING:
+        # factory_boy's metaclass ``__call__`` returns ``create()``'s model instance, but it is
+        # untyped, so mypy takes the call for the factory class's own constructor.
+        def __new__(cls, **kwargs: Any) -> M:  # type: ignore[misc]
+            ...
+
+
+class UserFactory(ModelFactory[User]):
     class Meta:
         model = get_user_model()
         django_get_or_create = ("username",)
@@ -24,16 +41,17 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.PostGenerationMethodCall("set_password", PASSWORD)
 
     @factory.post_generation
-    def role(self, create, extracted, **kwargs):
+    def role(user: User, create: bool, extracted: str | None, **kwargs: Any) -> None:
+        # factory_boy calls a post-generation hook with the created user, not the factory.
         if extracted:
             if not Group.objects.filter(name=extracted).exists():
                 roles_ensure()  # a transactional test flushed the migration's groups
-            self.groups.set([Group.objects.get(name=extracted)])
+            user.groups.set([Group.objects.get(name=extracted)])
         if create:
-            self.save()
+            user.save()
 
 
-class ConnectionFactory(factory.django.DjangoModelFactory):
+class ConnectionFactory(ModelFactory[Connection]):
     """A connection; ``secret`` is a plaintext factory argument, sealed on build."""
 
     class Meta:
@@ -50,7 +68,7 @@ class ConnectionFactory(factory.django.DjangoModelFactory):
     options = factory.Dict({})
 
 
-class SyncJobFactory(factory.django.DjangoModelFactory):
+class SyncJobFactory(ModelFactory[SyncJob]):
     """A push job on a fresh connection; set ``status`` and the counts as the test needs."""
 
     class Meta:
@@ -65,7 +83,7 @@ class SyncJobFactory(factory.django.DjangoModelFactory):
     started_by_name = "ada"
 
 
-class SyncItemFactory(factory.django.DjangoModelFactory):
+class SyncItemFactory(ModelFactory[SyncItem]):
     class Meta:
         model = "integrations.SyncItem"
 
@@ -77,7 +95,7 @@ class SyncItemFactory(factory.django.DjangoModelFactory):
     status = "pending"
 
 
-class ImportFactory(factory.django.DjangoModelFactory):
+class ImportFactory(ModelFactory[Import]):
     """An uploaded CSV import with a two-column header; its file holds just that header."""
 
     class Meta:

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser, Group
+from django.contrib.auth.models import AbstractUser, Group
 from django.db import transaction
 
 from dashboard.accounts.roles import Role
@@ -10,7 +10,7 @@ from dashboard.accounts.roles import Role
 @transaction.atomic
 def user_create_with_role(
     *, username: str, password: str, role: Role, email: str = "", first_name: str = ""
-) -> AbstractBaseUser:
+) -> AbstractUser:
     """Create (or update the password and role of) a user with exactly one role."""
     user_model = get_user_model()
     user, _ = user_model.objects.get_or_create(username=username)

@@ -1,3 +1,5 @@
+from typing import Any
+
 from django import forms
 
 
@@ -8,8 +10,9 @@ class AuditFilterForm(forms.Form):
     since = forms.DateField(required=False, input_formats=["%Y-%m-%d"])
     until = forms.DateField(required=False, input_formats=["%Y-%m-%d"])
 
-    def clean(self):
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
         if data.get("since") and data.get("until") and data["since"] > data["until"]:
             raise forms.ValidationError("The “From” date is after the “To” date.")
         return data

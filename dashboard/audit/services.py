@@ -25,7 +25,7 @@ def audit_record(
         actor=user,
         actor_name=user.get_username() if user else "system",
         action=action,
-        target_type=target._meta.model_name if target is not None else "",
+        target_type=(target._meta.model_name or "") if target is not None else "",
         target_id=str(target.pk) if target is not None else "",
         target_repr=str(target)[:300] if target is not None else "",
         summary=summary[:500],

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
@@ -10,11 +10,12 @@ from dashboard.accounts.permissions import require_capability
 from dashboard.accounts.roles import Capability
 from dashboard.audit.forms import AuditFilterForm
 from dashboard.audit.models import AuditEvent
+from dashboard.core.http import HtmxHttpRequest
 
 
 @require_GET
 @require_capability(Capability.VIEW_AUDIT)
-def audit_list(request: HttpRequest) -> HttpResponse:
+def audit_list(request: HtmxHttpRequest) -> HttpResponse:
     events = AuditEvent.objects.all()
     form = AuditFilterForm(request.GET)
     errors: list[str] = []
@@ -33,7 +34,7 @@ def audit_list(request: HttpRequest) -> HttpResponse:
     else:
         for field, field_errors in form.errors.items():
             label = {"since": "From", "until": "To"}.get(field, field)
-            errors += [f"{label}: {e}" if field != "__all__" else e for e in field_errors]
+            errors += [f"{label}: {e}" if field != "__all__" else str(e) for e in field_errors]
         events = events.none()
     filters = {name: request.GET.get(name, "").strip() for name in form.fields}
     page = Paginator(events, 50).get_page(request.GET.get("page"))

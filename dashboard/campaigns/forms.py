@@ -2,9 +2,11 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
+from django.db.models import QuerySet
 from django_countries import countries
 
 from dashboard.campaigns import validation
@@ -30,7 +32,7 @@ class ConnectionChoiceField(forms.ModelChoiceField):
         return f"{obj.name} ({obj.get_environment_display()})"
 
 
-def campaign_connections():
+def campaign_connections() -> QuerySet[Connection]:
     return Connection.objects.filter(provider=Provider.PARCELVOY.value, is_active=True)
 
 
@@ -98,8 +100,12 @@ class TestSendForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["connection"].queryset = campaign_connections()
-        self.fields["phone_country"].choices = [("", "International"), *countries]
+        connection = self.fields["connection"]
+        phone_country = self.fields["phone_country"]
+        assert isinstance(connection, ConnectionChoiceField)
+        assert isinstance(phone_country, forms.ChoiceField)
+        connection.queryset = campaign_connections()
+        phone_country.choices = [("", "International"), *countries]
         if not self.is_bound:
             self.initial.setdefault("request_id", uuid.uuid4())
             self.initial.setdefault("channel", Channel.EMAIL)
@@ -138,7 +144,7 @@ class TestSendForm(forms.Form):
         except ValueError as exc:
             raise forms.ValidationError(str(exc)) from None
 
-    def _checked(self, check, name: str) -> str:
+    def _checked(self, check: Callable[[str], str], name: str) -> str:
         value = self.cleaned_data[name].strip()
         if not value:
             return ""
@@ -148,7 +154,8 @@ class TestSendForm(forms.Form):
             raise forms.ValidationError(str(exc)) from None
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         phone = cleaned.get("phone", "")
         if phone:
             try:

@@ -35,7 +35,7 @@ from integrations.clients.errors import (
     Unauthorized,
 )
 from integrations.clients.parcelvoy import CAMPAIGN_NOT_FOUND
-from integrations.connection import connection_client
+from integrations.connection import connection_campaign_client
 
 # Form fields a provider's 422 can name (its message says ``'phone'`` or ``/user/phone``).
 REPLY_FIELDS = frozenset(
@@ -241,7 +241,7 @@ def _remember_campaign(data: TestSendData) -> str:
 def _trigger(test_send: TestSend, data: TestSendData) -> None:
     client = None
     try:
-        client = connection_client(data.connection, **settings.TEST_SEND_CLIENT_OPTIONS)
+        client = connection_campaign_client(data.connection, **settings.TEST_SEND_CLIENT_OPTIONS)
         with client:
             result = client.trigger(data.campaign_id, user=data.user(), event=data.event)
     except ProviderError as exc:

@@ -18,6 +18,7 @@ from dashboard.campaigns.forms import AllowlistEntryForm, TestSendForm, campaign
 from dashboard.campaigns.models import AllowlistEntry, Channel, Outcome
 from dashboard.campaigns.validation import timezone_names
 from dashboard.connections.models import Connection
+from dashboard.core.http import HtmxHttpRequest
 from integrations.catalogue import Provider
 from integrations.models import MirroredRecipient
 
@@ -29,7 +30,7 @@ ONE_SHOT_KEYS = ("request_id", "previewed", "confirm_outside", "action", "csrfmi
 
 @require_http_methods(["GET", "POST"])
 @require_capability(Capability.SEND_TEST_CAMPAIGNS)
-def test_send(request: HttpRequest) -> HttpResponse:
+def test_send(request: HtmxHttpRequest) -> HttpResponse:
     if request.method == "GET":
         if getattr(request, "htmx", False) and request.htmx.target == "test-send-history":
             return _render(request, TestSendForm(), partial="history")

@@ -134,7 +134,7 @@ class ConnectionForm(forms.Form):
     def clean_secret(self) -> str | None:
         """Return the new secret, or None to keep the stored one."""
         raw = self.cleaned_data.get("secret") or ""
-        label = self.fields["secret"].label.lower()
+        label = SECRET_LABELS[self.provider][0].lower()
         if raw == "":
             if self.instance is None or self.instance.secret is None:
                 raise forms.ValidationError(f"Enter the {label}.")

@@ -14,6 +14,7 @@ from dashboard.connections import services
 from dashboard.connections.forms import ConnectionForm, CustomFieldForm
 from dashboard.connections.models import Connection
 from dashboard.connections.selectors import connection_field_groups, connection_mirror_summary
+from dashboard.core.http import HtmxHttpRequest
 from integrations.catalogue import PROVIDER_LABELS, Provider, supports_custom_fields
 from integrations.sync.services import job_create_pull
 
@@ -154,7 +155,7 @@ def _render_fields(
 
 @require_POST
 @require_capability(Capability.MANAGE_CONNECTIONS)
-def field_toggle(request: HttpRequest, pk: int) -> HttpResponse:
+def field_toggle(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     connection = get_object_or_404(Connection, pk=pk)
     path = request.POST.get("path", "")
     enabled = request.POST.get("enabled") == "on"
@@ -185,7 +186,7 @@ def field_toggle(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @require_capability(Capability.MANAGE_CONNECTIONS)
-def custom_field_add(request: HttpRequest, pk: int) -> HttpResponse:
+def custom_field_add(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     connection = get_object_or_404(Connection, pk=pk)
     if not supports_custom_fields(connection.provider):
         raise Http404("This provider has no custom fields.")
@@ -243,7 +244,7 @@ def custom_field_change(request: HttpRequest, pk: int, key: str) -> HttpResponse
 
 @require_POST
 @require_capability(Capability.MANAGE_CONNECTIONS)
-def connection_test(request: HttpRequest, pk: int) -> HttpResponse:
+def connection_test(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     connection = get_object_or_404(Connection, pk=pk)
     connection = services.connection_test(connection=connection)
     if request.htmx:

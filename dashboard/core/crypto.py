@@ -8,7 +8,7 @@ printed, logged or rendered; only :meth:`SealedSecret.reveal` decrypts, where a 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
@@ -82,7 +82,15 @@ class SealedSecret:
         return hash(self.token)
 
 
-class EncryptedSecretField(models.TextField):
+if TYPE_CHECKING:
+    # django-stubs makes a field generic over the types assigned and read; Django's own field
+    # classes cannot be subscripted at run time.
+    _SecretTextField = models.TextField[SealedSecret | None, SealedSecret | None]
+else:
+    _SecretTextField = models.TextField
+
+
+class EncryptedSecretField(_SecretTextField):
     """A text column holding a Fernet token; the attribute is a :class:`SealedSecret`.
 
     Only a SealedSecret (or None) can be assigned, so plaintext can never reach the column by

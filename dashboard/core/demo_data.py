@@ -41,6 +41,7 @@ def demo_connections_ensure(*, base: str, credentials: dict[str, Any]) -> list[C
         elif (
             existing.base_url == f"{base}/{path}"
             and existing.options == options
+            and existing.secret is not None
             and existing.secret_readable
             and existing.secret.reveal() == secret
         ):

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from django.conf import settings
 from django.db import connection as db_connection
@@ -15,6 +16,7 @@ from kombu import Connection as BrokerConnection
 from dashboard.accounts.permissions import has_capability
 from dashboard.accounts.roles import Capability
 from dashboard.connections.models import Connection
+from dashboard.core.http import HtmxHttpRequest
 from dashboard.core.models import WorkerHeartbeat
 from dashboard.jobs.charts import outcome_chart
 from dashboard.jobs.selectors import job_daily_outcomes, jobs_recent_failures, jobs_running
@@ -23,7 +25,7 @@ logger = logging.getLogger(__name__)
 
 
 @require_GET
-def overview(request: HttpRequest) -> HttpResponse:
+def overview(request: HtmxHttpRequest) -> HttpResponse:
     sees_jobs = has_capability(request.user, Capability.VIEW_JOBS)
     if request.htmx and request.htmx.target == "running-jobs" and sees_jobs:
         running = jobs_running()
@@ -35,7 +37,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         )
     connections = list(Connection.objects.all())
     heartbeat = WorkerHeartbeat.objects.order_by("-seen_at").first()
-    context = {
+    context: dict[str, Any] = {
         "connections": connections,
         "heartbeat": heartbeat,
         "production_count": sum(c.is_production for c in connections),

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 
 from dashboard.connections.models import Connection
@@ -18,9 +20,11 @@ class UploadForm(forms.Form):
         "tab or pipe separated) or an Excel workbook (.xlsx: its first sheet is read).",
     )
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["connection"].queryset = Connection.objects.filter(
+        field = self.fields["connection"]
+        assert isinstance(field, forms.ModelChoiceField)
+        field.queryset = Connection.objects.filter(
             is_active=True, provider__in=["redflag", "snappy"]
         )
 

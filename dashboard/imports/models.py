@@ -18,11 +18,11 @@ class ImportUploadStorage(FileSystemStorage):
     """Uploads under ``IMPORT_UPLOAD_DIR``, read when a file is stored, not at import time."""
 
     @property
-    def base_location(self) -> str:  # type: ignore[override]
+    def base_location(self) -> str:
         return str(settings.IMPORT_UPLOAD_DIR)
 
     @property
-    def location(self) -> str:  # type: ignore[override]
+    def location(self) -> str:
         return os.path.abspath(self.base_location)
 
 

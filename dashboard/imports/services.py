@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, cast
 
 from django.conf import settings
 from django.core.files import File
@@ -57,7 +57,8 @@ class MappingError(ImportStateError):
 
 
 def _read_header(import_run: Import) -> list[str]:
-    with import_run.file.open("rb") as handle:
+    with import_run.file.open("rb") as stored:
+        handle = cast(BinaryIO, stored)  # a FieldFile proxies the binary file it opened
         rows = iter_rows(handle, encoding=import_run.encoding, delimiter=import_run.delimiter)
         header = next(rows, None)
         rows.close()
@@ -348,7 +349,8 @@ class _PreviewWriter:
         rows: list[list[Any]] = []
         in_batch: dict[int, list[Any]] = {}  # row number → its row, for duplicates
         for number, cells, result in self.pending:
-            kind, payload, changes, errors, remote_id = RowKind.INVALID, {}, {}, result.errors, ""
+            kind: str = RowKind.INVALID
+            payload, changes, errors, remote_id = {}, {}, result.errors, ""
             key = result.identifier.lower()
             if key:
                 first = self.first_seen.setdefault(key, number)
@@ -445,7 +447,8 @@ def import_build_preview(*, import_id: int, generation: int) -> None:
     current = Import.objects.filter(pk=import_id, generation=generation)
     writer = _PreviewWriter(import_run, import_fields(connection=import_run.connection))
     try:
-        with import_run.file.open("rb") as handle:
+        with import_run.file.open("rb") as stored:
+            handle = cast(BinaryIO, stored)  # a FieldFile proxies the binary file it opened
             rows = iter_rows(handle, encoding=import_run.encoding, delimiter=import_run.delimiter)
             next(rows, None)  # the header
             for number, cells in enumerate(rows, start=2):

@@ -19,7 +19,14 @@ class SizeCappedUploadHandler(FileUploadHandler):
         self.received = 0
         self.too_large = False
 
-    def handle_raw_input(self, input_data, META, content_length, boundary, encoding=None):
+    def handle_raw_input(
+        self,
+        input_data: Any,
+        META: dict[str, Any],
+        content_length: int,
+        boundary: str,
+        encoding: str | None = None,
+    ) -> None:
         # Refuse at once what is announced as too big (the body is drained, not stored).
         if content_length and content_length > self.max_bytes + 64 * 1024:
             self.too_large = True

@@ -13,6 +13,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from dashboard.accounts.permissions import require_capability
 from dashboard.accounts.roles import Capability
+from dashboard.core.http import HtmxHttpRequest
 from dashboard.imports import services
 from dashboard.imports.exports import invalid_csv_lines
 from dashboard.imports.forms import ReadingForm, UploadForm
@@ -189,10 +190,10 @@ def _detail_context(request: HttpRequest, import_run: Import) -> dict[str, Any]:
 
 @require_GET
 @require_capability(Capability.MANAGE_IMPORTS)
-def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def import_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     import_run = get_object_or_404(Import.objects.select_related("connection", "job"), pk=pk)
     context = _detail_context(request, import_run)
-    if getattr(request, "htmx", False) and request.htmx.target == "preview":
+    if request.htmx and request.htmx.target == "preview":
         return render(request, "imports/detail.html#preview", context)
     return render(request, "imports/detail.html", context)
 

@@ -174,7 +174,7 @@ def outcome_chart(days: Sequence[DayOutcomes]) -> OutcomeChart:
     rate_dots = []
     for index, day in enumerate(days):
         x = LEFT + index * slot + (slot - bar_w) / 2
-        y = TOP + PLOT_H
+        y: float = TOP + PLOT_H
         rects = []
         counts = []
         for status, label, key in CHART_SERIES:

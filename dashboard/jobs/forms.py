@@ -31,10 +31,13 @@ class JobFilterForm(forms.Form):
 
     def __init__(self, data: Any, *, connections: list[tuple[int, str]]) -> None:
         super().__init__(data)
-        self.fields["connection"].choices = [("", "Any"), *connections]
+        connection = self.fields["connection"]
+        assert isinstance(connection, forms.ChoiceField)
+        connection.choices = [("", "Any"), *connections]
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if data.get("since") and data.get("until") and data["since"] > data["until"]:
             self.add_error("until", "The “To” date is before the “From” date.")
         return data

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.db.models import Count, DurationField, ExpressionWrapper, F, QuerySet
 from django.db.models.functions import Coalesce, Now, TruncDate
@@ -20,6 +21,9 @@ from integrations.models import (
     SyncItem,
     SyncJob,
 )
+
+if TYPE_CHECKING:
+    from dashboard.imports.models import Import
 
 FAILURE_STATUSES = (JobStatus.FAILED, JobStatus.PARTIALLY_FAILED)
 # The items errors.csv lists: those a retry would send again.
@@ -256,7 +260,7 @@ def job_daily_outcomes(*, days: int = 30, today: dt.date | None = None) -> list[
     ]
 
 
-def job_source_import(*, job: SyncJob):
+def job_source_import(*, job: SyncJob) -> Import | None:
     """The CSV import a push job was confirmed from, if any (one query, only for imports)."""
     if job.source != JobSource.IMPORT:
         return None

@@ -15,6 +15,7 @@ from django_htmx.http import HttpResponseStopPolling, trigger_client_event
 from dashboard.accounts.permissions import require_capability
 from dashboard.accounts.roles import Capability
 from dashboard.connections.models import Connection
+from dashboard.core.http import HtmxHttpRequest
 from dashboard.jobs import selectors, services
 from dashboard.jobs.exports import errors_csv_lines
 from dashboard.jobs.forms import AcknowledgeForm, JobFilterForm
@@ -45,7 +46,7 @@ def _job_or_404(pk: int) -> SyncJob:
 
 @require_GET
 @require_capability(Capability.VIEW_JOBS)
-def job_list(request: HttpRequest) -> HttpResponse:
+def job_list(request: HtmxHttpRequest) -> HttpResponse:
     connections = list(Connection.objects.values_list("pk", "name"))
     form = JobFilterForm(request.GET, connections=connections)
     form.is_valid()
@@ -102,7 +103,7 @@ def _detail_context(
 
 @require_GET
 @require_capability(Capability.VIEW_JOBS)
-def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def job_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     job = _job_or_404(pk)
     if request.htmx and request.htmx.target == "progress":
         context = {"job": job, "progress": selectors.job_progress(job=job)}

@@ -255,7 +255,9 @@ def comparison_rows(
                 continue
             seen.add(path)
             spec = FieldSpec(path, key, FieldType.CUSTOM, "Custom fields", custom=True)
-            rows.append(_row(provider, spec, False, live_fields, mirror_fields, live, known=False))
+            rows.append(
+                _row(provider, spec, False, live_fields, mirror_fields, live, accounts, known=False)
+            )
     return rows
 
 

@@ -79,7 +79,12 @@ def _with_current(choices: list[tuple[str, str]], current: Any) -> list[tuple[st
 # -- fields -----------------------------------------------------------------------------------
 
 
-class LinesField(forms.CharField):
+def _text(value: Any) -> str:
+    """A submitted value as stripped text ("" when empty), as ``CharField`` reads it."""
+    return "" if value in forms.Field.empty_values else str(value).strip()
+
+
+class LinesField(forms.Field):
     """A list of text values, one per line."""
 
     widget = forms.Textarea
@@ -92,7 +97,7 @@ class LinesField(forms.CharField):
     def to_python(self, value: Any) -> list[str]:
         if isinstance(value, list | tuple):
             return [str(item).strip() for item in value if str(item).strip()]
-        text = super().to_python(value)
+        text = _text(value)
         return [line.strip() for line in text.splitlines() if line.strip()]
 
     def prepare_value(self, value: Any) -> Any:
@@ -109,9 +114,6 @@ class LinesField(forms.CharField):
                     code="invalid",
                     params={"bad": ", ".join(bad[:3])},
                 )
-
-    def run_validators(self, value: Any) -> None:
-        return None  # CharField's length validators would judge the list, not its lines
 
     def has_changed(self, initial: Any, data: Any) -> bool:
         try:
@@ -135,10 +137,12 @@ class TagValueField(LinesField):
         return lines[0] if lines else ""
 
 
-class JSONListField(forms.CharField):
+class JSONListField(forms.Field):
     """A list of objects as JSON (RedFlag ``education``, ``employment``, ``certification``)."""
 
-    def __init__(self, *, members: frozenset[str], date_members: frozenset[str], **kwargs):
+    def __init__(
+        self, *, members: frozenset[str], date_members: frozenset[str], **kwargs: Any
+    ) -> None:
         self.members = members
         self.date_members = date_members
         kwargs.setdefault("widget", forms.Textarea(attrs={"rows": 4, "class": "mono"}))
@@ -147,7 +151,7 @@ class JSONListField(forms.CharField):
     def to_python(self, value: Any) -> list[dict[str, Any]]:
         if isinstance(value, list):
             return value
-        text = super().to_python(value)
+        text = _text(value)
         if not text:
             return []
         try:
@@ -238,6 +242,7 @@ class RecipientForm(forms.Form):
         self.editable = [f for f in fields_info if f.editable]
         self.readonly = [f for f in fields_info if not f.editable]
         self.forged: dict[str, str] = {}
+        self.accounts = accounts
         self.account_names = dict(accounts or [])
         self.initial["version"] = version
         for info in self.editable:
@@ -355,14 +360,15 @@ class RecipientForm(forms.Form):
     # -- validation -------------------------------------------------------------------------
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         if self.mode == "edit":
             # A value the user did not change is not sent, so it is not judged either: a
             # record the provider holds in a shape our widgets would refuse stays editable.
             changed = set(self.changed_data)
-            for name in list(self._errors):
+            for name in list(self.errors):
                 if name in self.fields and name not in changed:
-                    del self._errors[name]
+                    del self.errors[name]
         self._refuse_forged_fields()
         self._check_phones(cleaned)
         return cleaned
@@ -398,15 +404,17 @@ class RecipientForm(forms.Form):
             for number_name, code_name in REDFLAG_PHONE_PAIRS.items():
                 if number_name not in changed and code_name not in changed:
                     continue
-                if number_name in self._errors or code_name in self._errors:
+                if number_name in self.errors or code_name in self.errors:
                     continue
                 self._check_redflag_phone(cleaned, number_name, code_name)
-        elif "mobilePhone" in changed and "mobilePhone" not in self._errors:
+        elif "mobilePhone" in changed and "mobilePhone" not in self.errors:
             value = cleaned.get("mobilePhone") or ""
             if value:
                 cleaned["mobilePhone"] = self._international_phone(value, "mobilePhone")
 
-    def _check_redflag_phone(self, cleaned: dict[str, Any], number_name: str, code_name: str):
+    def _check_redflag_phone(
+        self, cleaned: dict[str, Any], number_name: str, code_name: str
+    ) -> None:
         def current_or_cleaned(name: str) -> str:
             if name in self.fields:
                 return cleaned.get(name) or ""
@@ -482,7 +490,9 @@ class RecipientForm(forms.Form):
     def _opened(self, info: RecipientField) -> Any:
         """The form value this field had when the form was opened (its hidden initial)."""
         field = self.fields[info.name]
-        raw = self._widget_data_value(field.hidden_widget(), self[info.name].html_initial_name)
+        raw = field.hidden_widget().value_from_datadict(
+            self.data, self.files, self[info.name].html_initial_name
+        )
         try:
             return field.clean(raw)
         except ValidationError:

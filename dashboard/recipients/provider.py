@@ -5,13 +5,14 @@ from __future__ import annotations
 from django.conf import settings
 
 from dashboard.connections.models import Connection
-from integrations.connection import ProviderClient, connection_client
+from integrations.connection import RecipientClient, connection_recipient_client
 
 
-def recipient_client(connection: Connection) -> ProviderClient:
+def recipient_client(connection: Connection) -> RecipientClient:
     """A client for ``connection`` that obeys its field settings.
 
-    Raises ``CredentialsMissing``/``CredentialsUnreadable`` and ``BaseURLRefused`` before any
-    request. Options come from ``RECIPIENT_CLIENT_OPTIONS``.
+    Raises ``CredentialsMissing``/``CredentialsUnreadable``, ``BaseURLRefused`` and, for a
+    connection without a recipient directory, ``WrongProvider``, before any request. Options
+    come from ``RECIPIENT_CLIENT_OPTIONS``.
     """
-    return connection_client(connection, **settings.RECIPIENT_CLIENT_OPTIONS)
+    return connection_recipient_client(connection, **settings.RECIPIENT_CLIENT_OPTIONS)

@@ -38,7 +38,7 @@ import time
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Self, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -247,16 +247,16 @@ class BaseClient:
     provider: ClassVar[str] = ""
     label: ClassVar[str] = "The provider"
 
-    connect_timeout: ClassVar[float] = 5.0
-    read_timeout: ClassVar[float] = 30.0
-    write_timeout: ClassVar[float] = 30.0
-    pool_timeout: ClassVar[float] = 10.0
-    max_attempts: ClassVar[int] = 5
-    total_timeout: ClassVar[float] = 120.0  # budget for one call, retries and waits included
-    backoff_base: ClassVar[float] = 1.0  # 1, 2, 4, 8, 16 s (CONTRACT-NOTES "Snappy")
-    backoff_cap: ClassVar[float] = 16.0
+    connect_timeout: float = 5.0
+    read_timeout: float = 30.0
+    write_timeout: float = 30.0
+    pool_timeout: float = 10.0
+    max_attempts: int = 5
+    total_timeout: float = 120.0  # budget for one call, retries and waits included
+    backoff_base: float = 1.0  # 1, 2, 4, 8, 16 s (CONTRACT-NOTES "Snappy")
+    backoff_cap: float = 16.0
     max_retry_after: ClassVar[float] = 60.0
-    max_reply_bytes: ClassVar[int] = 20 * 1024 * 1024
+    max_reply_bytes: int = 20 * 1024 * 1024
     default_rate_limit: ClassVar[float | None] = None
     # A provider limit like Snappy's is counted in a sliding one-second window. Pacing at
     # 95 % of it with no burst keeps every window under the limit even when network jitter
@@ -408,7 +408,7 @@ class BaseClient:
     def close(self) -> None:
         self._http.close()
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -872,5 +872,5 @@ class BaseClient:
         return value
 
 
-def _pick(value, default):
+def _pick[V](value: V | None, default: V) -> V:
     return default if value is None else value

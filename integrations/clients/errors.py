@@ -8,7 +8,8 @@ scrubbed of the connection's secrets before the error is raised.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 
 class ProviderError(Exception):
@@ -58,11 +59,14 @@ class ProviderError(Exception):
             f"code={self.code!r}, message={self.message!r}{self._repr_extra()})"
         )
 
-    def __reduce__(self):  # keep keyword attributes when pickled (Celery results, logging)
+    # Keep keyword attributes when pickled (Celery results, logging).
+    def __reduce__(
+        self,
+    ) -> tuple[Callable[..., ProviderError], tuple[type[ProviderError], dict[str, Any]]]:
         return (_rebuild_error, (type(self), self.__dict__.copy()))
 
 
-def _rebuild_error(cls: type[ProviderError], state: dict) -> ProviderError:
+def _rebuild_error(cls: type[ProviderError], state: dict[str, Any]) -> ProviderError:
     error = cls.__new__(cls)
     Exception.__init__(error, state.get("message", ""))
     error.__dict__.update(state)
@@ -108,7 +112,7 @@ class Invalid(ProviderError):
         message: str | None = None,
         *,
         field_errors: Mapping[str, Iterable[str]] | None = None,
-        **kwargs,
+        **kwargs: Any,
     ) -> None:
         super().__init__(message, **kwargs)
         self.field_errors: dict[str, list[str]] = {
@@ -123,7 +127,9 @@ class RateLimited(ProviderError):
     default_message = "The provider is rate limiting requests; try again shortly."
     default_retryable = True
 
-    def __init__(self, message: str | None = None, *, retry_after: float | None = None, **kw):
+    def __init__(
+        self, message: str | None = None, *, retry_after: float | None = None, **kw: Any
+    ) -> None:
         kw.setdefault("status", 429)
         super().__init__(message, **kw)
         self.retry_after = retry_after
@@ -152,7 +158,7 @@ class FieldNotEnabled(ProviderError):
 
     default_message = "Some fields are not enabled for this connection."
 
-    def __init__(self, paths: Iterable[str], message: str | None = None, **kwargs) -> None:
+    def __init__(self, paths: Iterable[str], message: str | None = None, **kwargs: Any) -> None:
         self.paths: list[str] = sorted(set(paths))
         if message is None:
             message = "These fields are not enabled for this connection: " + ", ".join(self.paths)

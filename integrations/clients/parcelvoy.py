@@ -68,7 +68,7 @@ class CampaignClient(BaseClient):
     def __init__(
         self,
         base_url: str,
-        secret_key: str,
+        secret_key: str | None,
         *,
         enabled_fields: Iterable[str] | None = None,
         **options: Any,

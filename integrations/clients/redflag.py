@@ -60,7 +60,7 @@ class RedFlagClient(BaseClient):
     def __init__(
         self,
         base_url: str,
-        token: str,
+        token: str | None,
         location_id: str | None = None,
         *,
         enabled_fields: Iterable[str] | None = None,

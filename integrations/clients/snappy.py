@@ -73,7 +73,7 @@ class SnappyClient(BaseClient):
     def __init__(
         self,
         base_url: str,
-        api_key: str,
+        api_key: str | None,
         company_id: str | None = None,
         request_source: str | None = "api_native",
         *,
@@ -474,9 +474,9 @@ def _field_errors(
             values = value if isinstance(value, list) else [value]
             errors[str(key)] = [clean(str(v)) for v in values]
     if not errors:
-        name = _field_name(body.get("path"))
-        if name:
-            errors[name] = [message or "Invalid value."]
+        path_name = _field_name(body.get("path"))
+        if path_name:
+            errors[path_name] = [message or "Invalid value."]
     return errors
 
 

@@ -10,7 +10,7 @@ import codecs
 import contextlib
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -193,7 +193,9 @@ class _Lines:
             yield line
 
 
-def iter_rows(binary: BinaryIO, *, encoding: str, delimiter: str) -> Iterator[list[str]]:
+def iter_rows(
+    binary: BinaryIO, *, encoding: str, delimiter: str
+) -> Generator[list[str], None, None]:
     """Yield every record of the file (the header first) as a list of cells.
 
     Quoted newlines and CRLF line ends are handled by ``csv`` itself (``newline=""``); blank

@@ -93,7 +93,7 @@ def workbook_to_csv(source: IO[bytes], target: IO[bytes], *, max_bytes: int) -> 
         sheet = book.worksheets[0]
         text = io.TextIOWrapper(target, encoding="utf-8", newline="", write_through=True)
         writer = csv.writer(text, lineterminator="\r\n")
-        rows = _rows(sheet)
+        rows = iter(_rows(sheet))
         wrote_any = False
         try:
             while True:

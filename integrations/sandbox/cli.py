@@ -10,12 +10,20 @@ import signal
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Protocol
 
 from integrations.sandbox.config import FAULT_RATES, VARIANT_CHOICES, SandboxConfig
 from integrations.sandbox.server import SandboxServer
 
 DEFAULT_PORT = 8765
+
+
+class Output(Protocol):
+    """Where ``run`` reports: ``sys.stdout`` or a management command's ``self.stdout``."""
+
+    def write(self, text: str, /) -> object: ...
+
+    def flush(self) -> object: ...
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -124,7 +132,7 @@ def describe(server: SandboxServer) -> str:
     )
 
 
-def run(options: dict[str, Any], out: TextIO, *, style: Callable[[str], str] = str) -> None:
+def run(options: dict[str, Any], out: Output, *, style: Callable[[str], str] = str) -> None:
     """Start the sandbox, print how to reach it, serve until SIGINT or SIGTERM."""
     server = server_from_options(options)
     stopping = threading.Event()

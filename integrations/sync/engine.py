@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
@@ -29,6 +29,7 @@ from django.conf import settings
 from django.db import connection as db_connection
 from django.db import transaction
 from django.db.models import Count, F, Q
+from django.db.models.expressions import Combinable
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -41,7 +42,11 @@ from integrations.clients.errors import (
     RateLimited,
     Unauthorized,
 )
-from integrations.connection import BaseURLRefused, connection_client
+from integrations.connection import (
+    BaseURLRefused,
+    connection_client,
+    connection_recipient_client,
+)
 from integrations.models import (
     FINISHED_STATUSES,
     ItemStatus,
@@ -262,7 +267,7 @@ def _call(ctx: PushContext, item: SyncItem) -> ItemResult:
 
 
 # -- recording ------------------------------------------------------------------------------
-OUTCOME_COUNTER = {
+OUTCOME_COUNTER: dict[str, str] = {
     Outcome.CREATED: "n_created",
     Outcome.UPDATED: "n_updated",
     Outcome.DELETED: "n_deleted",
@@ -314,7 +319,7 @@ def _record(job: SyncJob, result: ItemResult, worker: str, connection: Any) -> N
             # records the item; counting it here would count it twice.
             logger.warning("Lost the claim of item %s of job %s", result.item_id, job.pk)
             return
-        counters = {"heartbeat_at": now}
+        counters: dict[str, datetime | Combinable] = {"heartbeat_at": now}
         if result.status == ItemStatus.SUCCEEDED:
             counters["n_succeeded"] = F("n_succeeded") + 1
             if result.outcome in OUTCOME_COUNTER:
@@ -591,7 +596,7 @@ def _execute_pull(job: SyncJob) -> None:
     batch_size = int(_setting("SYNC_PULL_BATCH", 500))
     seen = 0
     try:
-        client = connection_client(connection, **_setting("SYNC_CLIENT_OPTIONS", {}))
+        client = connection_recipient_client(connection, **_setting("SYNC_CLIENT_OPTIONS", {}))
     except ProviderError as exc:
         with transaction.atomic():
             _fail(job, type(exc).__name__, exc.message)

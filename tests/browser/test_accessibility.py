@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, ViewportSize, expect
 
 from dashboard.connections import services
 from dashboard.connections.models import Connection, Environment
@@ -144,7 +144,8 @@ def job(connection) -> int:
 
 def _open(page: Page, live_server, path: str, status: int) -> None:
     response = page.goto(f"{live_server.url}{path}")
-    assert response is not None and response.status == status, f"{path}: {response.status}"
+    assert response is not None, path
+    assert response.status == status, f"{path}: {response.status}"
 
 
 @pytest.mark.parametrize(("role", "name"), CASES, ids=[f"{r}-{n}" for r, n in CASES])
@@ -197,7 +198,7 @@ def test_form_error_states_are_accessible(page: Page, live_server, admin_user, c
     axe_check(page)
 
 
-PHONE = {"width": 390, "height": 844}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 
 
 @pytest.mark.parametrize("role", ["admin", "support"])

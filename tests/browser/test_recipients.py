@@ -11,19 +11,19 @@ import re
 import uuid
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, ViewportSize, expect
 
 from dashboard.audit.models import AuditEvent
 from dashboard.connections import services
 from dashboard.connections.models import Connection, Environment
 from integrations.catalogue import Provider
-from integrations.clients import client_for
+from integrations.clients import RedFlagClient, client_for
 from integrations.models import MirroredRecipient
 from integrations.sync.mirror import mirror_upsert
 from tests.browser.conftest import axe_check, login, screenshot
 
 pytestmark = pytest.mark.sandbox
-PHONE = {"width": 390, "height": 844}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 
 
 @pytest.fixture
@@ -62,6 +62,7 @@ def person(sandbox, sandbox_redflag):
             "tags.z_team",
         },
     )
+    assert isinstance(client, RedFlagClient)
     try:
         recipient = client.create_recipient(
             {
@@ -99,6 +100,7 @@ def fetch(sandbox, connection, remote_id):
         credentials=sandbox.credentials["redflag"],
         enabled_fields=None,
     )
+    assert isinstance(client, RedFlagClient)
     try:
         return client.get_recipient(remote_id)
     finally:
@@ -240,6 +242,7 @@ def test_a_change_made_meanwhile_is_shown_side_by_side_and_the_user_keeps_theirs
         credentials=sandbox.credentials["redflag"],
         enabled_fields={"firstName", "lastName"},
     )
+    assert isinstance(client, RedFlagClient)
     try:
         client.update_recipient(person.remote_id, {"firstName": "Zoé", "lastName": "Quinn"})
     finally:

@@ -25,10 +25,10 @@ def test_healthz_is_503_naming_the_broker_when_it_does_not_answer(client, db, se
 
 @pytest.mark.django_db
 def test_healthz_is_503_naming_the_database_when_it_does_not_answer(client, monkeypatch):
-    from django.db import connection
+    from django.db import OperationalError, connection
 
     def broken_cursor(*args, **kwargs):
-        raise connection.Database.OperationalError("database is down")
+        raise OperationalError("database is down")
 
     monkeypatch.setattr(connection, "cursor", broken_cursor)
     response = client.get("/healthz/")

@@ -16,18 +16,20 @@ from tests.factories import ConnectionFactory, ImportFactory, SyncJobFactory
 pytestmark = pytest.mark.django_db
 
 OK, DENIED, LOGIN = "ok", 403, "login"
-EVERYONE = {"admin": OK, "support": OK, "manager": OK}
-ADMIN_ONLY = {"admin": OK, "support": DENIED, "manager": DENIED}
-ADMIN_MANAGER = {"admin": OK, "support": DENIED, "manager": OK}
-MANAGER_ONLY = {"admin": DENIED, "support": DENIED, "manager": OK}
-ADMIN_SUPPORT = {"admin": OK, "support": OK, "manager": DENIED}
+# role -> what the role gets: OK, DENIED (a status) or LOGIN.
+Expectations = dict[str, str | int]
+EVERYONE: Expectations = {"admin": OK, "support": OK, "manager": OK}
+ADMIN_ONLY: Expectations = {"admin": OK, "support": DENIED, "manager": DENIED}
+ADMIN_MANAGER: Expectations = {"admin": OK, "support": DENIED, "manager": OK}
+MANAGER_ONLY: Expectations = {"admin": DENIED, "support": DENIED, "manager": OK}
+ADMIN_SUPPORT: Expectations = {"admin": OK, "support": OK, "manager": DENIED}
 # The mirrored recipient the ``objects`` fixture makes (a fixed id: other tests format these
 # paths with ``pk`` and ``job`` only).
 REMOTE_ID = "5f1c0ffee0000000000000aa"
 
 # url name -> (method, path template, expectations by role); anonymous users always go to the
 # login page, except where the entry says otherwise.
-TABLE = {
+TABLE: dict[str, tuple[str, str, Expectations]] = {
     "overview": ("get", "/", EVERYONE),
     "healthz": ("get", "/healthz/", {**EVERYONE, "anonymous": OK}),
     "login": ("get", "/accounts/login/", {**EVERYONE, "anonymous": OK}),

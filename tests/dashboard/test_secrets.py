@@ -59,7 +59,8 @@ def test_no_page_for_any_role_contains_a_stored_secret(role_clients, caplog, adm
         dumped = f"{event.summary} {event.changes} {event.target_repr}"
         for secret in all_secrets:
             assert secret not in dumped
-    assert Connection.objects.get(pk=connections[0].pk).secret.reveal().startswith("rf_Repl")
+    stored = Connection.objects.get(pk=connections[0].pk).secret
+    assert stored is not None and stored.reveal().startswith("rf_Repl")
 
 
 def test_a_dumped_connection_carries_ciphertext_only():

@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('imports', '0001_initial'),
+        ("imports", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='import',
-            name='sheet',
+            model_name="import",
+            name="sheet",
             field=models.CharField(blank=True, max_length=100),
         ),
     ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, TypedDict
 
 import pytest
 
@@ -12,7 +12,9 @@ from tests.factories import ConnectionFactory
 
 # Quick to give up: a test of a timeout must not wait for the real ones.
 FAST_CLIENT = {"connect_timeout": 1, "read_timeout": 0.5, "max_attempts": 1, "total_timeout": 3}
-HTMX = {"HX-Request": "true", "HX-Target": "send-panel"}
+# A TypedDict, so ``send(..., **HTMX)`` cannot be taken to pass ``confirm``.
+HtmxHeaders = TypedDict("HtmxHeaders", {"HX-Request": str, "HX-Target": str})
+HTMX: HtmxHeaders = {"HX-Request": "true", "HX-Target": "send-panel"}
 URL = "/campaigns/test-send/"
 
 

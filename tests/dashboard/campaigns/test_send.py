@@ -123,7 +123,8 @@ def test_a_send_remembers_the_campaigns_label_channel_and_event(admin_client, pa
     assert '"label": "Welcome to the team"' in page  # the form's remembered-campaigns data
     # A later send without a label keeps the remembered one.
     send(admin_client, form_data(parcelvoy, campaign_label=""))
-    assert TestSend.objects.first().campaign_label == "Welcome to the team"
+    latest = TestSend.objects.first()
+    assert latest is not None and latest.campaign_label == "Welcome to the team"
 
 
 def test_an_htmx_send_swaps_the_panel_and_refreshes_the_list(admin_client, parcelvoy):

@@ -26,7 +26,8 @@ def test_the_database_row_holds_no_plaintext_secret():
     raw = raw_secret_column(conn.pk)
     assert SECRET not in raw
     assert raw.startswith("gAAAA")  # a Fernet token
-    assert Connection.objects.get(pk=conn.pk).secret.reveal() == SECRET
+    stored = Connection.objects.get(pk=conn.pk).secret
+    assert stored is not None and stored.reveal() == SECRET
 
 
 def test_a_sealed_secret_never_prints_its_value(settings):
@@ -39,7 +40,7 @@ def test_a_sealed_secret_never_prints_its_value(settings):
 @pytest.mark.django_db
 def test_plaintext_cannot_be_assigned_to_the_secret_field():
     conn = ConnectionFactory()
-    conn.secret = SECRET
+    conn.secret = SECRET  # type: ignore[assignment]  # the wrong type is what is tested
     with pytest.raises(TypeError):
         conn.save()
 
@@ -54,7 +55,8 @@ def test_rotation_keeps_every_secret_readable_with_only_the_new_key(settings):
     call_command("rotate_credentials", verbosity=0)
     settings.CREDENTIAL_KEYS = [new_key]
     for conn, secret in zip(conns, secrets, strict=True):
-        assert Connection.objects.get(pk=conn.pk).secret.reveal() == secret
+        stored = Connection.objects.get(pk=conn.pk).secret
+        assert stored is not None and stored.reveal() == secret
 
 
 @pytest.mark.django_db
@@ -73,8 +75,10 @@ def test_rotation_reports_unreadable_secrets_and_leaves_them_untouched(settings,
 def test_a_removed_key_shows_credentials_unreadable_never_a_500(settings, admin_client):
     conn = ConnectionFactory(plain_secret=SECRET)
     settings.CREDENTIAL_KEYS = [Fernet.generate_key().decode()]
+    stored = Connection.objects.get(pk=conn.pk).secret
+    assert stored is not None
     with pytest.raises(UnreadableSecret):
-        Connection.objects.get(pk=conn.pk).secret.reveal()
+        stored.reveal()
     for url in ("/", "/connections/", f"/connections/{conn.pk}/"):
         response = admin_client.get(url)
         assert response.status_code == 200, url
@@ -95,4 +99,5 @@ def test_re_entering_an_unreadable_secret_makes_it_readable_again(settings, admi
         },
     )
     assert response.status_code == 302
-    assert Connection.objects.get(pk=conn.pk).secret.reveal() == "a-brand-new-token-1234"
+    stored = Connection.objects.get(pk=conn.pk).secret
+    assert stored is not None and stored.reveal() == "a-brand-new-token-1234"

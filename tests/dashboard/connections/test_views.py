@@ -35,7 +35,7 @@ def test_admin_creates_a_connection_with_an_encrypted_secret_and_an_audit_event(
     assert response["Location"] == f"/connections/{conn.pk}/"
     assert conn.base_url == "https://redflag.example.com"
     assert conn.options == {"location_id": "loc-1"}
-    assert conn.secret.reveal() == REDFLAG["secret"]
+    assert conn.secret is not None and conn.secret.reveal() == REDFLAG["secret"]
     assert conn.secret_hint == "WXYZ"
     assert conn.secret_set_by == admin_user
     event = AuditEvent.objects.get(action="connection.created")
@@ -65,7 +65,7 @@ def test_leaving_the_secret_blank_keeps_the_stored_one(admin_client):
     conn.refresh_from_db()
     assert conn.name == "Renamed"
     assert conn.environment == "production"
-    assert conn.secret.reveal() == "keep_this_secret_1234"
+    assert conn.secret is not None and conn.secret.reveal() == "keep_this_secret_1234"
     event = AuditEvent.objects.get(action="connection.updated")
     assert "secret" not in event.changes
     assert event.changes["environment"] == {"before": "staging", "after": "production"}
@@ -117,7 +117,7 @@ def test_whitespace_secret_on_edit_is_refused_and_keeps_the_stored_one(admin_cli
     assert "cannot be only spaces" in response.content.decode()
     conn.refresh_from_db()
     assert conn.name != "Changed"
-    assert conn.secret.reveal() == "keep_this_secret_1234"
+    assert conn.secret is not None and conn.secret.reveal() == "keep_this_secret_1234"
 
 
 @pytest.mark.parametrize(

@@ -57,9 +57,11 @@ def test_a_binary_file_named_csv_gets_a_clear_message(admin_client, redflag):
 
 def test_an_excel_workbook_is_read_from_its_first_sheet(admin_client, redflag):
     from openpyxl import Workbook
+    from openpyxl.worksheet.worksheet import Worksheet
 
     book = Workbook()
     sheet = book.active
+    assert isinstance(sheet, Worksheet)  # a new workbook's one sheet
     sheet.title = "Starters"
     sheet.append(["E-mail", "Given name", "Surname", "Mobile", "Country"])
     sheet.append(["zoe@example.com", "Zoë", "Ångström", 447911123456, "United Kingdom"])

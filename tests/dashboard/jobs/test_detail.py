@@ -71,7 +71,9 @@ def test_the_retry_button_names_what_it_resends(admin_client, failed_job):
 
 def test_a_running_job_polls_its_progress_every_two_seconds(admin_client, running_job):
     page = admin_client.get(f"/jobs/{running_job.pk}/").content.decode()
-    region = re.search(r'<section id="progress"[^>]*>', page).group(0)
+    region_match = re.search(r'<section id="progress"[^>]*>', page)
+    assert region_match is not None
+    region = region_match.group(0)
     assert f'hx-get="/jobs/{running_job.pk}/"' in region
     assert 'hx-trigger="every 2s"' in region
 
@@ -111,6 +113,7 @@ def test_a_failed_job_states_its_reason_prominently(support_client, connection):
     )
     page = support_client.get(f"/jobs/{job.pk}/").content.decode()
     notice = re.search(r'<div class="notice job-error" role="alert">(.*?)</div>', page, re.S)
+    assert notice is not None
     assert "The provider refused the credentials: invalid token." in notice.group(1)
     assert "<code>Unauthorized</code>" in notice.group(1)
 
@@ -119,7 +122,9 @@ def test_records_show_identifier_operation_result_attempts_http_status_error_and
     manager_client, failed_job
 ):
     page = manager_client.get(f"/jobs/{failed_job.pk}/").content.decode()
-    row = re.search(r"<tr>\s*<td class=\"num small\">3</td>.*?</tr>", page, re.S).group(0)
+    row_match = re.search(r"<tr>\s*<td class=\"num small\">3</td>.*?</tr>", page, re.S)
+    assert row_match is not None
+    row = row_match.group(0)
     assert "Create" in row
     assert 'class="badge item-failed">Failed<' in row
     assert '<td class="num">8</td>' in row and '<td class="num">503</td>' in row
@@ -130,7 +135,9 @@ def test_records_show_identifier_operation_result_attempts_http_status_error_and
 
 def test_records_are_filtered_by_status_tabs_with_counts(admin_client, failed_job):
     page = admin_client.get(f"/jobs/{failed_job.pk}/").content.decode()
-    tabs = re.search(r'<nav class="tabs".*?</nav>', page, re.S).group(0)
+    tabs_match = re.search(r'<nav class="tabs".*?</nav>', page, re.S)
+    assert tabs_match is not None
+    tabs = tabs_match.group(0)
     assert 'aria-current="page">All <span class="tab-count">5</span>' in tabs
     assert (
         f'href="/jobs/{failed_job.pk}/?items=failed">Failed <span class="tab-count">2</span>'

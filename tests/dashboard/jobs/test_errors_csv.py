@@ -20,7 +20,7 @@ HOSTILE = ['=HYPERLINK("http://x","y")', "+1 555", "@SUM(1)", "-2+3", "\tcmd", "
 
 def rows_of(response) -> list[list[str]]:
     assert isinstance(response, StreamingHttpResponse)
-    text = b"".join(response.streaming_content).decode("utf-8-sig")
+    text = response.getvalue().decode("utf-8-sig")
     return list(csv.reader(io.StringIO(text)))
 
 

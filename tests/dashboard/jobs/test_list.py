@@ -31,7 +31,9 @@ def test_every_role_reads_the_history(role_clients, failed_job, role):
 
 def test_each_row_shows_counts_as_a_stacked_bar_without_inline_styles(admin_client, failed_job):
     page = admin_client.get("/jobs/").content.decode()
-    bar = re.search(r'<svg class="outcome-bar[^>]*>.*?</svg>', page, re.S).group(0)
+    bar_match = re.search(r'<svg class="outcome-bar[^>]*>.*?</svg>', page, re.S)
+    assert bar_match is not None
+    bar = bar_match.group(0)
     assert 'aria-label="2 succeeded, 2 failed, 1 not sent"' in bar
     # 2 of 5 succeeded = 40 % of the bar, then failed from 40 to 80, not sent from 80.
     assert '<rect class="seg-succeeded" x="0.0" y="0" width="40.0"' in bar

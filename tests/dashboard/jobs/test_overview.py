@@ -133,14 +133,18 @@ def test_the_overview_chart_is_an_accessible_svg_without_inline_styles(manager_c
     make_jobs(connection, 0, succeeded=3, failed=1)
     make_jobs(connection, 1, partially_failed=1)
     page = manager_client.get("/").content.decode()
-    svg = re.search(r'<figure class="chart">.*?</figure>', page, re.S).group(0)
+    svg_match = re.search(r'<figure class="chart">.*?</figure>', page, re.S)
+    assert svg_match is not None
+    svg = svg_match.group(0)
     assert 'role="img" aria-labelledby="chart-title chart-desc"' in svg
     assert '<title id="chart-title">' in svg
     assert "5 jobs finished in the last 30 days; 2 failed or partially failed" in svg
     assert 'class="bar-succeeded"' in svg and 'class="bar-partial"' in svg
     assert "<polyline" in svg
     assert "Failure rate <strong>40 %</strong>" in page
-    table = re.search(r'<div class="visually-hidden">\s*<table>.*?</table>', page, re.S).group(0)
+    table_match = re.search(r'<div class="visually-hidden">\s*<table>.*?</table>', page, re.S)
+    assert table_match is not None
+    table = table_match.group(0)
     today = timezone.localdate().isoformat()
     assert (
         f'<th scope="row">{today}</th><td>3</td><td>0</td><td>1</td><td>0</td><td>25 %</td>'

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from integrations.catalogue import PARCELVOY_FIELDS, REDFLAG_FIELDS, SNAPPY_FIELDS
@@ -61,7 +63,7 @@ def make_redflag(fake_time):
 
 
 @pytest.fixture
-def redflag(make_redflag) -> RedFlagClient:
+def redflag(make_redflag) -> Iterator[RedFlagClient]:
     client = make_redflag()
     yield client
     client.close()
@@ -83,7 +85,7 @@ def make_snappy(fake_time):
 
 
 @pytest.fixture
-def snappy(make_snappy) -> SnappyClient:
+def snappy(make_snappy) -> Iterator[SnappyClient]:
     client = make_snappy()
     yield client
     client.close()
@@ -100,7 +102,7 @@ def make_parcelvoy(fake_time):
 
 
 @pytest.fixture
-def parcelvoy(make_parcelvoy) -> CampaignClient:
+def parcelvoy(make_parcelvoy) -> Iterator[CampaignClient]:
     client = make_parcelvoy()
     yield client
     client.close()

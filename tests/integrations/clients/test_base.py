@@ -17,6 +17,7 @@ from integrations.clients import (
     ProviderError,
     ProviderTimeout,
     RateLimited,
+    RequestEvent,
     Unavailable,
 )
 from integrations.clients.base import BaseClient, parse_retry_after, redact_headers
@@ -308,7 +309,7 @@ def test_last_call_records_latency_and_attempts(plain, httpx_mock, fake_time):
 
 
 def test_on_request_sees_every_attempt(make_plain, httpx_mock):
-    events = []
+    events: list[RequestEvent] = []
     client = make_plain(on_request=events.append)
     httpx_mock.add_response(status_code=503)
     httpx_mock.add_response(json={})

@@ -38,7 +38,7 @@ def test_client_for_redflag():
 
     assert isinstance(client, RedFlagClient)
     assert client.location_id == "loc-9"
-    assert client.enabled_fields == {"email"}
+    assert client.enabled_fields == frozenset({"email"})
     assert_no_secret(repr(client))
 
 

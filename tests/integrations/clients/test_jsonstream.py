@@ -29,6 +29,7 @@ def test_scan_then_iterate_gives_back_every_element(items, total, indent):
 
     assert members == {"success": True, "total": total}
     assert count == len(items)
+    assert index is not None
     assert list(iter_array(text, index)) == items
 
 

@@ -287,10 +287,10 @@ def test_html_reply_to_a_list_is_read_again_then_malformed(snappy, httpx_mock):
 
 
 def test_iter_recipients_pages_until_a_short_page(snappy, httpx_mock):
-    for skip, ids in ((0, [1, 2]), (2, [3, 4]), (4, [5])):
+    for skip, numbers in ((0, [1, 2]), (2, [3, 4]), (4, [5])):
         httpx_mock.add_response(
             url=f"{API}?{Q}&accountIds=a1&skip={skip}&limit=2",
-            json={"results": [person(n) for n in ids], "skip": skip, "limit": 2},
+            json={"results": [person(n) for n in numbers], "skip": skip, "limit": 2},
         )
 
     ids = [r.remote_id for r in snappy.iter_recipients({"accountIds": "a1"}, page_size=2)]

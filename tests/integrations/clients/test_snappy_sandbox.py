@@ -210,4 +210,5 @@ def test_latency_is_recorded(sandbox):
 
     client.list_recipients(limit=1)
 
+    assert client.last_call is not None
     assert client.last_call.latency >= 0.04

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 from openpyxl import Workbook
+from openpyxl.worksheet.worksheet import Worksheet
 
 from integrations.importing.reading import ImportFileError
 from integrations.importing.workbook import cell_text, is_workbook, workbook_to_csv
@@ -17,6 +18,7 @@ from integrations.importing.workbook import cell_text, is_workbook, workbook_to_
 def xlsx(*rows, title: str = "Sheet1", extra_sheets: int = 0) -> bytes:
     book = Workbook()
     sheet = book.active
+    assert isinstance(sheet, Worksheet)  # a new workbook's one sheet
     sheet.title = title
     for row in rows:
         sheet.append(list(row))
@@ -76,6 +78,7 @@ def test_the_first_sheet_is_converted_with_its_name_and_nothing_else():
 def test_trailing_empty_cells_and_rows_are_dropped_but_gaps_inside_are_kept():
     book = Workbook()
     sheet = book.active
+    assert isinstance(sheet, Worksheet)  # a new workbook's one sheet
     sheet.append(["email", "name"])
     sheet.append(["a@example.com", "A"])
     sheet.append([])

@@ -74,6 +74,7 @@ def test_a_push_creates_every_record_once_and_mirrors_the_replies(sandbox):
         assert creates[record["identifier"]] == 1
     assert MirroredRecipient.objects.filter(connection=conn).count() == 40
     item = job.items.first()
+    assert item is not None
     assert item.remote_id and item.outcome == "created" and item.attempts == 1
 
 
@@ -153,9 +154,9 @@ def test_in_flight_items_of_a_dead_worker_are_checked_before_a_create_is_resent(
     records = redflag_records(3)
     job = job_create_push(connection=conn, records=records)
     # A worker created record 0 at the provider, then died before recording it.
-    from integrations.connection import connection_client
+    from integrations.connection import connection_recipient_client
 
-    connection_client(conn).create_recipient(records[0]["payload"])
+    connection_recipient_client(conn).create_recipient(records[0]["payload"])
     SyncJob.objects.filter(pk=job.pk).update(
         status=JobStatus.RUNNING,
         heartbeat_at=timezone.now() - dt.timedelta(hours=1),
@@ -194,7 +195,8 @@ def test_cancel_stops_claiming_and_marks_the_rest_not_sent(sandbox):
     job.refresh_from_db()
     assert job.status == JobStatus.CANCELLED
     assert job.n_skipped == 10
-    assert "cancelled" in job.items.first().error_message
+    first_item = job.items.first()
+    assert first_item is not None and "cancelled" in first_item.error_message
     job_execute(job.pk)  # a late delivery does nothing
     assert not sandbox.counters()["creates"].get("redflag")
     with pytest.raises(JobStateError):
@@ -256,7 +258,7 @@ def test_a_pull_fills_the_mirror_and_marks_who_is_gone(sandbox):
     conn.refresh_from_db()
     assert conn.mirror_refreshed_at is not None
     row = MirroredRecipient.objects.filter(connection=conn).exclude(pk=ghost.pk).first()
-    assert row.email_lower == row.email.lower() and row.record
+    assert row is not None and row.email_lower == row.email.lower() and row.record
 
 
 def test_a_pull_with_paged_lists_gets_everyone(sandbox):

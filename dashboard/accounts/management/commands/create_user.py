@@ -1,9 +1,10 @@
 import getpass
 import sys
+from typing import Any
 
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from dashboard.accounts.roles import Role
 from dashboard.accounts.services import user_create_with_role
@@ -12,7 +13,7 @@ from dashboard.accounts.services import user_create_with_role
 class Command(BaseCommand):
     help = "Create a user with one role (admin, support or manager), or reset their password."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("username")
         parser.add_argument("--role", required=True, choices=[r.value for r in Role])
         parser.add_argument("--email", default="")
@@ -22,7 +23,15 @@ class Command(BaseCommand):
             help="Read the password from standard input instead of prompting.",
         )
 
-    def handle(self, *args, username, role, email, password_stdin, **options):
+    def handle(
+        self,
+        *args: Any,
+        username: str,
+        role: str,
+        email: str,
+        password_stdin: bool,
+        **options: Any,
+    ) -> None:
         if password_stdin:
             password = sys.stdin.readline().rstrip("\n")
         else:

@@ -1,4 +1,5 @@
 import sys
+from typing import Any
 
 from django.core.management.base import BaseCommand
 from django.db import transaction
@@ -13,10 +14,11 @@ class Command(BaseCommand):
         "Afterwards the other keys can be removed."
     )
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         rotated, unreadable = 0, []
         with transaction.atomic():
             for connection in Connection.objects.select_for_update().exclude(secret=None):
+                assert connection.secret is not None  # excluded by the query
                 try:
                     token = rotate(connection.secret.token)
                 except UnreadableSecret:

@@ -14,13 +14,14 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from dashboard.accounts.roles import Role
 from dashboard.accounts.services import user_create_with_role
@@ -35,7 +36,7 @@ DEMO_USERS = [
 class Command(BaseCommand):
     help = "Run the demo: sandbox, Celery worker and web server, with demo users and data."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8000)))
         parser.add_argument("--sandbox-port", type=int, default=8765)
         parser.add_argument("--seed", type=int, default=500, help="Sandbox recipients per provider")
@@ -43,7 +44,15 @@ class Command(BaseCommand):
             "--no-serve", action="store_true", help="Prepare data and exit (used by tests)."
         )
 
-    def handle(self, *args, port, sandbox_port, seed, no_serve, **options):
+    def handle(
+        self,
+        *args: Any,
+        port: int,
+        sandbox_port: int,
+        seed: int,
+        no_serve: bool,
+        **options: Any,
+    ) -> None:
         var = Path(settings.VAR_DIR)
         var.mkdir(parents=True, exist_ok=True)
         self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
@@ -266,7 +275,5 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _ts(epoch: float):
-    from datetime import UTC, datetime
-
+def _ts(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch - 1, tz=UTC)
