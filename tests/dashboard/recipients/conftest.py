@@ -93,6 +93,7 @@ def _writer(sandbox, connection: Connection):
     enabled = {spec.path for spec in catalogue(provider)} | {
         "tags.z_team",
         "tags.z_costCentre",
+        "tags.z_badge",  # set at the provider, unknown to the connection's field settings
         "recipientCustomFields.shirtSize",
         "recipientCustomFields.diet",
     }

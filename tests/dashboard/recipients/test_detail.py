@@ -34,6 +34,20 @@ def test_the_live_record_is_shown_beside_the_mirror_with_differences_highlighted
     assert "not synced" in body  # department is disabled for this connection
 
 
+def test_a_custom_field_the_connection_does_not_know_is_shown_read_only(
+    support_client, redflag, remote
+):
+    """A tag set at the provider that the field settings do not list is shown, not synced."""
+    _, row = remote(redflag, tags=[{"key": "z_badge", "value": "Gold"}])
+
+    response = support_client.get(detail_url(row))
+    body = response.content.decode()
+
+    assert response.status_code == 200
+    badge = body.split("z_badge", 1)[1].split("</tr>", 1)[0]
+    assert "Gold" in badge and "unknown field" in badge
+
+
 def test_an_unreachable_provider_shows_the_mirror_copy_with_a_notice(
     support_client, redflag, remote, sandbox
 ):
