@@ -712,7 +712,7 @@ def session_cookie(user) -> tuple[str, str]:
     from django.test import Client
 
     client = Client()
-    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+    client.force_login(user, backend="dashboard.accounts.backends.RoleBackend")
     return settings.SESSION_COOKIE_NAME, client.cookies[settings.SESSION_COOKIE_NAME].value
 
 

@@ -200,7 +200,7 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "dashboard.accounts.backends.RoleBackend",
 ]
 # Sign-in throttling (django-axes): after LOGIN_FAILURE_LIMIT wrong passwords for one user name
 # from one address, that pair is locked out for LOGIN_LOCKOUT_MINUTES.

@@ -1,0 +1,68 @@
+"""The authentication backend reads a user's permissions in one query, with ModelBackend's
+answers: own permissions, their groups' (roles'), everything for a superuser, nothing for an
+inactive user."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.backends import ModelBackend
+from django.contrib.auth.models import Group, Permission
+
+from dashboard.accounts.backends import RoleBackend
+from dashboard.accounts.permissions import has_capability
+from dashboard.accounts.roles import ROLE_CAPABILITIES, Capability, Role
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def fresh(user):
+    """The user as the next request loads it (no permission cache)."""
+    return get_user_model().objects.get(pk=user.pk)
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_each_role_gets_exactly_its_capabilities(role):
+    user = UserFactory(role=role.value)
+    for capability in Capability:
+        assert has_capability(fresh(user), capability) == (capability in ROLE_CAPABILITIES[role]), (
+            capability
+        )
+
+
+def test_same_answers_as_model_backend_for_own_group_and_superuser_permissions():
+    user = UserFactory(role=Role.SUPPORT.value)
+    extra = Permission.objects.get(codename="view_audit")
+    user.user_permissions.add(extra)
+    group = Group.objects.create(name="extra-group")
+    group.permissions.add(Permission.objects.get(codename="manage_imports"))
+    user.groups.add(group)
+    ours, django = RoleBackend(), ModelBackend()
+    assert ours.get_all_permissions(fresh(user)) == django.get_all_permissions(fresh(user))
+    assert {"accounts.view_audit", "accounts.manage_imports", "accounts.search_recipients"} <= (
+        ours.get_all_permissions(fresh(user))
+    )
+    boss = UserFactory(is_superuser=True)
+    assert ours.get_all_permissions(fresh(boss)) == django.get_all_permissions(fresh(boss))
+    assert len(ours.get_all_permissions(fresh(boss))) == Permission.objects.count()
+
+
+def test_an_inactive_user_has_no_permission():
+    user = UserFactory(role=Role.ADMIN.value, is_active=False)
+    assert RoleBackend().get_all_permissions(fresh(user)) == set()
+    assert not has_capability(fresh(user), Capability.SEARCH_RECIPIENTS)
+
+
+def test_one_query_per_request_whatever_the_number_of_checks(django_assert_num_queries):
+    user = fresh(UserFactory(role=Role.ADMIN.value))
+    with django_assert_num_queries(1):
+        for capability in Capability:
+            has_capability(user, capability)
+
+
+def test_a_role_taken_away_applies_on_the_next_request():
+    user = UserFactory(role=Role.ADMIN.value)
+    assert has_capability(fresh(user), Capability.MANAGE_CONNECTIONS)
+    user.groups.clear()
+    assert not has_capability(fresh(user), Capability.MANAGE_CONNECTIONS)
