@@ -14,7 +14,7 @@ from django.conf import settings
 from integrations.catalogue import enabled_paths
 from integrations.clients import CampaignClient, RedFlagClient, SnappyClient, client_for
 from integrations.clients.errors import CredentialsMissing, ProviderError
-from integrations.urlguard import UnsafeURL, check_base_url
+from integrations.urlguard import AddressRules, UnsafeURL, check_base_url
 
 ProviderClient = RedFlagClient | SnappyClient | CampaignClient
 # The providers that keep a recipient directory (Parcelvoy only triggers campaigns).
@@ -61,6 +61,10 @@ def connection_client(connection: Any, **options: Any) -> ProviderClient:
     except UnreadableSecret:
         raise CredentialsUnreadable(provider=connection.provider) from None
     options.setdefault("rate_limit_key", f"connection:{connection.pk}")
+    # The same address rules again on every new connection (DNS rebinding).
+    options.setdefault(
+        "address_rules", AddressRules(allow_loopback=settings.ALLOW_LOOPBACK_PROVIDER_URLS)
+    )
     return client_for(
         connection.provider,
         base_url=connection.base_url,

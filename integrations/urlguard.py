@@ -4,13 +4,26 @@ Rules (DESIGN.md, "Reliability settings"): ``https://`` only, except ``http://``
 host when the sandbox setting allows it; no credentials, query or fragment; a host that is (or
 resolves to) a private, loopback, link-local, reserved or IPv4-mapped address is refused, except
 loopback under the same setting.
+
+A name checked when the URL is saved can resolve elsewhere when a request is made (DNS
+rebinding). ``guarded_transport`` closes that gap: it resolves the host itself each time it
+opens a connection, applies the same address rules to every address it got, and connects to
+one of those checked addresses (TLS still verifies the host name).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import socket
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
+
+import httpcore
+import httpx
+
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 class UnsafeURL(ValueError):
@@ -59,6 +72,15 @@ def _is_internal(addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     )
 
 
+def address_problem(addr: Address, *, allow_loopback: bool) -> str | None:
+    """Why a provider may not be reached at ``addr``, or ``None`` when it may."""
+    if _is_loopback(addr):
+        return None if allow_loopback else "This URL points at this machine, which is not allowed."
+    if _is_internal(addr):
+        return "This URL points at a private or internal network address, which is not allowed."
+    return None
+
+
 def check_base_url(url: str, *, allow_loopback: bool, resolve: bool = True) -> str:
     """Return the normalised URL (no trailing slash) or raise :class:`UnsafeURL`."""
     url = (url or "").strip()
@@ -92,15 +114,93 @@ def check_base_url(url: str, *, allow_loopback: bool, resolve: bool = True) -> s
             raise UnsafeURL("http:// to this machine is allowed only when the sandbox is enabled.")
         raise UnsafeURL("Use https://; plain http:// is allowed only for the local sandbox.")
     for addr in addresses:
-        if _is_loopback(addr):
-            if not allow_loopback:
-                raise UnsafeURL("This URL points at this machine, which is not allowed.")
-        elif _is_internal(addr):
-            raise UnsafeURL(
-                "This URL points at a private or internal network address, which is not allowed."
-            )
+        problem = address_problem(addr, allow_loopback=allow_loopback)
+        if problem:
+            raise UnsafeURL(problem)
     netloc = host if ":" not in host else f"[{host}]"
     if port is not None:
         netloc = f"{netloc}:{port}"
     path = parts.path.rstrip("/")
     return f"{scheme}://{netloc.lower()}{path}"
+
+
+# -- at connection time -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AddressRules:
+    """The address rules a client applies each time it connects (``guarded_transport``)."""
+
+    allow_loopback: bool
+
+
+class AddressRefused(httpcore.ConnectError):
+    """The host resolved, when connecting, to an address the rules refuse; nothing was sent."""
+
+
+Resolver = Callable[[str, int], Iterable[Address]]
+
+
+def resolve(host: str, port: int) -> list[Address]:
+    """Every address ``host`` resolves to now (an IP literal is itself)."""
+    try:
+        return [ipaddress.ip_address(host)]
+    except ValueError:
+        pass
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [
+        ipaddress.ip_address(sockaddr[0].split("%", 1)[0])
+        for *_, sockaddr in infos
+        if isinstance(sockaddr[0], str)
+    ]
+
+
+class GuardedBackend(httpcore.SyncBackend):
+    """httpcore's network backend, checking and pinning the address of each new connection."""
+
+    def __init__(self, *, allow_loopback: bool, resolver: Resolver = resolve) -> None:
+        self.allow_loopback = allow_loopback
+        self.resolver = resolver
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        try:
+            addresses = list(self.resolver(host, port))
+        except (OSError, UnicodeError) as exc:
+            raise httpcore.ConnectError(f"Could not resolve the host name: {exc}") from None
+        if not addresses:
+            raise httpcore.ConnectError("The host name resolved to no address.")
+        for addr in addresses:  # all of them, as check_base_url does
+            problem = address_problem(addr, allow_loopback=self.allow_loopback)
+            if problem:
+                raise AddressRefused(problem)
+        last: httpcore.ConnectError | httpcore.ConnectTimeout | None = None
+        for addr in addresses:
+            try:
+                return super().connect_tcp(str(addr), port, timeout, local_address, socket_options)
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                last = exc
+        assert last is not None
+        raise last
+
+
+def guarded_transport(
+    *, allow_loopback: bool, limits: httpx.Limits, resolver: Resolver = resolve
+) -> httpx.HTTPTransport:
+    """An httpx transport whose every new connection goes through ``GuardedBackend``.
+
+    httpx does not take a network backend, so the one its connection pool was built with is
+    swapped (``tests/integrations/test_urlguard.py`` fails if httpx changes this).
+    """
+    transport = httpx.HTTPTransport(limits=limits, trust_env=False)
+    pool = transport._pool
+    if not isinstance(pool, httpcore.ConnectionPool) or not hasattr(pool, "_network_backend"):
+        raise RuntimeError("httpx's transport no longer exposes its network backend.")
+    pool._network_backend = GuardedBackend(allow_loopback=allow_loopback, resolver=resolver)
+    return transport

@@ -33,5 +33,5 @@ class RoleBackend(ModelBackend):
                     "content_type__app_label", "codename"
                 ).order_by()
             }
-            user_obj._perm_cache = cached  # type: ignore[union-attr]
+            setattr(user_obj, "_perm_cache", cached)  # noqa: B010 (not a declared attribute)
         return set(cached)

@@ -44,6 +44,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from integrations.catalogue import disabled_paths
+from integrations.urlguard import AddressRefused, AddressRules, guarded_transport
 
 from .errors import (
     Conflict,
@@ -286,6 +287,7 @@ class BaseClient:
         rate_limit_key: str | None = None,
         rate_limiter: TokenBucket | None = None,
         transport: httpx.BaseTransport | None = None,
+        address_rules: AddressRules | None = None,
         limits: httpx.Limits | None = None,
         trust_env: bool = False,
         sleep: Callable[[float], object] | None = None,
@@ -340,12 +342,19 @@ class BaseClient:
             write=self.write_timeout,
             pool=self.pool_timeout,
         )
+        limits = limits or httpx.Limits(max_connections=64, max_keepalive_connections=32)
+        if transport is None and address_rules is not None:
+            # SSRF: the host is resolved and its addresses checked on every new connection,
+            # not only when the URL was saved (a name can be re-pointed meanwhile).
+            transport = guarded_transport(
+                allow_loopback=address_rules.allow_loopback, limits=limits
+            )
         self._http = httpx.Client(
             base_url=self.base_url,
             timeout=self.timeout,
             follow_redirects=False,  # SSRF: an admin-set base URL must not bounce us elsewhere
             transport=transport,
-            limits=limits or httpx.Limits(max_connections=64, max_keepalive_connections=32),
+            limits=limits,
             trust_env=trust_env,  # no proxy or .netrc credentials picked up from the host
             headers={"User-Agent": self.user_agent, "Accept": "application/json"},
         )
@@ -584,6 +593,8 @@ class BaseClient:
         """Map an httpx exception; ``outcome_unknown`` marks a request that may have acted."""
         logger.debug("%s transport error: %s", self.provider, self._scrub(repr(exc)))
         label = self.label
+        if isinstance(exc.__cause__, AddressRefused):  # httpx raises its error from httpcore's
+            return ProviderError(f"Refused to connect to {label}: {exc.__cause__}")
         if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
             return ProviderTimeout(f"Could not connect to {label} in time.")
         if isinstance(exc, httpx.ConnectError):
