@@ -3,20 +3,18 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.conf import settings
 from django.db import connection as db_connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.template import loader
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
-from kombu import Connection as BrokerConnection
 
 from dashboard.accounts.permissions import has_capability
 from dashboard.accounts.roles import Capability
 from dashboard.connections.models import Connection
 from dashboard.core.http import HtmxHttpRequest
-from dashboard.core.models import WorkerHeartbeat
+from dashboard.core.selectors import broker_connection, worker_status
 from dashboard.jobs.charts import outcome_chart
 from dashboard.jobs.selectors import job_daily_outcomes, jobs_recent_failures, jobs_running
 
@@ -31,10 +29,9 @@ def overview(request: HtmxHttpRequest) -> HttpResponse:
         # page, a schedule or a shell still appears without a reload.
         return render(request, "core/overview.html#running-jobs", {"running": jobs_running()})
     connections = list(Connection.objects.all())
-    heartbeat = WorkerHeartbeat.objects.order_by("-seen_at").first()
     context: dict[str, Any] = {
         "connections": connections,
-        "heartbeat": heartbeat,
+        "worker": worker_status(),
         "production_count": sum(c.is_production for c in connections),
     }
     if sees_jobs:
@@ -59,11 +56,7 @@ def _check_database() -> str | None:
 
 def _check_broker() -> str | None:
     try:
-        with BrokerConnection(
-            settings.CELERY_BROKER_URL,
-            transport_options=settings.CELERY_BROKER_TRANSPORT_OPTIONS,
-            connect_timeout=2,
-        ) as conn:
+        with broker_connection() as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
     except Exception as exc:
         logger.warning("Health check: broker unreachable: %s", type(exc).__name__)

@@ -166,7 +166,7 @@ def test_a_provider_client_reports_a_refused_address_plainly_and_does_not_retry(
     from integrations.clients.errors import ProviderError
     from integrations.urlguard import AddressRules
 
-    calls = []
+    calls: list[object] = []
     client = RedFlagClient(
         f"http://127.0.0.1:{local_server}",
         "token-123",
@@ -190,6 +190,8 @@ def test_a_provider_client_reports_a_refused_address_plainly_and_does_not_retry(
 
 @pytest.mark.django_db
 def test_connection_clients_apply_the_rules_on_every_connection(settings):
+    import httpx
+
     from integrations.connection import connection_client
     from integrations.urlguard import GuardedBackend
     from tests.factories import ConnectionFactory
@@ -198,7 +200,9 @@ def test_connection_clients_apply_the_rules_on_every_connection(settings):
     connection = ConnectionFactory(provider="redflag", base_url="http://127.0.0.1:9")
     client = connection_client(connection)
     try:
-        backend = client._http._transport._pool._network_backend
+        transport = client._http._transport
+        assert isinstance(transport, httpx.HTTPTransport)
+        backend = transport._pool._network_backend
         assert isinstance(backend, GuardedBackend)
         assert backend.allow_loopback is True
     finally:
