@@ -34,6 +34,8 @@ def test_demo_seeds_one_user_per_role_and_connections_that_work(settings, tmp_pa
     assert (tmp_path / "demo-logins.json").exists()
     names = set(Connection.objects.values_list("name", flat=True))
     assert names == {"Demo RedFlag", "Demo Snappy", "Demo campaigns"}
+    # Tested while the demo's sandbox ran: the overview opens on their health.
+    assert set(Connection.objects.values_list("last_test_outcome", flat=True)) == {"ok"}
     # The sandbox has been stopped again: start one with the same keys and test them.
     import json
 

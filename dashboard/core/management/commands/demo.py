@@ -112,6 +112,12 @@ class Command(BaseCommand):
         self.demo_connections = demo_connections_ensure(
             base=f"http://127.0.0.1:{sandbox_port}", credentials=credentials
         )
+        # Test each one now, as an admin would after connecting it: the overview opens on
+        # their health instead of "Not tested yet".
+        from dashboard.connections.services import connection_test
+
+        for connection in self.demo_connections:
+            connection_test(connection=connection)
 
     # -- processes ---------------------------------------------------------------------------
     def _spawn(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
