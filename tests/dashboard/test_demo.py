@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
+import os
+import signal
 import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
 
+import httpx
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
@@ -13,6 +23,7 @@ from dashboard.connections.models import Connection
 from dashboard.connections.services import connection_test
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.sandbox]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def free_port() -> int:
@@ -45,3 +56,96 @@ def test_demo_seeds_one_user_per_role_and_connections_that_work(settings, tmp_pa
     with SandboxServer(port=port, seed=5, credentials=creds):
         for connection in Connection.objects.all():
             assert connection_test(connection=connection).last_test_outcome == "ok", connection
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every live process below ``pid`` (children, their children...), from /proc."""
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = open(f"/proc/{entry}/stat").read()  # noqa: SIM115 (a one-line read)
+        except OSError:
+            continue
+        # "pid (comm) state ppid ...": comm may hold spaces, so split after its ")".
+        parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found: set[int] = set()
+    frontier = {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]  # noqa: SIM115
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.worker
+@pytest.mark.timeout(240)
+def test_ctrl_c_stops_everything_the_demo_started_even_when_pressed_twice(tmp_path):
+    """`make demo` promises that Ctrl-C stops the sandbox, the worker and the web server; a
+    second Ctrl-C while they stop must not leave any of them running (holding the ports)."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "CELERY_BROKER_URL", "DEBUG", "CI"}
+    }
+    env |= {
+        "DEMO": "true",  # the embedded defaults: SQLite and the filesystem broker, in tmp_path
+        "VAR_DIR": str(tmp_path),
+        "CELERY_BROKER_DIR": str(tmp_path / "broker"),
+        "CELERY_QUEUE": f"demo-test-{uuid.uuid4().hex[:8]}",
+    }
+    web, sandbox = free_port(), free_port()
+    demo = subprocess.Popen(
+        [
+            *(sys.executable, "manage.py", "demo", "--seed", "20"),
+            *("--port", str(web), "--sandbox-port", str(sandbox)),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    output: list[str] = []
+    ready = threading.Event()
+
+    def drain() -> None:
+        assert demo.stdout is not None
+        for line in iter(demo.stdout.readline, b""):
+            output.append(line.decode(errors="replace"))
+            if "Stop everything with Ctrl-C." in output[-1]:
+                ready.set()
+
+    threading.Thread(target=drain, daemon=True).start()
+    try:
+        assert ready.wait(180), "the demo did not print its banner:\n" + "".join(output[-40:])
+        assert httpx.get(f"http://127.0.0.1:{web}/healthz/", timeout=10).status_code == 200
+        started = _descendants(demo.pid)
+        assert len(started) >= 3, started  # sandbox, worker, web (and their own children)
+
+        demo.send_signal(signal.SIGINT)
+        time.sleep(0.3)
+        if demo.poll() is None:
+            demo.send_signal(signal.SIGINT)  # impatient: again, while the children stop
+        demo.wait(timeout=60)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and any(_alive(pid) for pid in started):
+            time.sleep(0.2)
+        assert not [pid for pid in started if _alive(pid)], "".join(output[-40:])
+        for port in (web, sandbox):
+            with socket.socket() as sock:
+                assert sock.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still open"
+    finally:
+        if demo.poll() is None:
+            os.killpg(demo.pid, signal.SIGKILL)
+        for pid in _descendants(demo.pid):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)

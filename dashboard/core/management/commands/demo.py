@@ -247,6 +247,10 @@ class Command(BaseCommand):
             time.sleep(1)
 
     def _stop_children(self) -> None:
+        # A second Ctrl-C while the children stop would abandon them mid-way (orphans holding
+        # the ports): from here on, signals are ignored until every child has ended.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)
         for _, process in reversed(self.children):
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
