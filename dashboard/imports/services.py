@@ -11,17 +11,18 @@ import json
 import logging
 import tempfile
 from collections.abc import Iterator, Sequence
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
+import orjson
 from django.conf import settings
 from django.core.files import File
 from django.core.files.uploadedfile import UploadedFile
 from django.db import connection as db_connection
 from django.db import transaction
 from django.db.models import Count
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from dashboard.audit.services import audit_record
 from dashboard.connections.models import Connection
@@ -29,7 +30,7 @@ from dashboard.imports.models import Import, ImportRow, ImportStatus, Remembered
 from dashboard.imports.selectors import import_fields, import_is_stale, import_rows
 from integrations.catalogue import FieldSpec, Provider
 from integrations.clients.models import from_provider
-from integrations.importing.cells import RowBuilder
+from integrations.importing.building import BatchBuilder, BuilderSpec, Built
 from integrations.importing.compare import classify
 from integrations.importing.mapping import auto_map, mapping_problems, normalise_header
 from integrations.importing.reading import SAMPLE_BYTES, ImportFileError, detect, iter_rows
@@ -249,59 +250,87 @@ def import_start_preview(*, import_run: Import, inline: bool = False) -> Import:
 def _mirror_lookup(
     connection: Connection, identifier_path: str, identifiers: list[str]
 ) -> dict[str, tuple[str, dict[str, Any]]]:
-    """Lower-cased identifier → (remote id, provider record) of the live mirrored recipients."""
-    live = MirroredRecipient.objects.filter(connection=connection, gone_at__isnull=True)
-    if identifier_path == "email":
-        found = live.filter(email_lower__in=[i.lower() for i in identifiers])
-        key_field = "email_lower"
+    """Lower-cased identifier → (remote id, provider record) of the live mirrored recipients.
+
+    On PostgreSQL the identifiers are one array joined to the mirror: an ``IN`` list of a
+    thousand literals costs more to parse and plan than to run, and, with the statistics of
+    a freshly refreshed mirror, can be planned as a scan of all the connection's recipients.
+    """
+    key_field = "email_lower" if identifier_path == "email" else "external_id"
+    keys = [i.lower() for i in identifiers] if identifier_path == "email" else identifiers
+    if db_connection.vendor == "postgresql":
+        sql = (
+            f"SELECT m.{key_field}, m.remote_id, m.record "  # noqa: S608 (names, not values)
+            f"FROM unnest(%s::text[]) AS wanted(key) JOIN {MirroredRecipient._meta.db_table} m "
+            f"ON m.connection_id = %s AND m.{key_field} = wanted.key WHERE m.gone_at IS NULL"
+        )
+        with db_connection.cursor() as cursor:
+            cursor.execute(sql, [list(dict.fromkeys(keys)), connection.pk])
+            found = [
+                (key, remote_id, record if isinstance(record, dict) else json.loads(record))
+                for key, remote_id, record in cursor.fetchall()
+            ]
     else:
-        found = live.filter(external_id__in=identifiers)
-        key_field = "external_id"
-    return {
-        key.lower(): (remote_id, record)
-        for key, remote_id, record in found.values_list(key_field, "remote_id", "record")
-    }
+        live = MirroredRecipient.objects.filter(connection=connection, gone_at__isnull=True)
+        found = list(
+            live.filter(**{f"{key_field}__in": keys})
+            .order_by()
+            .values_list(key_field, "remote_id", "record")
+        )
+    return {key.lower(): (remote_id, record) for key, remote_id, record in found}
 
 
 # The columns of a preview row as the writer keeps them before they are stored.
 _ROW_FIELDS = (
     "number", "cells", "kind", "payload", "errors", "changes", "identifier", "remote_id",
 )  # fmt: skip
+# The first data row (the header is row 1) keeps its cells whatever its kind: the mapping
+# form shows them as each column's sample.
+FIRST_ROW = 2
+_stdlib_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def _dumps(value: Any) -> str:
+    """JSON text of a preview value: orjson (a tenth of the standard encoder's time on a
+    row's payload), the standard encoder for what orjson refuses (an integer beyond 64 bits)."""
+    try:
+        return orjson.dumps(value).decode()
+    except orjson.JSONEncodeError:
+        return _stdlib_dumps(value)
+
+
+def _stored_cells(number: int, kind: str, cells: list[str]) -> list[str]:
+    """The cells a preview row keeps: an invalid row's (shown beside its errors and written
+    to invalid.csv) and the first row's. Every other row is shown by what it would send."""
+    return cells if kind == RowKind.INVALID or number == FIRST_ROW else []
 
 
 def _insert_rows(import_run: Import, rows: list[list[Any]]) -> None:
-    """Write preview rows (lists in ``_ROW_FIELDS`` order): ``COPY`` on PostgreSQL,
-    ``bulk_create`` elsewhere.
+    """Write preview rows (lists in ``_ROW_FIELDS`` order) with the JSON as text: ``COPY``
+    on PostgreSQL, one prepared ``INSERT`` for all rows elsewhere.
 
     ``bulk_create`` builds a model instance per row and adapts every JSON value through
-    psycopg's array dumpers, which together cost more than validating the row; ``COPY``
-    streams the JSON text as it is.
+    Django's and psycopg's dumpers, which together cost more than validating the row.
     """
-    if db_connection.vendor != "postgresql":
-        ImportRow.objects.bulk_create(
-            ImportRow(
-                import_run=import_run,
-                generation=import_run.generation,
-                **dict(zip(_ROW_FIELDS, row, strict=True)),
-            )
-            for row in rows
+    run_id, generation = import_run.pk, import_run.generation
+    values = [
+        (
+            run_id, generation, number, _dumps(_stored_cells(number, kind, cells)), kind,
+            _dumps(payload), _dumps(errors), _dumps(changes), identifier, remote_id,
         )
-        return
-    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+        for number, cells, kind, payload, errors, changes, identifier, remote_id in rows
+    ]  # fmt: skip
     table = db_connection.ops.quote_name(ImportRow._meta.db_table)
     columns = ", ".join(("import_run_id", "generation", *_ROW_FIELDS))
-    run_id, generation = import_run.pk, import_run.generation
-    with (
-        db_connection.cursor() as cursor,
-        cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
-    ):
-        for number, cells, kind, payload, errors, changes, identifier, remote_id in rows:
-            copy.write_row(
-                (
-                    run_id, generation, number, dumps(cells), kind, dumps(payload),
-                    dumps(errors), dumps(changes), identifier, remote_id,
-                )
-            )  # fmt: skip
+    with db_connection.cursor() as cursor:
+        if db_connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in values:
+                    copy.write_row(row)
+        else:
+            marks = ", ".join(["%s"] * (2 + len(_ROW_FIELDS)))
+            insert = f"INSERT INTO {table} ({columns}) VALUES ({marks})"  # noqa: S608 (names)
+            cursor.executemany(insert, values)
 
 
 def _duplicate_message(other: int) -> str:
@@ -309,20 +338,22 @@ def _duplicate_message(other: int) -> str:
 
 
 class _PreviewWriter:
-    """Classify rows in batches against the mirror and write them."""
+    """Classify built rows in batches against the mirror and write them."""
 
     def __init__(self, import_run: Import, fields: list[FieldSpec]) -> None:
         self.run = import_run
         self.provider = Provider(import_run.connection.provider)
         self.paths = import_run.mapped_paths
-        self.builder = RowBuilder(
+        # The offered paths: what this connection may send through an import.
+        self.enabled_paths = frozenset(spec.path for spec in fields)
+        self.spec = BuilderSpec(
             provider=self.provider,
-            fields=fields,
-            paths=self.paths,
+            fields=tuple(fields),
+            paths=tuple(self.paths),
             width=len(import_run.header),
             default_region=(import_run.connection.options or {}).get("default_region"),
+            language=translation.get_language(),
         )
-        self.pending: list[tuple[int, list[str], Any]] = []
         self.first_seen: dict[str, int] = {}
         # First row number → a later row with its identifier, for first rows already stored
         # (a first row still in the batch being written is flagged before it is stored).
@@ -332,48 +363,46 @@ class _PreviewWriter:
         # square of the file; the exact count is taken once at the end.
         self.kinds: dict[str, int] = {}
 
-    def add(self, number: int, cells: list[str]) -> None:
-        self.pending.append((number, cells, self.builder.build(cells)))
-
-    def flush(self) -> None:
-        if not self.pending:
-            return
+    def write(self, first: int, batch: list[list[str]], built: list[Built]) -> None:
+        """Classify and store one batch of rows, numbered from ``first``."""
         by_path: dict[str, list[str]] = {}
-        for _, _, result in self.pending:
-            if result.identifier and not result.errors:
-                by_path.setdefault(result.identifier_path, []).append(result.identifier)
+        for _, errors, identifier, identifier_path in built:
+            if identifier and not errors:
+                by_path.setdefault(identifier_path, []).append(identifier)
         mirror: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
         for path, identifiers in by_path.items():
             found = _mirror_lookup(self.run.connection, path, identifiers)
             mirror.update({(path, key): entry for key, entry in found.items()})
         rows: list[list[Any]] = []
         in_batch: dict[int, list[Any]] = {}  # row number → its row, for duplicates
-        for number, cells, result in self.pending:
+        for number, cells, (built_payload, built_errors, identifier, identifier_path) in zip(
+            range(first, first + len(batch)), batch, built, strict=True
+        ):
             kind: str = RowKind.INVALID
-            payload, changes, errors, remote_id = {}, {}, result.errors, ""
-            key = result.identifier.lower()
+            payload, changes, errors, remote_id = {}, {}, built_errors, ""
+            key = identifier.lower()
             if key:
-                first = self.first_seen.setdefault(key, number)
-                if first != number:
-                    errors = {**errors, "row": _duplicate_message(first)}
-                    earlier = in_batch.get(first)
+                seen = self.first_seen.setdefault(key, number)
+                if seen != number:
+                    errors = {**errors, "row": _duplicate_message(seen)}
+                    earlier = in_batch.get(seen)
                     if earlier is None:
-                        self.duplicates.setdefault(first, number)
-                    elif first not in self.flagged:
-                        self.flagged.add(first)
+                        self.duplicates.setdefault(seen, number)
+                    elif seen not in self.flagged:
+                        self.flagged.add(seen)
                         earlier[2:6] = [
                             RowKind.INVALID, {}, {**earlier[4], "row": _duplicate_message(number)},
                             {},
                         ]  # fmt: skip
             if not errors:
-                remote_id, record = mirror.get((result.identifier_path, key), ("", None))
+                remote_id, record = mirror.get((identifier_path, key), ("", None))
                 current = dict(from_provider(self.provider, record).fields) if record else None
                 outcome = classify(
                     provider=self.provider,
-                    payload=result.payload,
+                    payload=built_payload,
                     current=current,
                     paths=self.paths,
-                    enabled=self.builder.enabled_paths,
+                    enabled=self.enabled_paths,
                 )
                 kind, payload, changes, errors = (
                     outcome.kind,
@@ -381,9 +410,8 @@ class _PreviewWriter:
                     outcome.changes,
                     outcome.errors,
                 )
-            row = [
-                number, cells, kind, payload, errors, changes, result.identifier[:320],
-                remote_id[:100],
+            row: list[Any] = [
+                number, cells, kind, payload, errors, changes, identifier[:320], remote_id[:100],
             ]  # fmt: skip
             if key:
                 in_batch.setdefault(number, row)
@@ -391,7 +419,6 @@ class _PreviewWriter:
         _insert_rows(self.run, rows)
         for row in rows:
             self.kinds[row[2]] = self.kinds.get(row[2], 0) + 1
-        self.pending = []
 
     def counts(self) -> dict[str, int]:
         return {
@@ -404,7 +431,11 @@ class _PreviewWriter:
 
     def mark_duplicates(self) -> None:
         """Flag the stored first row of each repeated identifier too (later rows, and first
-        rows of the same batch, already are)."""
+        rows of the same batch, already are), with the cells it now needs as an invalid row:
+        read again from the file, as only invalid rows keep theirs."""
+        if not self.duplicates:
+            return
+        cells = _cells_of(self.run, set(self.duplicates))
         firsts = sorted(self.duplicates)
         for start in range(0, len(firsts), ROW_BATCH):
             chunk = firsts[start : start + ROW_BATCH]
@@ -413,9 +444,56 @@ class _PreviewWriter:
                 row.kind = RowKind.INVALID
                 row.errors = {**row.errors, "row": _duplicate_message(self.duplicates[row.number])}
                 row.payload, row.changes = {}, {}
+                row.cells = cells.get(row.number, row.cells)
             ImportRow.objects.bulk_update(
-                rows, ["kind", "errors", "payload", "changes"], batch_size=ROW_BATCH
+                rows, ["kind", "errors", "payload", "changes", "cells"], batch_size=ROW_BATCH
             )
+
+
+def _data_rows(import_run: Import, handle: BinaryIO) -> Iterator[tuple[int, list[str]]]:
+    """The file's data rows with their numbers (the header is row 1; blank lines skipped)."""
+    rows = iter_rows(handle, encoding=import_run.encoding, delimiter=import_run.delimiter)
+    next(rows, None)  # the header
+    return enumerate(rows, start=FIRST_ROW)
+
+
+def _cells_of(import_run: Import, numbers: set[int]) -> dict[int, list[str]]:
+    """The cells of the rows ``numbers``, read again from the stored file."""
+    found: dict[int, list[str]] = {}
+    last = max(numbers)
+    with import_run.file.open("rb") as stored:
+        for number, cells in _data_rows(import_run, cast(BinaryIO, stored)):
+            if number in numbers:
+                found[number] = cells
+            if number >= last:
+                break
+    return found
+
+
+def _batches(
+    import_run: Import, handle: BinaryIO
+) -> Iterator[tuple[tuple[int, int], list[list[str]]]]:
+    """The data rows in batches of ``ROW_BATCH``, each keyed by its first row's number and
+    the bytes of the file read once it was (the progress to show when it is written)."""
+    batch: list[list[str]] = []
+    first = FIRST_ROW
+    for number, cells in _data_rows(import_run, handle):
+        if not batch:
+            first = number
+        batch.append(cells)
+        if len(batch) >= ROW_BATCH:
+            yield (first, handle.tell()), batch
+            batch = []
+    if batch:
+        yield (first, handle.tell()), batch
+
+
+def _helpers(import_run: Import) -> int:
+    """Helper processes for this file's preview: none for a small one, whose preview is
+    ready before a helper would have started."""
+    if import_run.size < settings.IMPORT_PREVIEW_HELPER_MIN_BYTES:
+        return 0
+    return max(0, settings.IMPORT_PREVIEW_HELPERS)
 
 
 def _counts(import_run: Import) -> dict[str, int]:
@@ -435,34 +513,58 @@ def _counts(import_run: Import) -> dict[str, int]:
     }
 
 
+@contextmanager
+def _batch_transaction() -> Iterator[None]:
+    """One transaction per written batch (its rows and the progress) that PostgreSQL need
+    not flush to disk before going on.
+
+    A preview can always be built again, and the final status is committed as usual, which
+    flushes every earlier batch with it: a crash can lose rows only of a preview that was
+    never marked ready. Inside a caller's transaction (tests), its own commit decides.
+    """
+    if db_connection.in_atomic_block:
+        with transaction.atomic():
+            yield
+        return
+    with transaction.atomic():
+        if db_connection.vendor == "postgresql":
+            with db_connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        yield
+
+
 def import_build_preview(*, import_id: int, generation: int) -> None:
     """Read every row, validate it, compare it with the mirror and store the preview.
 
     Progress is written after each batch; a newer preview (another ``generation``) stops this
-    one, so changing the mapping mid-way never mixes two previews.
+    one, so changing the mapping mid-way never mixes two previews. The cells of a large file
+    are cleaned in a helper process while earlier batches are compared and written
+    (``integrations.importing.building``).
     """
     import_run = Import.objects.select_related("connection").filter(pk=import_id).first()
     if import_run is None or import_run.generation != generation:
         return
     current = Import.objects.filter(pk=import_id, generation=generation)
     writer = _PreviewWriter(import_run, import_fields(connection=import_run.connection))
+    builder: BatchBuilder[tuple[int, int]] = BatchBuilder(writer.spec, helpers=_helpers(import_run))
     try:
-        with import_run.file.open("rb") as stored:
+        with import_run.file.open("rb") as stored, builder:
             handle = cast(BinaryIO, stored)  # a FieldFile proxies the binary file it opened
-            rows = iter_rows(handle, encoding=import_run.encoding, delimiter=import_run.delimiter)
-            next(rows, None)  # the header
-            for number, cells in enumerate(rows, start=2):
-                writer.add(number, cells)
-                if len(writer.pending) >= ROW_BATCH:
-                    writer.flush()
-                    progress = {"bytes_read": handle.tell(), **writer.counts()}
+            for (first, bytes_read), batch, built in builder.results(_batches(import_run, handle)):
+                with _batch_transaction():
+                    writer.write(first, batch, built)
+                    progress = {"bytes_read": bytes_read, **writer.counts()}
                     if not current.update(**progress):
                         return  # a newer preview has started
-        writer.flush()
         writer.mark_duplicates()
     except ImportFileError as exc:
         current.update(status=ImportStatus.FAILED, error=str(exc)[:1000], **_counts(import_run))
         return
+    if builder.helpers:
+        logger.info(
+            "Import %s preview: %d of its batches built by %d helper process(es)",
+            import_run.pk, builder.built_by_helpers, builder.helpers,
+        )  # fmt: skip
     counts = _counts(import_run)
     if counts["n_rows"] == 0:
         current.update(

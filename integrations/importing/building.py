@@ -1,0 +1,186 @@
+"""Building batches of rows into payloads, in a helper process beside the caller.
+
+Cleaning the cells (phone numbers above all) is most of a preview's work and needs nothing
+but the cells and the mapping, while comparing with the mirror and writing the rows needs the
+database. With a helper process the two overlap on two cores: the helper builds batches while
+the caller compares and writes the ones before. The helper never touches the database; it is
+started from a fork server (``forkserver``), so it shares no connection, lock or thread with
+the caller.
+
+Results come back in the order of the batches, and whenever the helper already has enough
+batches to do, the caller builds the next one itself, so neither waits for the other. Each
+row's result is the same whoever builds it (``RowBuilder`` is a pure function of the cells
+and the mapping; the caller's language, which country names are read in, is the helper's
+too).
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+from integrations.catalogue import FieldSpec, Provider
+from integrations.importing.cells import RowBuilder
+
+logger = logging.getLogger(__name__)
+
+# One row's result, as ``RowResult`` (payload, errors, identifier, identifier path) in a tuple,
+# which crosses a process boundary at a fraction of a dataclass's pickling cost.
+Built = tuple[dict[str, Any], dict[str, str], str, str]
+
+# Batches given to the helper and not yet built; past this the caller builds the next itself.
+HELPER_QUEUE = 2
+# Batches read ahead of the one being written: bounds the memory a large file takes.
+LOOKAHEAD = 4
+
+
+@dataclass(frozen=True)
+class BuilderSpec:
+    """What a ``RowBuilder`` is made from, sent once to the helper process."""
+
+    provider: Provider
+    fields: tuple[FieldSpec, ...]
+    paths: tuple[str, ...]
+    width: int
+    default_region: str | None
+    language: str | None = None
+
+    def builder(self) -> RowBuilder:
+        return RowBuilder(
+            provider=self.provider,
+            fields=self.fields,
+            paths=self.paths,
+            width=self.width,
+            default_region=self.default_region,
+        )
+
+
+def build_rows(builder: RowBuilder, rows: Sequence[Sequence[str]]) -> list[Built]:
+    results = []
+    for cells in rows:
+        result = builder.build(cells)
+        results.append((result.payload, result.errors, result.identifier, result.identifier_path))
+    return results
+
+
+# -- the helper process ------------------------------------------------------------------------
+
+_helper_builder: RowBuilder | None = None
+
+
+def _helper_start(spec: BuilderSpec) -> None:
+    """Set Django up (country names need its translations) and the helper's builder."""
+    global _helper_builder
+    import django
+    from django.apps import apps
+
+    if not apps.ready:
+        django.setup(set_prefix=False)
+    if spec.language:
+        from django.utils import translation
+
+        translation.activate(spec.language)
+    _helper_builder = spec.builder()
+
+
+def _helper_build(rows: list[list[str]]) -> list[Built]:
+    assert _helper_builder is not None, "the helper was not started"
+    return build_rows(_helper_builder, rows)
+
+
+# -- the caller's side -------------------------------------------------------------------------
+
+
+class BatchBuilder[Key]:
+    """Build batches of rows in order, ``helpers`` processes beside the caller (0: none).
+
+    Use as a context manager: leaving it stops the helpers.
+    """
+
+    def __init__(self, spec: BuilderSpec, *, helpers: int) -> None:
+        self.spec = spec
+        self.local = spec.builder()
+        self.helpers = helpers
+        self.pool: ProcessPoolExecutor | None = None
+        self.built_by_helpers = 0  # batches, for the log
+
+    def __enter__(self) -> BatchBuilder[Key]:
+        if self.helpers > 0:
+            self.pool = ProcessPoolExecutor(
+                max_workers=self.helpers,
+                mp_context=multiprocessing.get_context("forkserver"),
+                initializer=_helper_start,
+                initargs=(self.spec,),
+            )
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
+
+    def results(
+        self, batches: Iterable[tuple[Key, list[list[str]]]]
+    ) -> Iterator[tuple[Key, list[list[str]], list[Built]]]:
+        """Each batch with its rows' results, in the order given."""
+        queue: deque[tuple[Key, list[list[str]], Future[list[Built]] | None]] = deque()
+        for key, rows in batches:
+            queue.append((key, rows, self._submit(rows, queue)))
+            while queue and (len(queue) > LOOKAHEAD or _done(queue[0][2])):
+                yield self._result(*queue.popleft())
+        while queue:
+            yield self._result(*queue.popleft())
+
+    def _submit(
+        self,
+        rows: list[list[str]],
+        queue: deque[tuple[Key, list[list[str]], Future[list[Built]] | None]],
+    ) -> Future[list[Built]] | None:
+        """Give the batch to a helper, or None when they all have enough to do."""
+        if self.pool is None:
+            return None
+        waiting = sum(1 for _, _, future in queue if future is not None and not future.done())
+        if waiting >= HELPER_QUEUE * self.helpers:
+            return None
+        try:
+            return self.pool.submit(_helper_build, rows)
+        except (BrokenProcessPool, RuntimeError, OSError) as exc:
+            self._give_up(exc)
+            return None
+
+    def _result(
+        self, key: Key, rows: list[list[str]], future: Future[list[Built]] | None
+    ) -> tuple[Key, list[list[str]], list[Built]]:
+        if future is not None:
+            try:
+                built = future.result()
+            except (BrokenProcessPool, CancelledError, OSError) as exc:
+                self._give_up(exc)
+            else:
+                self.built_by_helpers += 1
+                return key, rows, built
+        return key, rows, build_rows(self.local, rows)
+
+    def _give_up(self, exc: BaseException) -> None:
+        """Build everything here from now on: a helper that cannot start or died (killed
+        for memory, say) costs time, never rows."""
+        if self.pool is not None:
+            logger.warning("Row builder helper unavailable, building in process: %r", exc)
+            self.pool.shutdown(wait=False, cancel_futures=True)
+            self.pool = None
+
+
+def _done(future: Future[list[Built]] | None) -> bool:
+    return future is not None and future.done()

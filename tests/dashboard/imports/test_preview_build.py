@@ -1,0 +1,136 @@
+"""How a preview is built and stored: which rows keep their cells, and the helper process
+that cleans cells beside the writer giving exactly the rows the writer alone gives."""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+from datetime import timedelta
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
+
+from dashboard.imports import services
+from dashboard.imports.exports import invalid_csv_lines
+from dashboard.imports.models import ImportStatus
+from dashboard.imports.selectors import import_rows
+from integrations.models import MirroredRecipient
+
+pytestmark = pytest.mark.django_db
+
+HEADER = ["Email", "First name", "Last name", "Mobile", "Country", "Department", "Start date"]
+
+
+def upload(lines: list[str]) -> SimpleUploadedFile:
+    return SimpleUploadedFile("people.csv", "\r\n".join(lines).encode(), "text/csv")
+
+
+def test_only_invalid_rows_and_the_first_row_keep_their_cells(redflag, admin_user, monkeypatch):
+    """Cells are stored for what shows or exports them: an invalid row (its errors beside
+    the values, invalid.csv) and the first row (the mapping's samples). A row first stored
+    as valid and flagged later as a duplicate gets its cells back from the file."""
+    monkeypatch.setattr(services, "ROW_BATCH", 2)
+    lines = [
+        "email,firstName,lastName",
+        "first@example.com,Fay,First",  # row 2: the first row
+        "ann@example.com,Ann,One",  # row 3: repeated by row 7, in a later batch
+        "not-an-email,Bo,Bad",  # row 4
+        "cy@example.com,Cy,Valid",  # row 5
+        "dee@example.com,Dee,Valid",  # row 6
+        "ANN@example.com,Ann,Two",  # row 7
+    ]
+    run = services.import_create(connection=redflag, upload=upload(lines), user=admin_user)
+    rows = {row.number: row for row in import_rows(import_run=run)}
+
+    assert {n: row.kind for n, row in rows.items()} == {
+        2: "create", 3: "invalid", 4: "invalid", 5: "create", 6: "create", 7: "invalid",
+    }  # fmt: skip
+    assert rows[2].cells == ["first@example.com", "Fay", "First"]
+    assert rows[3].cells == ["ann@example.com", "Ann", "One"]
+    assert rows[4].cells == ["not-an-email", "Bo", "Bad"]
+    assert rows[7].cells == ["ANN@example.com", "Ann", "Two"]
+    assert rows[5].cells == rows[6].cells == []
+    exported = "".join(
+        invalid_csv_lines(import_rows(import_run=run, kind="invalid"), run.header)
+    ).splitlines()
+    assert exported[1:] == [
+        "ann@example.com,Ann,One,Same identifier as row 7: keep one.",
+        "not-an-email,Bo,Bad,email: An email address needs an @.",
+        "ANN@example.com,Ann,Two,Same identifier as row 3: keep one.",
+    ]
+
+
+def _messy_file(rows: int) -> list[str]:
+    """Valid, invalid, repeated and mirrored recipients in every combination."""
+    rng = random.Random(7)
+    lines = [",".join(HEADER)]
+    for n in range(rows):
+        email = f"p{n}@example.com"
+        roll = rng.random()
+        if roll < 0.05:
+            email = f"p{n}example.com"
+        elif roll < 0.08 and n > 10:
+            email = f"P{rng.randrange(n)}@example.com"  # a repeat, maybe batches earlier
+        mobile = rng.choice(["07911 123456", "+44 7700 900123", "0000", "", "+1 415 555 2671"])
+        country = rng.choice(["UK", "United Kingdom", "USA", "Atlantis", ""])
+        date = rng.choice(["03/04/2025", "2025-04-03", "31/02/2020", ""])
+        department = rng.choice(["Sales", "Ops", ""])
+        lines.append(f"{email},Pat{n},Lee,{mobile},{country},{department},{date}")
+    if rows > 5:
+        lines.insert(5, "ragged@example.com,Rag")
+    return lines
+
+
+def _mirror(connection, count: int) -> None:
+    now = timezone.now() - timedelta(hours=1)
+    records = [
+        {"_id": f"rid-{n}", "email": f"p{n}@example.com", "firstName": f"Pat{n}",
+         "lastName": "Lee", "department": "Ops" if n % 2 else "Sales"}
+        for n in range(0, count, 3)
+    ]  # fmt: skip
+    MirroredRecipient.objects.bulk_create(
+        MirroredRecipient(
+            connection=connection,
+            remote_id=record["_id"],
+            email=record["email"],
+            email_lower=record["email"],
+            record=record,
+            last_seen_at=now,
+        )
+        for record in records
+    )
+
+
+def _stored(run) -> list[tuple]:
+    return list(
+        import_rows(import_run=run).values_list(
+            "number", "cells", "kind", "payload", "errors", "changes", "identifier", "remote_id"
+        )
+    )
+
+
+def test_a_helper_process_builds_exactly_the_rows_the_writer_alone_builds(
+    redflag, admin_user, settings, monkeypatch, caplog
+):
+    monkeypatch.setattr(services, "ROW_BATCH", 40)
+    settings.IMPORT_INLINE_MAX_BYTES = 10**9
+    _mirror(redflag, 1500)
+    lines = _messy_file(1500)
+
+    settings.IMPORT_PREVIEW_HELPERS, settings.IMPORT_PREVIEW_HELPER_MIN_BYTES = 1, 0
+    with caplog.at_level(logging.INFO, logger="dashboard.imports.services"):
+        run = services.import_create(connection=redflag, upload=upload(lines), user=admin_user)
+    assert run.status == ImportStatus.PREVIEWED
+    with_helper = _stored(run)
+    counts = (run.n_create, run.n_update, run.n_unchanged, run.n_invalid)
+    built = re.search(r"(\d+) of its batches built by 1 helper", caplog.text)
+    assert built and int(built[1]) > 0, caplog.text  # the helper did take part
+
+    settings.IMPORT_PREVIEW_HELPERS = 0
+    services.import_start_preview(import_run=run)
+    run.refresh_from_db()
+    assert _stored(run) == with_helper
+    assert (run.n_create, run.n_update, run.n_unchanged, run.n_invalid) == counts
+    assert all(counts) and run.n_rows == 1501  # every kind of row was compared
