@@ -275,7 +275,21 @@ def bench_connection():
     with transaction.atomic():
         for path in ENABLED:
             field_setting_set(connection=connection, path=path, enabled=True, user=None)
+    forget_earlier_imports(connection)
     return connection
+
+
+def forget_earlier_imports(connection) -> None:
+    """Delete the imports earlier runs left on a PostgreSQL database, so every run writes
+    into the same (empty) preview table instead of one that grows run after run."""
+    from django.db import connection as db
+
+    from dashboard.imports.models import Import
+
+    Import.objects.filter(connection=connection).delete()
+    if db.vendor == "postgresql":
+        with db.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE imports_importrow")
 
 
 def fill_mirror(connection, path: Path, share: float = 0.3) -> int:
