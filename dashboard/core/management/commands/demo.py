@@ -7,6 +7,7 @@ the sandbox, and prints the URL and the logins. Ctrl-C (or SIGTERM) stops every 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -247,19 +248,29 @@ class Command(BaseCommand):
             time.sleep(1)
 
     def _stop_children(self) -> None:
-        # A second Ctrl-C while the children stop would abandon them mid-way (orphans holding
-        # the ports): from here on, signals are ignored until every child has ended.
+        """Stop the children in the reverse order of their start, each gracefully, then kill
+        whatever is left of its process group.
+
+        The web server goes first (no new work), then the worker, whose running tasks may
+        still be calling the sandbox, which goes last. A child that has not stopped in time is
+        killed with its whole group: a Celery worker's pool processes and gunicorn's workers
+        would otherwise outlive it, holding the ports.
+        """
+        # A second Ctrl-C while the children stop would abandon them mid-way: from here on,
+        # signals are ignored until every child has ended.
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, signal.SIG_IGN)
-        for _, process in reversed(self.children):
+        for name, process in reversed(self.children):
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 10
-        for _, process in self.children:
-            try:
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                process.kill()
+                try:
+                    process.wait(timeout=STOP_TIMEOUT.get(name, 10))
+                except subprocess.TimeoutExpired:
+                    self.stderr.write(f"The {name} did not stop in time; killing it.")
+            # Each child leads its own session and process group (``_spawn``).
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
 
     def _print_banner(self, port: int, logins: dict[str, str], sandbox_port: int) -> None:
         lines = [
@@ -279,6 +290,10 @@ class Command(BaseCommand):
             "",
         ]
         self.stdout.write("\n".join(lines))
+
+
+# Seconds each child gets to stop gracefully before it is killed.
+STOP_TIMEOUT = {"web": 10, "worker": 15, "sandbox": 5}
 
 
 def _interrupt(signum: int, frame: object) -> None:
