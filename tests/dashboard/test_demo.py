@@ -125,6 +125,7 @@ def test_ctrl_c_stops_everything_the_demo_started_even_when_pressed_twice(tmp_pa
                 ready.set()
 
     threading.Thread(target=drain, daemon=True).start()
+    started: set[int] = set()
     try:
         assert ready.wait(180), "the demo did not print its banner:\n" + "".join(output[-40:])
         assert httpx.get(f"http://127.0.0.1:{web}/healthz/", timeout=10).status_code == 200
@@ -146,6 +147,6 @@ def test_ctrl_c_stops_everything_the_demo_started_even_when_pressed_twice(tmp_pa
     finally:
         if demo.poll() is None:
             os.killpg(demo.pid, signal.SIGKILL)
-        for pid in _descendants(demo.pid):
+        for pid in started | _descendants(demo.pid):  # orphans of a failed run too
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
