@@ -7,6 +7,7 @@ app_name = "imports"
 urlpatterns = [
     path("", views.import_list, name="list"),
     path("new/", views.import_new, name="new"),
+    path("sample.csv", views.import_sample_csv, name="sample_csv"),
     path("<int:pk>/", views.import_detail, name="detail"),
     path("<int:pk>/reading/", views.import_reading, name="reading"),
     path("<int:pk>/mapping/", views.import_mapping, name="mapping"),

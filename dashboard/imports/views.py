@@ -1,11 +1,12 @@
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -26,7 +27,19 @@ from integrations.importing.mapping import ENTRY_MEMBERS, entry_member, mapping_
 from integrations.importing.reading import ImportFileError
 
 PAGE_SIZE = 50
-DEMO_SAMPLE = "dashboard/imports/demo/messy-new-starters.csv"
+DEMO_SAMPLE = Path(__file__).resolve().parent / "demo" / "messy-new-starters.csv"
+
+
+@require_GET
+@require_capability(Capability.MANAGE_IMPORTS)
+def import_sample_csv(request: HttpRequest) -> FileResponse:
+    """The messy sample file the demo ships, to try an upload with (the upload page links it)."""
+    return FileResponse(
+        DEMO_SAMPLE.open("rb"),
+        as_attachment=True,
+        filename=DEMO_SAMPLE.name,
+        content_type="text/csv",
+    )
 
 
 @require_GET
@@ -77,7 +90,7 @@ def _import_new(request: HttpRequest, cap: SizeCappedUploadHandler) -> HttpRespo
             else:
                 return redirect("imports:detail", pk=import_run.pk)
     status = 422 if form.errors else 200
-    context = {"form": form, "limit": limit, "demo_sample": DEMO_SAMPLE}
+    context = {"form": form, "limit": limit}
     return render(request, "imports/new.html", context, status=status)
 
 

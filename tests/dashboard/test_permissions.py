@@ -65,6 +65,7 @@ TABLE: dict[str, tuple[str, str, Expectations]] = {
     # The ``objects`` fixture gives its import the connection's pk.
     "imports:list": ("get", "/imports/", ADMIN_ONLY),
     "imports:new": ("get", "/imports/new/", ADMIN_ONLY),
+    "imports:sample_csv": ("get", "/imports/sample.csv", ADMIN_ONLY),
     "imports:detail": ("get", "/imports/{pk}/", ADMIN_ONLY),
     "imports:reading": ("post", "/imports/{pk}/reading/", ADMIN_ONLY),
     "imports:mapping": ("post", "/imports/{pk}/mapping/", ADMIN_ONLY),

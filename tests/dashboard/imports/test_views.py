@@ -149,6 +149,16 @@ def test_every_naughty_string_in_every_column_is_escaped_or_rejected(admin_clien
             page += 1
 
 
+def test_the_upload_page_links_the_demo_sample_and_it_downloads_whole(admin_client):
+    page = admin_client.get("/imports/new/").content.decode()
+    assert 'href="/imports/sample.csv"' in page
+    response = admin_client.get("/imports/sample.csv")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/csv"
+    assert 'filename="messy-new-starters.csv"' in response["Content-Disposition"]
+    assert b"".join(response.streaming_content) == (DEMO / "messy-new-starters.csv").read_bytes()
+
+
 def test_the_demo_sample_previews_with_some_invalid_rows(admin_client, redflag):
     post_file(admin_client, redflag, (DEMO / "messy-new-starters.csv").read_bytes())
     run = Import.objects.get()
