@@ -49,7 +49,13 @@ def test_admin_uploads_the_messy_sample_fixes_a_mapping_and_confirms(
     page.get_by_role("link", name="Upload a file").first.click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Upload a CSV or Excel file")
     page.get_by_label("Connection").select_option(label="Acme RedFlag")
-    page.get_by_label("CSV or Excel file").set_input_files(SAMPLE)
+    # The sample as a new user gets it: from the link on the upload page.
+    with page.expect_download() as sample_info:
+        page.get_by_role("link", name="download messy-new-starters.csv").click()
+    sample = tmp_path / "messy-new-starters.csv"
+    sample_info.value.save_as(sample)
+    assert sample.read_bytes() == SAMPLE.read_bytes()
+    page.get_by_label("CSV or Excel file").set_input_files(sample)
     expect(page.locator("[data-dropzone-file]")).to_contain_text("messy-new-starters.csv")
     screenshot(page, "imports-01-upload")
     axe_check(page)
