@@ -38,7 +38,7 @@ Built = tuple[dict[str, Any], dict[str, str], str, str]
 # Batches given to the helper and not yet built; past this the caller builds the next itself.
 HELPER_QUEUE = 2
 # Batches read ahead of the one being written: bounds the memory a large file takes.
-LOOKAHEAD = 4
+LOOKAHEAD = 6
 
 
 @dataclass(frozen=True)
@@ -90,6 +90,11 @@ def _helper_start(spec: BuilderSpec) -> None:
     _helper_builder = spec.builder()
 
 
+def _helper_ready() -> bool:
+    """Done once the helper has started: batches go to it from then on."""
+    return True
+
+
 def _helper_build(rows: list[list[str]]) -> list[Built]:
     assert _helper_builder is not None, "the helper was not started"
     return build_rows(_helper_builder, rows)
@@ -109,6 +114,7 @@ class BatchBuilder[Key]:
         self.local = spec.builder()
         self.helpers = helpers
         self.pool: ProcessPoolExecutor | None = None
+        self.submitted = 0
         self.built_by_helpers = 0  # batches, for the log
 
     def __enter__(self) -> BatchBuilder[Key]:
@@ -134,44 +140,63 @@ class BatchBuilder[Key]:
     def results(
         self, batches: Iterable[tuple[Key, list[list[str]]]]
     ) -> Iterator[tuple[Key, list[list[str]], list[Built]]]:
-        """Each batch with its rows' results, in the order given."""
-        queue: deque[tuple[Key, list[list[str]], Future[list[Built]] | None]] = deque()
-        for key, rows in batches:
-            queue.append((key, rows, self._submit(rows, queue)))
-            while queue and (len(queue) > LOOKAHEAD or _done(queue[0][2])):
-                yield self._result(*queue.popleft())
-        while queue:
-            yield self._result(*queue.popleft())
+        """Each batch with its rows' results, in the order given.
 
-    def _submit(
-        self,
-        rows: list[list[str]],
-        queue: deque[tuple[Key, list[list[str]], Future[list[Built]] | None]],
-    ) -> Future[list[Built]] | None:
-        """Give the batch to a helper, or None when they all have enough to do."""
-        if self.pool is None:
-            return None
-        waiting = sum(1 for _, _, future in queue if future is not None and not future.done())
-        if waiting >= HELPER_QUEUE * self.helpers:
-            return None
-        try:
-            return self.pool.submit(_helper_build, rows)
-        except (BrokenProcessPool, RuntimeError, OSError) as exc:
-            self._give_up(exc)
-            return None
+        Batches are read up to ``LOOKAHEAD`` ahead of the one to write. A helper takes the
+        earliest batch nobody builds yet whenever it has fewer than ``HELPER_QUEUE`` to do
+        (the first one at once, the others once it has started: a start takes Django's
+        set-up). The caller builds the next batch to write if no helper has it, and, while
+        that one waits for its helper, the earliest batch nobody builds yet.
+        """
+        queue: deque[_Item[Key]] = deque()
+        ready = self.pool.submit(_helper_ready) if self.pool is not None else None
+        pending = iter(batches)
+        exhausted = False
+        while True:
+            if ready is not None and (ready.done() or not self.submitted):
+                self._feed(queue)
+            if queue and queue[0].writable():
+                yield self._result(queue.popleft())
+            elif not exhausted and len(queue) < LOOKAHEAD:
+                batch = next(pending, None)
+                if batch is None:
+                    exhausted = True
+                else:
+                    queue.append(_Item(*batch, future=None))
+            elif not queue:
+                return
+            elif (item := _unbuilt(queue)) is not None:
+                item.built = build_rows(self.local, item.rows)
+            else:
+                yield self._result(queue.popleft())  # wait for its helper
 
-    def _result(
-        self, key: Key, rows: list[list[str]], future: Future[list[Built]] | None
-    ) -> tuple[Key, list[list[str]], list[Built]]:
-        if future is not None:
+    def _feed(self, queue: deque[_Item[Key]]) -> None:
+        """Give helpers the earliest batches nobody builds, up to ``HELPER_QUEUE`` each."""
+        busy = sum(1 for item in queue if item.future is not None and not item.future.done())
+        while self.pool is not None and busy < HELPER_QUEUE * self.helpers:
+            item = _unbuilt(queue)
+            if item is None:
+                return
             try:
-                built = future.result()
+                item.future = self.pool.submit(_helper_build, item.rows)
+            except (BrokenProcessPool, RuntimeError, OSError) as exc:
+                self._give_up(exc)
+                return
+            self.submitted += 1
+            busy += 1
+
+    def _result(self, item: _Item[Key]) -> tuple[Key, list[list[str]], list[Built]]:
+        if item.built is not None:
+            return item.key, item.rows, item.built
+        if item.future is not None:
+            try:
+                built = item.future.result()
             except (BrokenProcessPool, CancelledError, OSError) as exc:
                 self._give_up(exc)
             else:
                 self.built_by_helpers += 1
-                return key, rows, built
-        return key, rows, build_rows(self.local, rows)
+                return item.key, item.rows, built
+        return item.key, item.rows, build_rows(self.local, item.rows)
 
     def _give_up(self, exc: BaseException) -> None:
         """Build everything here from now on: a helper that cannot start or died (killed
@@ -182,5 +207,21 @@ class BatchBuilder[Key]:
             self.pool = None
 
 
-def _done(future: Future[list[Built]] | None) -> bool:
-    return future is not None and future.done()
+@dataclass
+class _Item[Key]:
+    """A batch read and not yet written: given to a helper (``future``), built here
+    (``built``), or neither yet."""
+
+    key: Key
+    rows: list[list[str]]
+    future: Future[list[Built]] | None
+    built: list[Built] | None = None
+
+    def writable(self) -> bool:
+        """Built, here or by its helper (or its helper failed: it is built here then)."""
+        return self.built is not None or (self.future is not None and self.future.done())
+
+
+def _unbuilt[Key](queue: deque[_Item[Key]]) -> _Item[Key] | None:
+    """The first batch of the queue that no helper has and that is not built yet."""
+    return next((item for item in queue if item.future is None and item.built is None), None)
