@@ -4,7 +4,8 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
-from django.core.paginator import Paginator
+from django.core.paginator import Page, Paginator
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -19,22 +20,44 @@ from dashboard.core.http import HtmxHttpRequest
 from dashboard.jobs import selectors, services
 from dashboard.jobs.exports import errors_csv_lines
 from dashboard.jobs.forms import AcknowledgeForm, JobFilterForm
-from integrations.models import ItemStatus, SyncJob
+from integrations.models import ItemStatus, SyncItem, SyncJob
 
 JOBS_PER_PAGE = 50
 ITEMS_PER_PAGE = 100
 
 
-class CountedPaginator(Paginator):
-    """A paginator told its count (from the job's counters), sparing a COUNT over the items."""
+class JobItemPaginator(Paginator):
+    """Pages of a job's items in file order, told their count, without OFFSET over the rows.
 
-    def __init__(self, object_list: Any, per_page: int, *, known_count: int) -> None:
-        super().__init__(object_list, per_page)
+    The count comes from the job's counters (no COUNT over a million items). A page of every
+    item is a range of ``seq``: a job numbers its items 0, 1, 2… when it is created
+    (``job_create_push``, ``job_retry_failed``). A page of one status reads the page's ``seq``
+    values from the (job, status, seq) index alone, then those rows: deep pages skip index
+    entries, not rows.
+    """
+
+    def __init__(
+        self, items: QuerySet[SyncItem], per_page: int, *, known_count: int, dense: bool
+    ) -> None:
+        super().__init__(items, per_page)
+        self.items = items
         self._known_count = known_count
+        self.dense = dense
 
     @cached_property
     def count(self) -> int:
         return self._known_count
+
+    def page(self, number: Any) -> Page:
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        items = self.items
+        if self.dense:
+            rows = items.filter(seq__gte=bottom, seq__lt=bottom + self.per_page)
+        else:
+            on_page = items.order_by("seq").values("seq")[bottom : bottom + self.per_page]
+            rows = items.filter(seq__in=on_page)
+        return Page(list(rows), number, self)
 
 
 def _job_or_404(pk: int) -> SyncJob:
@@ -79,9 +102,9 @@ def _detail_context(
         item_status = ""
     items = selectors.job_items(job=job, status=item_status)
     known = counts[item_status] if item_status else sum(counts.values())
-    page = CountedPaginator(items, ITEMS_PER_PAGE, known_count=known).get_page(
-        request.GET.get("page")
-    )
+    page = JobItemPaginator(
+        items, ITEMS_PER_PAGE, known_count=known, dense=not item_status
+    ).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     return {

@@ -184,6 +184,40 @@ def test_records_are_paginated_by_100_keeping_the_status_tab(admin_client, conne
     assert len(identifiers(page3)) == 50
 
 
+def test_pages_of_all_records_and_of_one_status_show_exactly_their_items(
+    admin_client, connection, django_assert_max_num_queries
+):
+    """Pages are read by position without OFFSET over the rows (a range of ``seq`` for every
+    record, the page's ``seq`` values from the index for one status): each page holds exactly
+    the records an OFFSET would, in file order, and a page past the end shows the last."""
+    job = SyncJobFactory(
+        connection=connection, status=JobStatus.PARTIALLY_FAILED, total=530, n_succeeded=353,
+        n_failed=177,
+    )  # fmt: skip
+    SyncItem.objects.bulk_create(
+        SyncItem(
+            job=job,
+            seq=n,
+            identifier=f"p{n}@example.com",
+            operation="create",
+            status=ItemStatus.FAILED if n % 3 == 0 else ItemStatus.SUCCEEDED,
+            error_message="Bad" if n % 3 == 0 else "",
+        )
+        for n in range(530)
+    )
+    every = [f"p{n}@example.com" for n in range(530)]
+    failed = [f"p{n}@example.com" for n in range(530) if n % 3 == 0]
+    for tab, expected in (({}, every), ({"items": "failed"}, failed)):
+        pages = -(-len(expected) // 100)
+        for number in range(1, pages + 1):
+            with django_assert_max_num_queries(12):
+                body = admin_client.get(f"/jobs/{job.pk}/", {**tab, "page": number}).content
+            assert identifiers(body.decode()) == expected[(number - 1) * 100 : number * 100]
+        past = admin_client.get(f"/jobs/{job.pk}/", {**tab, "page": pages + 5}).content.decode()
+        assert identifiers(past) == expected[(pages - 1) * 100 :]
+        assert f"Page {pages} of {pages}" in past
+
+
 def test_the_record_page_takes_its_counts_from_the_job_not_by_counting_items(
     admin_client, failed_job, django_assert_max_num_queries
 ):
