@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import tempfile
+from array import array
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -337,6 +338,46 @@ def _duplicate_message(other: int) -> str:
     return f"Same identifier as row {other}: keep one."
 
 
+class _FirstRows:
+    """Identifier hash → number of the first row with it, for every row of a file.
+
+    Two flat arrays with open addressing take 12 bytes a slot (at most half full), where a
+    dictionary of identifiers takes some 130 bytes an entry: a million-row file costs 24 MB,
+    not 130. A hash only names a candidate; ``_PreviewWriter._first_rows`` checks it.
+    """
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._allocate(1 << 16)
+
+    def _allocate(self, size: int) -> None:
+        self.mask = size - 1
+        self.hashes = array("q", bytes(8 * size))
+        self.numbers = array("i", bytes(4 * size))  # 0: empty (row numbers start at 2)
+
+    def setdefault(self, key: int, number: int) -> int:
+        """The number stored for ``key``, after storing ``number`` if there was none."""
+        hashes, numbers, mask = self.hashes, self.numbers, self.mask
+        slot = key & mask
+        while found := numbers[slot]:
+            if hashes[slot] == key:
+                return found
+            slot = (slot + 1) & mask
+        hashes[slot], numbers[slot] = key, number
+        self.count += 1
+        if self.count * 2 > mask:
+            self._grow()
+        return number
+
+    def _grow(self) -> None:
+        pairs = zip(self.hashes, self.numbers, strict=True)
+        entries = [(key, number) for key, number in pairs if number]
+        self._allocate((self.mask + 1) * 4)
+        self.count = 0
+        for key, number in entries:
+            self.setdefault(key, number)
+
+
 class _PreviewWriter:
     """Classify built rows in batches against the mirror and write them."""
 
@@ -354,7 +395,9 @@ class _PreviewWriter:
             default_region=(import_run.connection.options or {}).get("default_region"),
             language=translation.get_language(),
         )
-        self.first_seen: dict[str, int] = {}
+        self.first_seen = _FirstRows()
+        # Identifiers whose hash is another identifier's (so never in practice).
+        self.collided: dict[str, int] = {}
         # First row number → a later row with its identifier, for first rows already stored
         # (a first row still in the batch being written is flagged before it is stored).
         self.duplicates: dict[int, int] = {}
@@ -375,25 +418,23 @@ class _PreviewWriter:
             mirror.update({(path, key): entry for key, entry in found.items()})
         rows: list[list[Any]] = []
         in_batch: dict[int, list[Any]] = {}  # row number → its row, for duplicates
-        for number, cells, (built_payload, built_errors, identifier, identifier_path) in zip(
-            range(first, first + len(batch)), batch, built, strict=True
+        firsts = self._first_rows(first, built)
+        for number, cells, (built_payload, built_errors, identifier, identifier_path), seen in zip(
+            range(first, first + len(batch)), batch, built, firsts, strict=True
         ):
             kind: str = RowKind.INVALID
             payload, changes, errors, remote_id = {}, {}, built_errors, ""
             key = identifier.lower()
-            if key:
-                seen = self.first_seen.setdefault(key, number)
-                if seen != number:
-                    errors = {**errors, "row": _duplicate_message(seen)}
-                    earlier = in_batch.get(seen)
-                    if earlier is None:
-                        self.duplicates.setdefault(seen, number)
-                    elif seen not in self.flagged:
-                        self.flagged.add(seen)
-                        earlier[2:6] = [
-                            RowKind.INVALID, {}, {**earlier[4], "row": _duplicate_message(number)},
-                            {},
-                        ]  # fmt: skip
+            if key and seen != number:
+                errors = {**errors, "row": _duplicate_message(seen)}
+                earlier = in_batch.get(seen)
+                if earlier is None:
+                    self.duplicates.setdefault(seen, number)
+                elif seen not in self.flagged:
+                    self.flagged.add(seen)
+                    earlier[2:6] = [
+                        RowKind.INVALID, {}, {**earlier[4], "row": _duplicate_message(number)}, {},
+                    ]  # fmt: skip
             if not errors:
                 remote_id, record = mirror.get((identifier_path, key), ("", None))
                 current = dict(from_provider(self.provider, record).fields) if record else None
@@ -419,6 +460,42 @@ class _PreviewWriter:
         _insert_rows(self.run, rows)
         for row in rows:
             self.kinds[row[2]] = self.kinds.get(row[2], 0) + 1
+
+    def _first_rows(self, first: int, built: list[Built]) -> list[int]:
+        """For each row of the batch (numbered from ``first``), the number of the first row
+        with its identifier, compared without case (its own number when it is the first, or
+        has none).
+
+        ``first_seen`` names a candidate by the identifier's hash; a candidate in this batch
+        is checked against its identifier here, one in an earlier batch against the stored
+        identifier (a query for the whole batch, in file order by the number index).
+        """
+        keys = [identifier.lower() for _, _, identifier, _ in built]
+        firsts = []
+        earlier: dict[int, list[int]] = {}  # a candidate before this batch → rows naming it
+        for index, key in enumerate(keys):
+            number = first + index
+            if not key:
+                firsts.append(number)
+                continue
+            seen = self.collided.get(key) or self.first_seen.setdefault(hash(key), number)
+            if first <= seen < number and keys[seen - first] != key:
+                seen = self.collided.setdefault(key, number)
+            elif seen < first:
+                earlier.setdefault(seen, []).append(index)
+            firsts.append(seen)
+        if earlier:
+            stored = dict(
+                import_rows(import_run=self.run)
+                .filter(number__in=list(earlier))
+                .values_list("number", "identifier")
+            )
+            for seen, indexes in earlier.items():
+                for index in indexes:
+                    identifier = built[index][2]
+                    if stored.get(seen, "").lower() != identifier[:320].lower():
+                        firsts[index] = self.collided.setdefault(keys[index], first + index)
+        return firsts
 
     def counts(self) -> dict[str, int]:
         return {
