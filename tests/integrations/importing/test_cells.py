@@ -15,6 +15,8 @@ from integrations.importing.cells import (
     CellError,
     RowBuilder,
     _is_valid_number,
+    _parse_date,
+    _parse_date_by_formats,
     clean_boolean,
     clean_country,
     clean_date,
@@ -203,3 +205,23 @@ def test_phone_validity_is_exactly_phonenumbers_is_valid_number():
     assert [n for n, (ours, theirs) in zip(numbers, verdicts, strict=True) if ours != theirs] == []
     valid = sum(theirs for _, theirs in verdicts)
     assert 1000 < valid < len(numbers) - 1000  # both sides of the patterns were exercised
+
+
+def test_dates_read_without_strptime_are_read_as_the_formats_read_them():
+    spellings = [
+        f"{day:02d}{sep}{month:02d}{sep}{year}"
+        for day in range(32)
+        for month in range(14)
+        for sep in "/.-"
+        for year in ("2024", "2025", "1900", "0000")
+    ]
+    spellings += [
+        f"{year}{month:02d}{day:02d}"
+        for year in ("2024", "2023", "0001")
+        for month in range(14)
+        for day in range(33)
+    ]
+    fullwidth = "".join(chr(0xFF10 + int(c)) if c.isdigit() else c for c in "12/04/2025")
+    spellings += ["3/4/2025", "03/4/2025", "03/04/25", "2025/04/03", "03/04.2025", fullwidth]
+    for text in spellings:
+        assert _parse_date(text) == _parse_date_by_formats(text), text
