@@ -488,6 +488,7 @@ class _PreviewWriter:
             stored = dict(
                 import_rows(import_run=self.run)
                 .filter(number__in=list(earlier))
+                .order_by()  # in file order, PostgreSQL would filter the numbers, not seek them
                 .values_list("number", "identifier")
             )
             for seen, indexes in earlier.items():
@@ -516,7 +517,7 @@ class _PreviewWriter:
         firsts = sorted(self.duplicates)
         for start in range(0, len(firsts), ROW_BATCH):
             chunk = firsts[start : start + ROW_BATCH]
-            rows = list(import_rows(import_run=self.run).filter(number__in=chunk))
+            rows = list(import_rows(import_run=self.run).filter(number__in=chunk).order_by())
             for row in rows:
                 row.kind = RowKind.INVALID
                 row.errors = {**row.errors, "row": _duplicate_message(self.duplicates[row.number])}
