@@ -18,6 +18,9 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
+import threading
+import time
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
@@ -75,9 +78,11 @@ def build_rows(builder: RowBuilder, rows: Sequence[Sequence[str]]) -> list[Built
 _helper_builder: RowBuilder | None = None
 
 
-def _helper_start(spec: BuilderSpec) -> None:
-    """Set Django up (country names need its translations) and the helper's builder."""
+def _helper_start(spec: BuilderSpec, caller: int) -> None:
+    """Set Django up (country names need its translations) and the helper's builder, and
+    watch the caller's process."""
     global _helper_builder
+    threading.Thread(target=_exit_after, args=(caller,), daemon=True).start()
     import django
     from django.apps import apps
 
@@ -88,6 +93,18 @@ def _helper_start(spec: BuilderSpec) -> None:
 
         translation.activate(spec.language)
     _helper_builder = spec.builder()
+
+
+def _exit_after(caller: int) -> None:
+    """End this helper once ``caller`` is gone (killed mid-preview, say). Nothing else would
+    tell it: it holds both ends of its work queue, so it never reads an end of file, and the
+    fork server it came from stays as long as it does."""
+    while True:
+        time.sleep(1)
+        try:
+            os.kill(caller, 0)
+        except (ProcessLookupError, PermissionError):  # gone (its number another user's)
+            os._exit(1)
 
 
 def _helper_ready() -> bool:
@@ -123,7 +140,7 @@ class BatchBuilder[Key]:
                 max_workers=self.helpers,
                 mp_context=multiprocessing.get_context("forkserver"),
                 initializer=_helper_start,
-                initargs=(self.spec,),
+                initargs=(self.spec, os.getpid()),
             )
         return self
 
