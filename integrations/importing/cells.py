@@ -114,7 +114,9 @@ def clean_phone(value: str, region: str | None) -> Phone:
     """Parse a phone number (international, or national with a region) and check it.
 
     Parsing is the costliest check of a row, and an export repeats numbers (shared desk
-    lines, the same mobile on several rows): each distinct (value, region) is parsed once.
+    lines, the same mobile on several rows): the last 16,384 distinct (value, region) are
+    remembered, a few MB in each process that builds rows, where a cache as large as a big
+    file's distinct numbers would hold tens of MB for numbers seen once.
     """
     outcome = _parse_phone(value, region if region and not value.startswith("+") else None)
     if isinstance(outcome, str):
@@ -122,7 +124,7 @@ def clean_phone(value: str, region: str | None) -> Phone:
     return outcome
 
 
-@functools.lru_cache(maxsize=65536)
+@functools.lru_cache(maxsize=16384)
 def _parse_phone(value: str, region: str | None) -> Phone | str:
     """The ``Phone`` for ``value``, or the message saying why it is not one."""
     try:
@@ -287,7 +289,7 @@ _DAY_FIRST_RE = re.compile(r"([0-9]{2})([/.])([0-9]{2})\2([0-9]{4})")
 _COMPACT_RE = re.compile(r"([0-9]{4})([0-9]{2})([0-9]{2})")
 
 
-@functools.lru_cache(maxsize=65536)
+@functools.lru_cache(maxsize=16384)
 def _parse_date(text: str) -> date | None:
     if _ISO_DATE_RE.fullmatch(text):
         with contextlib.suppress(ValueError):

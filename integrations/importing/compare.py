@@ -9,6 +9,7 @@ identifying members (``mapping.ENTRY_IDENTITY``).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -67,9 +68,13 @@ def _same(path: str, old: Any, new: Any) -> bool:
 
 def required_missing(provider: Provider | str, payload: Mapping[str, Any]) -> list[FieldSpec]:
     flat = flatten(payload)
-    return [
-        spec for spec in catalogue(provider) if spec.required_on_create and not flat.get(spec.path)
-    ]
+    return [spec for spec in _required_on_create(Provider(provider)) if not flat.get(spec.path)]
+
+
+@functools.cache
+def _required_on_create(provider: Provider) -> tuple[FieldSpec, ...]:
+    """The catalogue's fields a create needs, found once: every new row of a preview asks."""
+    return tuple(spec for spec in catalogue(provider) if spec.required_on_create)
 
 
 def classify(
