@@ -343,7 +343,7 @@ def _duplicate_message(other: int) -> str:
 class _FirstRows:
     """Identifier → number of the first row with it, for every row of a file, by hash.
 
-    Flat arrays with open addressing take 16 bytes a slot (at most half full) where a
+    Flat arrays with open addressing take 16 bytes a slot (at most two thirds full) where a
     dictionary of identifiers takes some 130 bytes an entry: a million-row file costs 32 MB,
     not 130. An identifier is known by two independent hashes, 96 bits: two identifiers
     would be taken for one about once in 10^17 million-row files.
@@ -372,18 +372,19 @@ class _FirstRows:
             slot = (slot + 1) & mask
         hashes[slot], checks[slot], numbers[slot] = first, second, number
         self.count += 1
-        if self.count * 2 > mask:
+        if self.count * 3 > mask * 2:
             self._grow()
         return number
 
     def _grow(self) -> None:
-        entries = [
-            entry for entry in zip(self.hashes, self.checks, self.numbers, strict=True) if entry[2]
-        ]
-        self._allocate((self.mask + 1) * 4)
+        """Twice the slots, the entries moved one by one (a list of them all would hold
+        ten times the arrays' memory at once)."""
+        hashes, checks, numbers = self.hashes, self.checks, self.numbers
+        self._allocate((self.mask + 1) * 2)
         self.count = 0
-        for first, second, number in entries:
-            self._setdefault(first, second, number)
+        for slot, number in enumerate(numbers):
+            if number:
+                self._setdefault(hashes[slot], checks[slot], number)
 
 
 class _PreviewWriter:

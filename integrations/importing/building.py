@@ -7,11 +7,11 @@ the caller compares and writes the ones before. The helper never touches the dat
 started from a fork server (``forkserver``), so it shares no connection, lock or thread with
 the caller.
 
-Results come back in the order of the batches, and whenever the helper already has enough
-batches to do, the caller builds the next one itself, so neither waits for the other. Each
-row's result is the same whoever builds it (``RowBuilder`` is a pure function of the cells
-and the mapping; the caller's language, which country names are read in, is the helper's
-too).
+Results come back in the order of the batches. The helper takes batches as it frees up, and
+the caller builds one itself whenever the next to write is nobody's yet or still being built
+by the helper, so neither waits for the other. Each row's result is the same whoever builds
+it (``RowBuilder`` is a pure function of the cells and the mapping; the caller's language,
+which country names are read in, is the helper's too).
 """
 
 from __future__ import annotations
