@@ -40,9 +40,9 @@ logger = logging.getLogger(__name__)
 Built = tuple[dict[str, Any], dict[str, str], str, str]
 
 # Batches given to the helper and not yet built; past this the caller builds the next itself.
-HELPER_QUEUE = 2
+HELPER_QUEUE = 4
 # Batches read ahead of the one being written: bounds the memory a large file takes.
-LOOKAHEAD = 6
+LOOKAHEAD = 10
 
 
 @dataclass(frozen=True)
