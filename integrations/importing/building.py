@@ -19,6 +19,7 @@ from __future__ import annotations
 import gc
 import logging
 import multiprocessing
+import multiprocessing.process as mp_process
 import os
 import threading
 import time
@@ -124,6 +125,44 @@ def _helper_build(rows: list[list[str]]) -> list[Built]:
 
 # -- the caller's side -------------------------------------------------------------------------
 
+# What starting a helper can raise; the caller then builds every batch itself. AssertionError
+# and TypeError are multiprocessing's refusals inside a Celery prefork process, should
+# ``_allow_children`` not have lifted them.
+HELPER_START_ERRORS = (BrokenProcessPool, RuntimeError, OSError, AssertionError, TypeError)
+
+
+def _allow_children() -> dict[str, Any]:
+    """Let a Celery prefork process start the helper; return what to put back afterwards.
+
+    Celery's prefork pool (the default worker pool, and ``make demo``'s) runs tasks in
+    billiard processes, which multiprocessing sees as daemonic, with an authentication key
+    of billiard's own type. multiprocessing refuses children to a daemonic process (so that
+    none outlives it when it is terminated: the helper ends itself once its caller is gone,
+    ``_exit_after``), and cannot hand billiard's key to a new process. So while the helpers
+    run, the flag is lifted and the same key is held in multiprocessing's type. (Both live in
+    the process's private ``_config``: a started process has no public setter.)
+    """
+    config: dict[str, Any] = getattr(multiprocessing.current_process(), "_config", {})
+    saved = {key: config.get(key, _UNSET) for key in ("daemon", "authkey")}
+    config["daemon"] = False
+    key_type = getattr(mp_process, "AuthenticationString")  # noqa: B009 (not in typeshed)
+    authkey = config.get("authkey")
+    if authkey is not None and not isinstance(authkey, key_type):
+        config["authkey"] = key_type(bytes(authkey))
+    return saved
+
+
+def _restore_daemon(saved: dict[str, Any]) -> None:
+    config: dict[str, Any] = getattr(multiprocessing.current_process(), "_config", {})
+    for key, value in saved.items():
+        if value is _UNSET:
+            config.pop(key, None)
+        else:
+            config[key] = value
+
+
+_UNSET = object()
+
 
 class BatchBuilder[Key]:
     """Build batches of rows in order, ``helpers`` processes beside the caller (0: none).
@@ -138,9 +177,11 @@ class BatchBuilder[Key]:
         self.pool: ProcessPoolExecutor | None = None
         self.submitted = 0
         self.built_by_helpers = 0  # batches, for the log
+        self._saved: dict[str, Any] = {}
 
     def __enter__(self) -> BatchBuilder[Key]:
         if self.helpers > 0:
+            self._saved = _allow_children()
             self.pool = ProcessPoolExecutor(
                 max_workers=self.helpers,
                 mp_context=multiprocessing.get_context("forkserver"),
@@ -158,6 +199,8 @@ class BatchBuilder[Key]:
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)
             self.pool = None
+        if self.helpers > 0:
+            _restore_daemon(self._saved)
 
     def results(
         self, batches: Iterable[tuple[Key, list[list[str]]]]
@@ -171,7 +214,12 @@ class BatchBuilder[Key]:
         that one waits for its helper, the earliest batch nobody builds yet.
         """
         queue: deque[_Item[Key]] = deque()
-        ready = self.pool.submit(_helper_ready) if self.pool is not None else None
+        ready: Future[bool] | None = None
+        if self.pool is not None:
+            try:
+                ready = self.pool.submit(_helper_ready)
+            except HELPER_START_ERRORS as exc:
+                self._give_up(exc)
         pending = iter(batches)
         exhausted = False
         while True:
@@ -201,7 +249,7 @@ class BatchBuilder[Key]:
                 return
             try:
                 item.future = self.pool.submit(_helper_build, item.rows)
-            except (BrokenProcessPool, RuntimeError, OSError) as exc:
+            except HELPER_START_ERRORS as exc:
                 self._give_up(exc)
                 return
             self.submitted += 1
