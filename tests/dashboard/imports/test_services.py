@@ -248,6 +248,19 @@ def test_discard_deletes_the_file_and_sends_nothing(redflag, admin_user):
         services.import_confirm(import_run=run, user=admin_user)
 
 
+def test_deleting_the_connection_deletes_its_imports_preview_rows(redflag, admin_user):
+    """The rows' link to their import has no database constraint (it slowed the preview's
+    COPY): the cascade is Django's, and leaves no row behind."""
+    from dashboard.connections.services import connection_delete
+    from dashboard.imports.models import ImportRow
+
+    text = "email,firstName,lastName\r\na@example.com,Ann,A\r\nb@example.com,Bob,B\r\n"
+    services.import_create(connection=redflag, upload=upload(text), user=admin_user)
+    assert ImportRow.objects.count() == 2
+    connection_delete(connection=redflag, user=admin_user)
+    assert not ImportRow.objects.exists()
+
+
 def test_a_large_file_is_read_in_batches_with_the_same_result(redflag, admin_user, settings):
     settings.IMPORT_INLINE_MAX_BYTES = 10**9
     lines = ["email,firstName,lastName"] + [f"p{i}@example.com,P{i},L" for i in range(2500)]
