@@ -24,7 +24,9 @@ def test_the_overview_shows_the_last_heartbeat(celery_worker_process, admin_clie
     heartbeat.delay()
     wait_until(WorkerHeartbeat.objects.exists, timeout=60, worker=celery_worker_process)
     page = admin_client.get("/").content.decode()
-    assert "Last heartbeat from" in page
+    beat = WorkerHeartbeat.objects.get()
+    assert "1 worker taking work; last heartbeat from" in page
+    assert f"<code>{beat.hostname}</code>" in page
 
 
 def test_each_test_run_has_a_queue_of_its_own(celery_worker_process):

@@ -309,15 +309,21 @@ def test_ctrl_c_stops_following_and_leaves_the_job_running(tmp_path):
             if select.select([primary], [], [], 0.2)[0]:
                 output += os.read(primary, 4096)
         process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=20) == 130
-        while select.select([primary], [], [], 0.2)[0]:
-            try:
-                chunk = os.read(primary, 4096)
-            except OSError:  # the terminal closes with the process
+        # Keep reading while it stops: a terminal nobody reads fills up, and the command's
+        # last words would block it (a hang seen under a busy CI run).
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if select.select([primary], [], [], 0.2)[0]:
+                try:
+                    chunk = os.read(primary, 4096)
+                except OSError:  # the terminal closes with the process
+                    chunk = b""
+                output += chunk
+                if chunk:
+                    continue
+            if process.poll() is not None:
                 break
-            if not chunk:
-                break
-            output += chunk
+        assert process.wait(timeout=1) == 130
     finally:
         if process.poll() is None:
             process.kill()
