@@ -37,9 +37,14 @@ def test_demo_seeds_one_user_per_role_and_connections_that_work(settings, tmp_pa
     settings.VAR_DIR = tmp_path
     out = io.StringIO()
     port = free_port()
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     call_command("demo", "--no-serve", "--sandbox-port", str(port), "--seed", "20", stdout=out)
     banner = out.getvalue()
     assert "Sign in as:" in banner and "http://127.0.0.1:" in banner
+    # Run inside this process, the command leaves its signal handling as it found it (an
+    # ignored SIGINT would be inherited by every process started after it).
+    assert signal.getsignal(signal.SIGINT) is handlers[signal.SIGINT]
+    assert signal.getsignal(signal.SIGTERM) is handlers[signal.SIGTERM]
     users = {u.username: {g.name for g in u.groups.all()} for u in get_user_model().objects.all()}
     assert users == {"admin": {"admin"}, "support": {"support"}, "manager": {"manager"}}
     assert (tmp_path / "demo-logins.json").exists()

@@ -54,12 +54,21 @@ class Command(BaseCommand):
         no_serve: bool,
         **options: Any,
     ) -> None:
+        self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
+        # Put back on the way out: the command also runs inside other processes (tests), whose
+        # later children would inherit an ignored SIGINT from ``_stop_children``.
+        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+        for sig in previous:
+            signal.signal(sig, _interrupt)
+        try:
+            self._run(port=port, sandbox_port=sandbox_port, seed=seed, no_serve=no_serve)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _run(self, *, port: int, sandbox_port: int, seed: int, no_serve: bool) -> None:
         var = Path(settings.VAR_DIR)
         var.mkdir(parents=True, exist_ok=True)
-        self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, _interrupt)
-
         call_command("migrate", interactive=False, verbosity=0)
         call_command("collectstatic", interactive=False, verbosity=0)
         logins = self._seed_users(var / "demo-logins.json")
