@@ -10,7 +10,7 @@ from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpRe
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import HttpResponseClientRedirect
+from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefresh
 
 from dashboard.accounts.permissions import require_capability
 from dashboard.accounts.roles import Capability
@@ -205,6 +205,14 @@ def _detail_context(request: HttpRequest, import_run: Import) -> dict[str, Any]:
 @require_capability(Capability.MANAGE_IMPORTS)
 def import_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     import_run = get_object_or_404(Import.objects.select_related("connection", "job"), pk=pk)
+    if (
+        request.htmx
+        and request.htmx.trigger == "preview"
+        and import_run.status != ImportStatus.PARSING
+    ):
+        # The progress poll (the section polls itself) of a preview that has just ended: the
+        # whole page changes (status, first values, buttons), so it is loaded once more.
+        return HttpResponseClientRefresh()
     context = _detail_context(request, import_run)
     if request.htmx and request.htmx.target == "preview":
         return render(request, "imports/detail.html#preview", context)

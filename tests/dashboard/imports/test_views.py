@@ -149,6 +149,30 @@ def test_every_naughty_string_in_every_column_is_escaped_or_rejected(admin_clien
             page += 1
 
 
+def test_the_progress_poll_reloads_the_page_once_the_preview_is_ready(admin_client, redflag):
+    """While a worker builds the preview the section polls itself; once it is built the
+    whole page (status badge, first values, confirm button) must change, not the section."""
+    post_file(admin_client, redflag, b"email,firstName,lastName\r\na@example.com,Ann,A\r\n")
+    run = Import.objects.get()
+    poll = {"HX-Request": "true", "HX-Target": "preview", "HX-Trigger": "preview"}
+    Import.objects.filter(pk=run.pk).update(status=ImportStatus.PARSING)
+    page = admin_client.get(f"/imports/{run.pk}/").content.decode()
+    assert 'hx-trigger="every 1s"' in page
+    still = admin_client.get(f"/imports/{run.pk}/", headers=poll)
+    assert still.status_code == 200 and "HX-Refresh" not in still
+    assert still.content.decode().lstrip().startswith('<section id="preview"')
+
+    Import.objects.filter(pk=run.pk).update(status=ImportStatus.PREVIEWED)
+    done = admin_client.get(f"/imports/{run.pk}/", headers=poll)
+    assert done["HX-Refresh"] == "true"
+    # A tab or a page of the preview (another trigger) still swaps the section alone.
+    tab = admin_client.get(
+        f"/imports/{run.pk}/?rows=invalid", headers={"HX-Request": "true", "HX-Target": "preview"}
+    )
+    assert "HX-Refresh" not in tab
+    assert tab.content.decode().lstrip().startswith('<section id="preview"')
+
+
 def test_the_upload_page_links_the_demo_sample_and_it_downloads_whole(admin_client):
     page = admin_client.get("/imports/new/").content.decode()
     assert 'href="/imports/sample.csv"' in page
