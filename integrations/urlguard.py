@@ -31,26 +31,16 @@ class UnsafeURL(ValueError):
 
 
 def _addresses(host: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
-    try:
-        return [ipaddress.ip_address(host)]
-    except ValueError:
-        pass
     if host.lower() in {"localhost", "localhost.localdomain"} or host.lower().endswith(
         ".localhost"
     ):
         return [ipaddress.ip_address("127.0.0.1")]
     try:
-        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+        return resolve(host, 0)
     except (OSError, UnicodeError):
         # Unresolvable here (no network, or a name only the production network knows):
         # the check is repeated when a request is made.
         return []
-    return [
-        ipaddress.ip_address(sockaddr[0].split("%", 1)[0])
-        for *_, sockaddr in infos
-        # An IPv4 or IPv6 address (the only families a host name resolves to), without the zone.
-        if isinstance(sockaddr[0], str)
-    ]
 
 
 def _is_loopback(addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
@@ -142,7 +132,7 @@ Resolver = Callable[[str, int], Iterable[Address]]
 
 
 def resolve(host: str, port: int) -> list[Address]:
-    """Every address ``host`` resolves to now (an IP literal is itself)."""
+    """Every address ``host`` resolves to now (an IP literal is itself), without zones."""
     try:
         return [ipaddress.ip_address(host)]
     except ValueError:
