@@ -31,6 +31,42 @@ def skip_or_fail(reason: str) -> None:
 
 
 @pytest.fixture
+def postgresql(db):
+    """Skip (fail in CI) unless the test database is PostgreSQL."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        skip_or_fail(
+            "the test database is not PostgreSQL: set DATABASE_URL=postgres://... to run "
+            "the PostgreSQL-only checks"
+        )
+
+
+@pytest.fixture
+def always_stale(postgresql, monkeypatch):
+    """Every change makes planner statistics stale, so a caller that asks refreshes them."""
+    from integrations import planner
+
+    monkeypatch.setattr(planner, "MIN_CHANGES", 0)
+    monkeypatch.setattr(planner, "FRACTION", 0)
+
+
+def mirror_analyze_count() -> int:
+    """How many times PostgreSQL gathered the mirror table's statistics so far."""
+    from django.db import connection
+
+    from integrations.models import MirroredRecipient
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute(
+            "SELECT analyze_count FROM pg_stat_user_tables WHERE relid = %s::regclass",
+            [MirroredRecipient._meta.db_table],
+        )
+        return cursor.fetchone()[0]
+
+
+@pytest.fixture
 def admin_user(db):
     return UserFactory(username="ada", role="admin")
 

@@ -39,6 +39,7 @@ from integrations.importing.mapping import auto_map, mapping_problems, normalise
 from integrations.importing.reading import SAMPLE_BYTES, ImportFileError, detect, iter_rows
 from integrations.importing.workbook import is_workbook, workbook_to_csv
 from integrations.models import JobSource, MirroredRecipient, SyncJob
+from integrations.planner import analyze_if_stale
 from integrations.sync.services import job_create_push
 
 logger = logging.getLogger(__name__)
@@ -642,6 +643,9 @@ def import_build_preview(*, import_id: int, generation: int) -> None:
     if import_run is None or import_run.generation != generation:
         return
     current = Import.objects.filter(pk=import_id, generation=generation)
+    # A batch's mirror lookup is planned from the statistics: stale ones (a refresh just
+    # wrote the account) turn each lookup into a scan of the connection's recipients.
+    analyze_if_stale(MirroredRecipient)
     writer = _PreviewWriter(import_run, import_fields(connection=import_run.connection))
     builder: BatchBuilder[tuple[int, int]] = BatchBuilder(writer.spec, helpers=_helpers(import_run))
     try:

@@ -52,11 +52,13 @@ from integrations.models import (
     ItemStatus,
     JobKind,
     JobStatus,
+    MirroredRecipient,
     Operation,
     Outcome,
     SyncItem,
     SyncJob,
 )
+from integrations.planner import analyze_if_stale
 from integrations.sync.mirror import mirror_mark_gone, mirror_mark_unseen_gone, mirror_upsert
 
 logger = logging.getLogger(__name__)
@@ -641,6 +643,9 @@ def _execute_pull(job: SyncJob) -> None:
         job.finished_at = timezone.now()
         job.save()
         transaction.on_commit(lambda: _run_finished_hooks(job.pk))
+    # A refresh can write a whole account at once: searches and previews that start now
+    # should not be planned for the mirror as it was before.
+    analyze_if_stale(MirroredRecipient)
 
 
 # -- watchdog -------------------------------------------------------------------------------

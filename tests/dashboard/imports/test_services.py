@@ -15,6 +15,7 @@ from dashboard.imports.models import ImportStatus, RememberedMapping
 from dashboard.imports.selectors import import_rows
 from integrations.importing.reading import ImportFileError
 from integrations.models import JobSource, MirroredRecipient, SyncItem, SyncJob
+from tests.conftest import mirror_analyze_count
 
 pytestmark = pytest.mark.django_db
 
@@ -147,6 +148,22 @@ def test_a_mapping_change_is_audited_with_each_column_before_and_after(redflag, 
     # Saving the same mapping again changes nothing and records nothing.
     services.import_set_mapping(import_run=run, paths=["email", "firstName", ""], user=admin_user)
     assert AuditEvent.objects.filter(action="import mapping changed").count() == 1
+
+
+def test_a_preview_first_refreshes_stale_mirror_statistics(redflag, admin_user, always_stale):
+    """Each batch's mirror lookup is planned for the mirror as it is, not as autovacuum last
+    saw it (a refresh that just wrote the account)."""
+    mirror(redflag, "known@example.com", firstName="Kim")
+    before = mirror_analyze_count()
+
+    run = services.import_create(
+        connection=redflag,
+        upload=upload(f"{HEADER}\nknown@example.com;Kim;K;;;;\n"),
+        user=admin_user,
+    )
+
+    assert run.status == ImportStatus.PREVIEWED
+    assert mirror_analyze_count() == before + 1
 
 
 def test_confirm_sends_exactly_the_previewed_create_and_update_rows(redflag, admin_user):

@@ -28,6 +28,7 @@ from integrations.sync.services import (
     job_resume,
     job_retry_failed,
 )
+from tests.conftest import mirror_analyze_count
 from tests.integrations.sync.conftest import (
     redflag_connection,
     redflag_records,
@@ -259,6 +260,16 @@ def test_a_pull_fills_the_mirror_and_marks_who_is_gone(sandbox):
     assert conn.mirror_refreshed_at is not None
     row = MirroredRecipient.objects.filter(connection=conn).exclude(pk=ghost.pk).first()
     assert row is not None and row.email_lower == row.email.lower() and row.record
+
+
+def test_a_pull_refreshes_the_mirror_s_planner_statistics(sandbox, always_stale):
+    """Searches and previews started right after a refresh are planned for the new mirror."""
+    conn = redflag_connection(sandbox)
+    before = mirror_analyze_count()
+
+    job_execute(job_create_pull(connection=conn).pk)
+
+    assert mirror_analyze_count() == before + 1
 
 
 def test_a_pull_with_paged_lists_gets_everyone(sandbox):
