@@ -207,7 +207,9 @@ class BatchBuilder[Key]:
     ) -> Iterator[tuple[Key, list[list[str]], list[Built]]]:
         """Each batch with its rows' results, in the order given.
 
-        Batches are read up to ``LOOKAHEAD`` ahead of the one to write. A helper takes the
+        Batches are read up to ``LOOKAHEAD`` ahead of the one to write, topped up before each
+        is given back (read only when the caller waited, a run of batches already built
+        would leave the helper idle: 9 s instead of 11 for 100,000 rows). A helper takes the
         earliest batch nobody builds yet whenever it has fewer than ``HELPER_QUEUE`` to do
         (the first one at once, the others once it has started: a start takes Django's
         set-up). The caller builds the next batch to write if no helper has it, and, while
@@ -223,18 +225,18 @@ class BatchBuilder[Key]:
         pending = iter(batches)
         exhausted = False
         while True:
-            if ready is not None and (ready.done() or not self.submitted):
-                self._feed(queue)
-            if queue and queue[0].writable():
-                yield self._result(queue.popleft())
-            elif not exhausted and len(queue) < LOOKAHEAD:
+            while not exhausted and len(queue) < LOOKAHEAD:
                 batch = next(pending, None)
                 if batch is None:
                     exhausted = True
                 else:
                     queue.append(_Item(*batch, future=None))
-            elif not queue:
+            if ready is not None and (ready.done() or not self.submitted):
+                self._feed(queue)
+            if not queue:
                 return
+            if queue[0].writable():
+                yield self._result(queue.popleft())
             elif (item := _unbuilt(queue)) is not None:
                 item.built = build_rows(self.local, item.rows)
             else:
