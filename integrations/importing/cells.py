@@ -12,9 +12,10 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
 import phonenumbers
+from django.utils import translation
 from phonenumbers import (
     COUNTRY_CODE_TO_REGION_CODE,
     REGION_CODE_FOR_NON_GEO_ENTITY,
@@ -222,17 +223,23 @@ COUNTRY_ALIASES: Mapping[str, str] = {
 }  # fmt: skip
 
 
+_ACTIVE = object()  # clean_country's default: the active language
+
+
 def _fold(text: str) -> str:
     from integrations.importing.mapping import normalise_header
 
     return normalise_header(text)
 
 
-def clean_country(value: str) -> str:
-    """A country name, alias or ISO code (alpha-2, alpha-3 or numeric) to ISO alpha-2."""
-    from django.utils import translation
+def clean_country(value: str, language: str | object | None = _ACTIVE) -> str:
+    """A country name, alias or ISO code (alpha-2, alpha-3 or numeric) to ISO alpha-2.
 
-    code = _country_code(value.strip(), translation.get_language())
+    Names are read in ``language`` (by default the active one; a ``RowBuilder`` passes the
+    one it was made in rather than asking Django twice a row)."""
+    if language is _ACTIVE:
+        language = translation.get_language()
+    code = _country_code(value.strip(), cast(str | None, language))
     if not code:
         raise CellError(f"Unknown country “{value}”: use a name (Germany) or a code (DE).")
     return code
@@ -444,6 +451,7 @@ class RowBuilder:
         self.paths = list(paths)
         self.width = width
         self.default_region = default_region
+        self.language = translation.get_language()  # country names are read in it
         self.identifier_order = [spec.path for spec in fields if spec.identifies]
         self.country_column = next(
             (i for i, path in enumerate(self.paths) if path == "country"), None
@@ -479,7 +487,7 @@ class RowBuilder:
         region = self.default_region
         if self.country_column is not None:
             with contextlib.suppress(CellError):
-                region = clean_country(cells[self.country_column].strip()) or region
+                region = clean_country(cells[self.country_column], self.language) or region
         entries: dict[str, dict[str, str]] = {}
         payload, errors = result.payload, result.errors
         for column, member, clean in self.columns:
@@ -551,7 +559,7 @@ class RowBuilder:
                 payload.setdefault(path, digits)
 
             return calling_code
-        convert = self._converter(spec)
+        convert = self._converter(spec, self.language)
         parent, dot, child = path.partition(".")
         if dot:
             to_value = convert or _as_is
@@ -573,13 +581,13 @@ class RowBuilder:
         return value
 
     @staticmethod
-    def _converter(spec: FieldSpec) -> Callable[[str], Any] | None:
+    def _converter(spec: FieldSpec, language: str | None) -> Callable[[str], Any] | None:
         """The cell → value function of a field set as it is (None: the text as it is)."""
         kind = spec.type
         if kind is FieldType.EMAIL:
             return clean_email
         if kind is FieldType.COUNTRY:
-            return clean_country
+            return functools.partial(clean_country, language=language)
         if kind is FieldType.DATE:
             fmt = spec.format
             return lambda raw: format_date(clean_date(raw), fmt)
