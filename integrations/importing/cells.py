@@ -23,6 +23,15 @@ from phonenumbers import (
     PhoneNumberDesc,
     national_significant_number,
 )
+from phonenumbers.phonenumberutil import (  # the steps of ``parse`` _parse_plain reuses
+    _MAX_INPUT_STRING_LENGTH,
+    _MAX_LENGTH_FOR_NSN,
+    _MIN_LENGTH_FOR_NSN,
+    ValidationResult,
+    _maybe_strip_national_prefix_carrier_code,
+    _set_italian_leading_zeros_for_phone_number,
+    _test_number_length,
+)
 
 from integrations.catalogue import (
     CUSTOM_FIELD_KEY_NAME,
@@ -129,7 +138,7 @@ def clean_phone(value: str, region: str | None) -> Phone:
 def _parse_phone(value: str, region: str | None) -> Phone | str:
     """The ``Phone`` for ``value``, or the message saying why it is not one."""
     try:
-        number = phonenumbers.parse(value, region)
+        number = _parse_plain(value, region) or phonenumbers.parse(value, region)
     except phonenumbers.NumberParseException:
         if not value.startswith("+") and not region:
             return (
@@ -142,6 +151,74 @@ def _parse_phone(value: str, region: str | None) -> Phone | str:
         return f"Not a valid phone number for {region_name}."
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     return Phone(str(number.country_code), str(number.national_number), e164)
+
+
+# A number written with ASCII digits and the usual separators only: no letters, "#", ";" or
+# "," (so no extension, no "tel:" URI, no second number), at most a leading "+".
+_PLAIN_PHONE = re.compile(r"\+?[0-9 ().\-/]+")
+_SEPARATORS = str.maketrans("", "", " ().-/")
+_SHORT_RESULTS = frozenset(
+    {
+        ValidationResult.TOO_SHORT,
+        ValidationResult.IS_POSSIBLE_LOCAL_ONLY,
+        ValidationResult.INVALID_LENGTH,
+    }
+)
+
+
+def _parse_plain(value: str, region: str | None) -> phonenumbers.PhoneNumber | None:
+    """``phonenumbers.parse`` of a plainly written number, in a third of its time; None
+    whenever the library's own steps are needed (then it parses the value).
+
+    A third of a preview's cleaning was ``parse`` looking for what a cell of digits and
+    separators cannot hold: an extension, a ``tel:`` URI, letters for digits, a second
+    number. What is left is the library's own: the country calling code after a "+" (or the
+    region's), then the national prefix stripped if what remains still has a possible
+    length (``_maybe_strip_national_prefix_carrier_code``, ``_test_number_length``), and
+    the leading zeros kept. A national number that starts with the region's international
+    prefix (0044… in GB) or its calling code (44… in GB), a "+0", an unknown calling code,
+    fewer than 3 digits or a length past the library's limits go to ``parse``. The result
+    equals ``parse``'s, or ``parse`` raises where this returns None (``test_cells`` compares
+    the two on the library's example numbers written every way, and on random digits).
+    """
+    if len(value) > _MAX_INPUT_STRING_LENGTH or not _PLAIN_PHONE.fullmatch(value):
+        return None
+    digits = value.translate(_SEPARATORS)
+    if value[0] == "+":
+        digits = digits[1:]
+        if len(digits) < 3 or digits[0] == "0":
+            return None
+        for size in (1, 2, 3):
+            code = int(digits[:size])
+            if code in COUNTRY_CODE_TO_REGION_CODE:
+                break
+        else:
+            return None
+        national = digits[size:]
+        metadata = PhoneMetadata.metadata_for_region_or_calling_code(
+            code, phonenumbers.region_code_for_country_code(code)
+        )
+    else:
+        metadata = PhoneMetadata.metadata_for_region(region.upper(), None) if region else None
+        if len(digits) < 3 or metadata is None or metadata.country_code is None:
+            return None
+        idd = metadata.international_prefix
+        if (idd is not None and _pattern(idd).match(digits)) or digits.startswith(
+            str(metadata.country_code)
+        ):
+            return None
+        code, national = metadata.country_code, digits
+    if metadata is None or len(national) < _MIN_LENGTH_FOR_NSN:
+        return None
+    _, stripped, _ = _maybe_strip_national_prefix_carrier_code(national, metadata)
+    if _test_number_length(stripped, metadata) not in _SHORT_RESULTS:
+        national = stripped
+    if not _MIN_LENGTH_FOR_NSN <= len(national) <= _MAX_LENGTH_FOR_NSN:
+        return None
+    number = phonenumbers.PhoneNumber(country_code=code)
+    _set_italian_leading_zeros_for_phone_number(national, number)
+    number.national_number = int(national)
+    return number
 
 
 def _is_valid_number(number: phonenumbers.PhoneNumber) -> bool:

@@ -17,6 +17,7 @@ from integrations.importing.cells import (
     _is_valid_number,
     _parse_date,
     _parse_date_by_formats,
+    _parse_plain,
     clean_boolean,
     clean_country,
     clean_date,
@@ -205,6 +206,65 @@ def test_phone_validity_is_exactly_phonenumbers_is_valid_number():
     assert [n for n, (ours, theirs) in zip(numbers, verdicts, strict=True) if ours != theirs] == []
     valid = sum(theirs for _, theirs in verdicts)
     assert 1000 < valid < len(numbers) - 1000  # both sides of the patterns were exercised
+
+
+def _written_every_way():
+    """(value, region) pairs: the numbers near the examples written the ways HR exports write
+    them (E.164, international and national formats, separators, trunk and international
+    prefixes, the calling code without "+", stray characters), each with its own region,
+    another one and none, and random digit strings."""
+    rng = random.Random(11)
+    regions = sorted(phonenumbers.SUPPORTED_REGIONS)
+    pairs = []
+    for number in _numbers_near_the_examples():
+        region = phonenumbers.region_code_for_number(number) or "ZZ"
+        e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        international = phonenumbers.format_number(
+            number, phonenumbers.PhoneNumberFormat.INTERNATIONAL
+        )
+        national = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+        nsn = phonenumbers.national_significant_number(number)
+        written = {
+            e164, international, national, nsn, e164[1:], f"00{e164[1:]}", f"011{e164[1:]}",
+            f"0{nsn}", f"+{number.country_code} (0) {nsn}", international.replace(" ", "-"),
+            national.replace(" ", "."), f"({nsn[:3]}) {nsn[3:]}", f"{nsn[:4]}/{nsn[4:]}",
+            f"+ {e164[1:]}", f"{e164} ", f"++{e164[1:]}", f"+0{nsn}", f"{nsn} ext. 12",
+            f"{e164}#", f"tel:{e164}", f"{nsn[:3]}x{nsn[3:]}",
+        }  # fmt: skip
+        for value in sorted(written):
+            for where in {region, rng.choice(regions), None}:
+                pairs.append((value, where))
+    pairs = rng.sample(pairs, len(pairs) // 6)  # a sixth: the same edges, in seconds
+    for _ in range(3000):
+        digits = "".join(rng.choice("0123456789") for _ in range(rng.randint(1, 19)))
+        sep = rng.choice(["", " ", "-", ".", "/", "()"])
+        value = (rng.choice(["", "+", "0", "00"]) + sep.join(digits)).strip("()")
+        pairs.append((value, rng.choice([None, "GB", "US", "DE", "IT", "AR", "MX", "BR"])))
+    return pairs
+
+
+def _parsed(value, region):
+    try:
+        return phonenumbers.parse(value, region)
+    except phonenumbers.NumberParseException as exc:
+        return f"refused: {exc.error_type}"
+
+
+def test_plain_numbers_parse_exactly_as_phonenumbers_parses_them():
+    """``_parse_plain`` is a faster path through the library's ``parse`` for numbers written
+    with digits and separators only: the same number, or None (the library's parse then
+    answers, refusals included). Never another number, never one the library refuses."""
+    pairs = _written_every_way()
+    differing, fast = [], 0
+    for value, region in pairs:
+        ours = _parse_plain(value, region)
+        if ours is None:
+            continue
+        fast += 1
+        if ours != _parsed(value, region):
+            differing.append((value, region, str(ours), str(_parsed(value, region))))
+    assert differing == []
+    assert fast > len(pairs) // 2  # the fast path is the common one, not a rare exception
 
 
 def test_dates_read_without_strptime_are_read_as_the_formats_read_them():
