@@ -271,7 +271,7 @@ def _mirror_lookup(
         with db_connection.cursor() as cursor:
             cursor.execute(sql, [list(dict.fromkeys(keys)), connection.pk])
             found = [
-                (key, remote_id, record if isinstance(record, dict) else json.loads(record))
+                (key, remote_id, record if isinstance(record, dict) else orjson.loads(record))
                 for key, remote_id, record in cursor.fetchall()
             ]
     else:
