@@ -69,7 +69,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-TARGET_S = 10.0
+TARGET_S = 10.0  # for TARGET_ROWS
+TARGET_ROWS = 100_000
 TARGET_MB = 300.0
 TARGET_SPEEDUP = 20.0
 METRIC = "csv_preview_seconds"
@@ -651,7 +652,7 @@ def choose_database(sqlite: bool) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--rows", type=int, default=TARGET_ROWS)
     parser.add_argument(
         "--baseline-rows",
         type=int,
@@ -749,9 +750,15 @@ def main() -> None:
             )
 
         verdicts = [
-            ("time", ours["seconds"] <= TARGET_S, f"{ours['seconds']:.2f} s vs {TARGET_S:g} s"),
-            ("memory", ours["peak_mb"] <= TARGET_MB, f"{ours['peak_mb']:.0f} MB vs {TARGET_MB:g}"),
+            ("memory", ours["peak_mb"] <= TARGET_MB, f"{ours['peak_mb']:.0f} MB vs {TARGET_MB:g}")
         ]
+        if args.rows == TARGET_ROWS:
+            verdicts.insert(
+                0,
+                ("time", ours["seconds"] <= TARGET_S, f"{ours['seconds']:.2f} s vs {TARGET_S:g} s"),
+            )
+        else:
+            print(f"time: the {TARGET_S:g} s target is for {TARGET_ROWS:,} rows")
         if speedup is not None:
             verdicts.append(
                 ("speed-up", speedup >= TARGET_SPEEDUP, f"{speedup:.1f}x vs {TARGET_SPEEDUP:g}x")
