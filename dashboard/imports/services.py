@@ -8,7 +8,6 @@ is read. Confirming hands exactly the previewed create and update rows to the sy
 from __future__ import annotations
 
 import gc
-import json
 import logging
 import tempfile
 import zlib
@@ -32,9 +31,13 @@ from dashboard.connections.models import Connection
 from dashboard.imports.models import Import, ImportRow, ImportStatus, RememberedMapping, RowKind
 from dashboard.imports.selectors import import_fields, import_is_stale, import_rows
 from integrations.catalogue import FieldSpec, Provider
-from integrations.clients.models import from_provider
-from integrations.importing.building import BatchBuilder, BuilderSpec, Built
-from integrations.importing.compare import classify
+from integrations.importing.building import (
+    BatchBuilder,
+    BuilderSpec,
+    Mirror,
+    Previewed,
+    dumps_json,
+)
 from integrations.importing.mapping import auto_map, mapping_problems, normalise_header
 from integrations.importing.reading import SAMPLE_BYTES, ImportFileError, detect, iter_rows
 from integrations.importing.workbook import is_workbook, workbook_to_csv
@@ -253,8 +256,9 @@ def import_start_preview(*, import_run: Import, inline: bool = False) -> Import:
 
 def _mirror_lookup(
     connection: Connection, identifier_path: str, identifiers: list[str]
-) -> dict[str, tuple[str, dict[str, Any]]]:
-    """Lower-cased identifier → (remote id, provider record) of the live mirrored recipients.
+) -> dict[str, tuple[str, Any]]:
+    """Lower-cased identifier → (remote id, provider record) of the live mirrored recipients
+    (the record as JSON text on PostgreSQL, decoded elsewhere).
 
     On PostgreSQL the identifiers are one array joined to the mirror: an ``IN`` list of a
     thousand literals costs more to parse and plan than to run, and, with the statistics of
@@ -270,10 +274,7 @@ def _mirror_lookup(
         )
         with db_connection.cursor() as cursor:
             cursor.execute(sql, [list(dict.fromkeys(keys)), connection.pk])
-            found = [
-                (key, remote_id, record if isinstance(record, dict) else orjson.loads(record))
-                for key, remote_id, record in cursor.fetchall()
-            ]
+            found = cursor.fetchall()  # the records as JSON text: the previewer decodes them
     else:
         live = MirroredRecipient.objects.filter(connection=connection, gone_at__isnull=True)
         found = list(
@@ -291,16 +292,6 @@ _ROW_FIELDS = (
 # The first data row (the header is row 1) keeps its cells whatever its kind: the mapping
 # form shows them as each column's sample.
 FIRST_ROW = 2
-_stdlib_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-
-
-def _dumps(value: Any) -> str:
-    """JSON text of a preview value: orjson (a tenth of the standard encoder's time on a
-    row's payload), the standard encoder for what orjson refuses (an integer beyond 64 bits)."""
-    try:
-        return orjson.dumps(value).decode()
-    except orjson.JSONEncodeError:
-        return _stdlib_dumps(value)
 
 
 def _stored_cells(number: int, kind: str, cells: list[str]) -> list[str]:
@@ -310,7 +301,8 @@ def _stored_cells(number: int, kind: str, cells: list[str]) -> list[str]:
 
 
 def _insert_rows(import_run: Import, rows: list[list[Any]]) -> None:
-    """Write preview rows (lists in ``_ROW_FIELDS`` order) with the JSON as text: ``COPY``
+    """Write preview rows (lists in ``_ROW_FIELDS`` order, payload, errors and changes as
+    JSON text already) with the JSON as text: ``COPY``
     on PostgreSQL, one prepared ``INSERT`` for all rows elsewhere.
 
     ``bulk_create`` builds a model instance per row and adapts every JSON value through
@@ -319,8 +311,8 @@ def _insert_rows(import_run: Import, rows: list[list[Any]]) -> None:
     run_id, generation = import_run.pk, import_run.generation
     values = [
         (
-            run_id, generation, number, _dumps(_stored_cells(number, kind, cells)), kind,
-            _dumps(payload), _dumps(errors), _dumps(changes), identifier, remote_id,
+            run_id, generation, number, dumps_json(_stored_cells(number, kind, cells)), kind,
+            payload, errors, changes, identifier, remote_id,
         )
         for number, cells, kind, payload, errors, changes, identifier, remote_id in rows
     ]  # fmt: skip
@@ -389,18 +381,14 @@ class _FirstRows:
 
 
 class _PreviewWriter:
-    """Classify built rows in batches against the mirror and write them."""
+    """Store previewed rows in batches, flagging repeated identifiers."""
 
     def __init__(self, import_run: Import, fields: list[FieldSpec]) -> None:
         self.run = import_run
-        self.provider = Provider(import_run.connection.provider)
-        self.paths = import_run.mapped_paths
-        # The offered paths: what this connection may send through an import.
-        self.enabled_paths = frozenset(spec.path for spec in fields)
         self.spec = BuilderSpec(
-            provider=self.provider,
+            provider=Provider(import_run.connection.provider),
             fields=tuple(fields),
-            paths=tuple(self.paths),
+            paths=tuple(import_run.mapped_paths),
             width=len(import_run.header),
             default_region=(import_run.connection.options or {}).get("default_region"),
             language=translation.get_language(),
@@ -414,51 +402,34 @@ class _PreviewWriter:
         # square of the file; the exact count is taken once at the end.
         self.kinds: dict[str, int] = {}
 
-    def write(self, first: int, batch: list[list[str]], built: list[Built]) -> None:
-        """Classify and store one batch of rows, numbered from ``first``."""
-        by_path: dict[str, list[str]] = {}
-        for _, errors, identifier, identifier_path in built:
-            if identifier and not errors:
-                by_path.setdefault(identifier_path, []).append(identifier)
-        mirror: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
-        for path, identifiers in by_path.items():
-            found = _mirror_lookup(self.run.connection, path, identifiers)
+    def lookup(self, identifiers: dict[str, list[str]]) -> Mirror:
+        """The mirror entries a batch's identifiers (by path) name."""
+        mirror: Mirror = {}
+        for path, keys in identifiers.items():
+            found = _mirror_lookup(self.run.connection, path, keys)
             mirror.update({(path, key): entry for key, entry in found.items()})
+        return mirror
+
+    def write(self, first: int, batch: list[list[str]], previewed: list[Previewed]) -> None:
+        """Store one batch of previewed rows, numbered from ``first``: a row repeating an
+        earlier row's identifier is invalid, and so is the earlier row."""
         rows: list[list[Any]] = []
         in_batch: dict[int, list[Any]] = {}  # row number → its row, for duplicates
-        firsts = self._first_rows(first, built)
-        for number, cells, (built_payload, built_errors, identifier, identifier_path), seen in zip(
-            range(first, first + len(batch)), batch, built, firsts, strict=True
-        ):
-            kind: str = RowKind.INVALID
-            payload, changes, errors, remote_id = {}, {}, built_errors, ""
+        firsts = self._first_rows(first, previewed)
+        numbers = range(first, first + len(batch))
+        for number, cells, one, seen in zip(numbers, batch, previewed, firsts, strict=True):
+            kind, payload, errors, changes, identifier, remote_id, cell_errors = one
             key = identifier.lower()
             if key and seen != number:
-                errors = {**errors, "row": _duplicate_message(seen)}
+                kind, payload, changes, remote_id = RowKind.INVALID, "{}", "{}", ""
+                errors = dumps_json({**cell_errors, "row": _duplicate_message(seen)})
                 earlier = in_batch.get(seen)
                 if earlier is None:
                     self.duplicates.setdefault(seen, number)
                 elif seen not in self.flagged:
                     self.flagged.add(seen)
-                    earlier[2:6] = [
-                        RowKind.INVALID, {}, {**earlier[4], "row": _duplicate_message(number)}, {},
-                    ]  # fmt: skip
-            if not errors:
-                remote_id, record = mirror.get((identifier_path, key), ("", None))
-                current = dict(from_provider(self.provider, record).fields) if record else None
-                outcome = classify(
-                    provider=self.provider,
-                    payload=built_payload,
-                    current=current,
-                    paths=self.paths,
-                    enabled=self.enabled_paths,
-                )
-                kind, payload, changes, errors = (
-                    outcome.kind,
-                    outcome.payload,
-                    outcome.changes,
-                    outcome.errors,
-                )
+                    earlier_errors = {**orjson.loads(earlier[4]), "row": _duplicate_message(number)}
+                    earlier[2:6] = [RowKind.INVALID, "{}", dumps_json(earlier_errors), "{}"]
             row: list[Any] = [
                 number, cells, kind, payload, errors, changes, identifier[:320], remote_id[:100],
             ]  # fmt: skip
@@ -469,13 +440,13 @@ class _PreviewWriter:
         for row in rows:
             self.kinds[row[2]] = self.kinds.get(row[2], 0) + 1
 
-    def _first_rows(self, first: int, built: list[Built]) -> list[int]:
+    def _first_rows(self, first: int, previewed: list[Previewed]) -> list[int]:
         """For each row of the batch (numbered from ``first``), the number of the first row
         with its identifier, compared without case (its own number when it is the first, or
         has none)."""
         firsts = []
-        for number, (_, _, identifier, _) in enumerate(built, start=first):
-            key = identifier.lower()
+        for number, row in enumerate(previewed, start=first):
+            key = row[4].lower()
             firsts.append(self.first_seen.setdefault(key, number) if key else number)
         return firsts
 
@@ -643,13 +614,16 @@ def import_build_preview(*, import_id: int, generation: int) -> None:
     if import_run is None or import_run.generation != generation:
         return
     current = Import.objects.filter(pk=import_id, generation=generation)
-    # A batch's mirror lookup is planned from the statistics: stale ones (a refresh just
-    # wrote the account) turn each lookup into a scan of the connection's recipients.
-    analyze_if_stale(MirroredRecipient)
     writer = _PreviewWriter(import_run, import_fields(connection=import_run.connection))
-    builder: BatchBuilder[tuple[int, int]] = BatchBuilder(writer.spec, helpers=_helpers(import_run))
+    builder: BatchBuilder[tuple[int, int]] = BatchBuilder(
+        writer.spec, helpers=_helpers(import_run), lookup=writer.lookup
+    )
     try:
         with import_run.file.open("rb") as stored, builder, _collector_spared():
+            # While the helper starts: a batch's mirror lookup is planned from the
+            # statistics, and stale ones (a refresh just wrote the account) turn each lookup
+            # into a scan of the connection's recipients.
+            analyze_if_stale(MirroredRecipient)
             handle = cast(BinaryIO, stored)  # a FieldFile proxies the binary file it opened
             for (first, bytes_read), batch, built in builder.results(_batches(import_run, handle)):
                 with _batch_transaction():

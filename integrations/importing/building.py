@@ -1,22 +1,25 @@
-"""Building batches of rows into payloads, in a helper process beside the caller.
+"""Previewing batches of rows (cleaning, then comparing with the mirror), in a helper
+process beside the caller.
 
-Cleaning the cells (phone numbers above all) is most of a preview's work and needs nothing
-but the cells and the mapping, while comparing with the mirror and writing the rows needs the
-database. With a helper process the two overlap on two cores: the helper builds batches while
-the caller compares and writes the ones before. The helper never touches the database; it is
-started from a fork server (``forkserver``), so it shares no connection, lock or thread with
-the caller.
+Cleaning the cells (phone numbers above all) and comparing each row with the recipient it
+names are most of a preview's work, and need nothing but the cells, the mapping and the
+mirrored records of the batch: the caller asks the database for those when it reads the
+batch (a row's identifier is its cell as written, known before the row is cleaned), and the
+helper does the rest while the caller stores the batches before. The helper never touches the
+database; it is started from a fork server (``forkserver``), so it shares no connection,
+lock or thread with the caller.
 
 Results come back in the order of the batches. The helper takes batches as it frees up, and
-the caller builds one itself whenever the next to write is nobody's yet or still being built
-by the helper, so neither waits for the other. Each row's result is the same whoever builds
-it (``RowBuilder`` is a pure function of the cells and the mapping; the caller's language,
-which country names are read in, is the helper's too).
+the caller previews one itself whenever the next to store is nobody's yet or still with the
+helper, so neither waits for the other. Each row's result is the same whoever previews it
+(``RowPreviewer`` is a pure function of the cells, the mapping and the records; the caller's
+language, which country names are read in, is the helper's too).
 """
 
 from __future__ import annotations
 
 import gc
+import json
 import logging
 import multiprocessing
 import multiprocessing.process as mp_process
@@ -24,21 +27,30 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
+import orjson
+
 from integrations.catalogue import FieldSpec, Provider
+from integrations.clients.models import from_provider
 from integrations.importing.cells import RowBuilder
+from integrations.importing.compare import INVALID, classify
 
 logger = logging.getLogger(__name__)
 
-# One row's result, as ``RowResult`` (payload, errors, identifier, identifier path) in a tuple,
-# which crosses a process boundary at a fraction of a dataclass's pickling cost.
-Built = tuple[dict[str, Any], dict[str, str], str, str]
+# (identifier path, lower-cased identifier) → (remote id, provider record) of the live
+# mirrored recipients a batch names; the record as the database gave it (JSON text on
+# PostgreSQL, decoded elsewhere).
+Mirror = dict[tuple[str, str], tuple[str, Any]]
+# One row as previewed, in a tuple (a fraction of a dataclass's pickling cost across the
+# process boundary): kind, then payload, errors and changes as JSON text, identifier, remote
+# id, and the cells' own errors (a duplicate of an earlier row keeps those).
+Previewed = tuple[str, str, str, str, str, str, dict[str, str]]
 
 # Batches given to the helper and not yet built; past this the caller builds the next itself.
 HELPER_QUEUE = 4
@@ -67,23 +79,76 @@ class BuilderSpec:
         )
 
 
-def build_rows(builder: RowBuilder, rows: Sequence[Sequence[str]]) -> list[Built]:
-    results = []
-    for cells in rows:
-        result = builder.build(cells)
-        results.append((result.payload, result.errors, result.identifier, result.identifier_path))
-    return results
+_stdlib_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def dumps_json(value: Any) -> str:
+    """JSON text of a preview value: orjson (a tenth of the standard encoder's time on a
+    row's payload), the standard encoder for what orjson refuses (an integer beyond 64 bits)."""
+    try:
+        return orjson.dumps(value).decode()
+    except orjson.JSONEncodeError:
+        return _stdlib_dumps(value)
+
+
+class RowPreviewer:
+    """Clean rows and classify each against the recipient it names: create, update (what
+    changes), unchanged or invalid (why)."""
+
+    def __init__(self, spec: BuilderSpec) -> None:
+        self.builder = spec.builder()
+        self.provider = spec.provider
+        self.paths = spec.paths
+        # The offered paths: what this connection may send through an import.
+        self.enabled = frozenset(field.path for field in spec.fields)
+
+    def identifiers(self, rows: Sequence[Sequence[str]]) -> dict[str, list[str]]:
+        """The rows' identifiers by path, for the mirror lookup of their batch."""
+        by_path: dict[str, list[str]] = {}
+        for cells in rows:
+            identifier, path = self.builder.identify(cells)
+            if identifier:
+                by_path.setdefault(path, []).append(identifier)
+        return by_path
+
+    def preview(self, rows: Sequence[Sequence[str]], mirror: Mirror) -> list[Previewed]:
+        results = []
+        for cells in rows:
+            built = self.builder.build(cells)
+            kind, payload, changes, errors = INVALID, {}, {}, built.errors
+            remote_id = ""
+            if not errors:
+                key = (built.identifier_path, built.identifier.lower())
+                remote_id, record = mirror.get(key, ("", None))
+                if isinstance(record, str):
+                    record = orjson.loads(record)
+                outcome = classify(
+                    provider=self.provider,
+                    payload=built.payload,
+                    current=dict(from_provider(self.provider, record).fields) if record else None,
+                    paths=self.paths,
+                    enabled=self.enabled,
+                )
+                kind, payload, changes, errors = (
+                    outcome.kind, outcome.payload, outcome.changes, outcome.errors,
+                )  # fmt: skip
+            row = (
+                kind, dumps_json(payload), dumps_json(errors), dumps_json(changes),
+                built.identifier, remote_id, built.errors,
+            )  # fmt: skip
+            results.append(row)
+        return results
 
 
 # -- the helper process ------------------------------------------------------------------------
 
-_helper_builder: RowBuilder | None = None
+_helper_previewer: RowPreviewer | None = None
 
 
 def _helper_start(spec: BuilderSpec, caller: int) -> None:
     """Set Django up (country names need its translations) and the helper's builder, and
     watch the caller's process."""
-    global _helper_builder
+    global _helper_previewer
     threading.Thread(target=_exit_after, args=(caller,), daemon=True).start()
     import django
     from django.apps import apps
@@ -94,7 +159,7 @@ def _helper_start(spec: BuilderSpec, caller: int) -> None:
         from django.utils import translation
 
         translation.activate(spec.language)
-    _helper_builder = spec.builder()
+    _helper_previewer = RowPreviewer(spec)
     # Every batch allocates thousands of dictionaries: spare the collector's passes the
     # objects alive from here on (Django, the app) and run them less often.
     gc.freeze()
@@ -118,9 +183,9 @@ def _helper_ready() -> bool:
     return True
 
 
-def _helper_build(rows: list[list[str]]) -> list[Built]:
-    assert _helper_builder is not None, "the helper was not started"
-    return build_rows(_helper_builder, rows)
+def _helper_preview(rows: list[list[str]], mirror: Mirror) -> list[Previewed]:
+    assert _helper_previewer is not None, "the helper was not started"
+    return _helper_previewer.preview(rows, mirror)
 
 
 # -- the caller's side -------------------------------------------------------------------------
@@ -165,16 +230,25 @@ _UNSET = object()
 
 
 class BatchBuilder[Key]:
-    """Build batches of rows in order, ``helpers`` processes beside the caller (0: none).
+    """Preview batches of rows in order, ``helpers`` processes beside the caller (0: none).
 
-    Use as a context manager: leaving it stops the helpers.
+    ``lookup`` is the caller's: identifiers by path → the mirror entries they name (a query,
+    made when a batch is read). Use as a context manager: leaving it stops the helpers.
     """
 
-    def __init__(self, spec: BuilderSpec, *, helpers: int) -> None:
+    def __init__(
+        self,
+        spec: BuilderSpec,
+        *,
+        helpers: int,
+        lookup: Callable[[dict[str, list[str]]], Mirror],
+    ) -> None:
         self.spec = spec
-        self.local = spec.builder()
+        self.local = RowPreviewer(spec)
         self.helpers = helpers
+        self.lookup = lookup
         self.pool: ProcessPoolExecutor | None = None
+        self.ready: Future[bool] | None = None  # the helper has started
         self.submitted = 0
         self.built_by_helpers = 0  # batches, for the log
         self._saved: dict[str, Any] = {}
@@ -188,6 +262,10 @@ class BatchBuilder[Key]:
                 initializer=_helper_start,
                 initargs=(self.spec, os.getpid()),
             )
+            try:  # start it now: it sets Django up while the caller prepares
+                self.ready = self.pool.submit(_helper_ready)
+            except HELPER_START_ERRORS as exc:
+                self._give_up(exc)
         return self
 
     def __exit__(
@@ -204,24 +282,20 @@ class BatchBuilder[Key]:
 
     def results(
         self, batches: Iterable[tuple[Key, list[list[str]]]]
-    ) -> Iterator[tuple[Key, list[list[str]], list[Built]]]:
-        """Each batch with its rows' results, in the order given.
+    ) -> Iterator[tuple[Key, list[list[str]], list[Previewed]]]:
+        """Each batch with its rows previewed, in the order given.
 
-        Batches are read up to ``LOOKAHEAD`` ahead of the one to write, topped up before each
-        is given back (read only when the caller waited, a run of batches already built
-        would leave the helper idle: 9 s instead of 11 for 100,000 rows). A helper takes the
-        earliest batch nobody builds yet whenever it has fewer than ``HELPER_QUEUE`` to do
-        (the first one at once, the others once it has started: a start takes Django's
-        set-up). The caller builds the next batch to write if no helper has it, and, while
-        that one waits for its helper, the earliest batch nobody builds yet.
+        Batches are read (and their mirror entries looked up) up to ``LOOKAHEAD`` ahead of
+        the one to store, topped up before each is given back (read only when the caller
+        waited, a run of batches already previewed would leave the helper idle). A helper
+        takes the earliest batch nobody previews yet whenever it has fewer than
+        ``HELPER_QUEUE`` to do (the first one at once, the others once it has started: a
+        start takes Django's set-up). The caller previews the next batch to store if no
+        helper has it, and, while that one waits for its helper, the earliest batch nobody
+        previews yet.
         """
         queue: deque[_Item[Key]] = deque()
-        ready: Future[bool] | None = None
-        if self.pool is not None:
-            try:
-                ready = self.pool.submit(_helper_ready)
-            except HELPER_START_ERRORS as exc:
-                self._give_up(exc)
+        ready = self.ready
         pending = iter(batches)
         exhausted = False
         while True:
@@ -230,7 +304,9 @@ class BatchBuilder[Key]:
                 if batch is None:
                     exhausted = True
                 else:
-                    queue.append(_Item(*batch, future=None))
+                    key, rows = batch
+                    mirror = self.lookup(self.local.identifiers(rows))
+                    queue.append(_Item(key, rows, mirror, future=None))
             if ready is not None and (ready.done() or not self.submitted):
                 self._feed(queue)
             if not queue:
@@ -238,26 +314,26 @@ class BatchBuilder[Key]:
             if queue[0].writable():
                 yield self._result(queue.popleft())
             elif (item := _unbuilt(queue)) is not None:
-                item.built = build_rows(self.local, item.rows)
+                item.built = self.local.preview(item.rows, item.mirror)
             else:
                 yield self._result(queue.popleft())  # wait for its helper
 
     def _feed(self, queue: deque[_Item[Key]]) -> None:
-        """Give helpers the earliest batches nobody builds, up to ``HELPER_QUEUE`` each."""
+        """Give helpers the earliest batches nobody previews, up to ``HELPER_QUEUE`` each."""
         busy = sum(1 for item in queue if item.future is not None and not item.future.done())
         while self.pool is not None and busy < HELPER_QUEUE * self.helpers:
             item = _unbuilt(queue)
             if item is None:
                 return
             try:
-                item.future = self.pool.submit(_helper_build, item.rows)
+                item.future = self.pool.submit(_helper_preview, item.rows, item.mirror)
             except HELPER_START_ERRORS as exc:
                 self._give_up(exc)
                 return
             self.submitted += 1
             busy += 1
 
-    def _result(self, item: _Item[Key]) -> tuple[Key, list[list[str]], list[Built]]:
+    def _result(self, item: _Item[Key]) -> tuple[Key, list[list[str]], list[Previewed]]:
         if item.built is not None:
             return item.key, item.rows, item.built
         if item.future is not None:
@@ -268,10 +344,10 @@ class BatchBuilder[Key]:
             else:
                 self.built_by_helpers += 1
                 return item.key, item.rows, built
-        return item.key, item.rows, build_rows(self.local, item.rows)
+        return item.key, item.rows, self.local.preview(item.rows, item.mirror)
 
     def _give_up(self, exc: BaseException) -> None:
-        """Build everything here from now on: a helper that cannot start or died (killed
+        """Preview everything here from now on: a helper that cannot start or died (killed
         for memory, say) costs time, never rows."""
         if self.pool is not None:
             logger.warning("Row builder helper unavailable, building in process: %r", exc)
@@ -281,19 +357,20 @@ class BatchBuilder[Key]:
 
 @dataclass
 class _Item[Key]:
-    """A batch read and not yet written: given to a helper (``future``), built here
-    (``built``), or neither yet."""
+    """A batch read and not yet stored, with its mirror entries: given to a helper
+    (``future``), previewed here (``built``), or neither yet."""
 
     key: Key
     rows: list[list[str]]
-    future: Future[list[Built]] | None
-    built: list[Built] | None = None
+    mirror: Mirror
+    future: Future[list[Previewed]] | None
+    built: list[Previewed] | None = None
 
     def writable(self) -> bool:
-        """Built, here or by its helper (or its helper failed: it is built here then)."""
+        """Previewed, here or by its helper (or its helper failed: done here then)."""
         return self.built is not None or (self.future is not None and self.future.done())
 
 
 def _unbuilt[Key](queue: deque[_Item[Key]]) -> _Item[Key] | None:
-    """The first batch of the queue that no helper has and that is not built yet."""
+    """The first batch of the queue that no helper has and that is not previewed yet."""
     return next((item for item in queue if item.future is None and item.built is None), None)

@@ -553,6 +553,17 @@ class RowBuilder:
             (self.paths.index(path), path) for path in self.identifier_order if path in self.paths
         ]
 
+    def identify(self, cells: Sequence[str]) -> tuple[str, str]:
+        """The row's identifier and its path: the first identifying column filled in, as
+        written (("", "") for none, or a row of the wrong width). Needs no cleaning, so the
+        mirror can be asked before the row is built."""
+        if len(cells) == self.width:
+            for column, path in self.identifier_columns:
+                value = cells[column].strip()
+                if value:
+                    return value, path
+        return "", ""
+
     def build(self, cells: Sequence[str]) -> RowResult:
         result = RowResult()
         if len(cells) != self.width:
@@ -583,11 +594,7 @@ class RowBuilder:
                 errors[str(column)] = str(exc)
         for list_path, columns in self.entry_columns.items():
             self._add_entry(result, cells, list_path, columns, entries.get(list_path, {}))
-        for column, path in self.identifier_columns:
-            value = cells[column].strip()
-            if value:
-                result.identifier, result.identifier_path = value, path
-                break
+        result.identifier, result.identifier_path = self.identify(cells)
         if not result.identifier and not errors:
             errors["row"] = "No identifier: fill in the email (or id) column."
         return result

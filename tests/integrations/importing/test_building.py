@@ -1,12 +1,23 @@
-"""Building batches of rows beside a helper process: every batch once, in order, as built
-in process."""
+"""Previewing batches of rows beside a helper process: every batch once, in order, as
+previewed in process, each against the mirror entries its caller looked up."""
 
 from __future__ import annotations
 
+import orjson
+
 from integrations.catalogue import Provider, catalogue
-from integrations.importing.building import LOOKAHEAD, BatchBuilder, BuilderSpec, build_rows
+from integrations.importing.building import (
+    LOOKAHEAD,
+    BatchBuilder,
+    BuilderSpec,
+    Mirror,
+    RowPreviewer,
+)
 
 PATHS = ("email", "firstName", "mobile", "country")
+# Pat of batch 3 row 0 is mirrored (as text, as PostgreSQL gives it) with another first name.
+KNOWN = ("email", "p3.0@x.io")
+RECORD = orjson.dumps({"_id": "r-30", "email": "p3.0@x.io", "firstName": "Patricia"}).decode()
 
 
 def _spec() -> BuilderSpec:
@@ -16,21 +27,32 @@ def _spec() -> BuilderSpec:
     )
 
 
-def test_batches_come_back_in_order_with_the_results_built_in_process():
+def _lookup(identifiers: dict[str, list[str]]) -> Mirror:
+    wanted = {(path, key.lower()) for path, keys in identifiers.items() for key in keys}
+    return {KNOWN: ("r-30", RECORD)} if KNOWN in wanted else {}
+
+
+def test_batches_come_back_in_order_previewed_as_in_process():
     batches = [
         (n, [[f"p{n}.{i}@x.io", "Pat", f"07911 12{n:02d}{i:02d}", "UK"] for i in range(30)])
         for n in range(60)
     ]
     batches[7][1].append(["bad", "", "12", "Atlantis"])
-    expected = [build_rows(_spec().builder(), rows) for _, rows in batches]
+    local = RowPreviewer(_spec())
+    expected = [local.preview(rows, _lookup(local.identifiers(rows))) for _, rows in batches]
 
-    with BatchBuilder[int](_spec(), helpers=1) as builder:
+    with BatchBuilder[int](_spec(), helpers=1, lookup=_lookup) as builder:
         results = list(builder.results(iter(batches)))
 
     assert [key for key, _, _ in results] == list(range(60))
     assert [rows for _, rows, _ in results] == [rows for _, rows in batches]
-    assert [built for _, _, built in results] == expected
+    assert [previewed for _, _, previewed in results] == expected
     assert builder.built_by_helpers > 0
+    kinds = {row[0] for _, _, previewed in results for row in previewed}
+    assert kinds == {"update", "invalid"}  # a create needs more than these columns at RedFlag
+    update = results[3][2][0]
+    assert update[0] == "update" and update[5] == "r-30"
+    assert orjson.loads(update[3])["firstName"] == ["Patricia", "Pat"]
 
 
 def test_the_next_batches_are_read_and_handed_out_before_each_is_written():
@@ -47,7 +69,7 @@ def test_the_next_batches_are_read_and_handed_out_before_each_is_written():
             yield batch
 
     read_when_given = []
-    with BatchBuilder[int](_spec(), helpers=1) as builder:
+    with BatchBuilder[int](_spec(), helpers=1, lookup=_lookup) as builder:
         for key, _, _ in builder.results(source()):
             read_when_given.append((key, read))
 
