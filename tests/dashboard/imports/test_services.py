@@ -118,6 +118,9 @@ def test_duplicates_are_flagged_on_both_rows_across_batches(redflag, admin_user,
         11: "Same identifier as row 8: keep one.",
     }
     assert all(rows[n].payload == {} and rows[n].changes == {} for n in flagged)
+    # An invalid row keeps its cells (for invalid.csv), a first row stored valid included.
+    assert rows[2].cells == ["a@example.com", "A", "L"]
+    assert rows[8].cells == ["d@example.com", "D", "L"]
     assert (run.n_rows, run.n_invalid, run.n_create) == (10, 7, 3)
 
 
