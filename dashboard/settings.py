@@ -350,9 +350,9 @@ except (json.JSONDecodeError, TypeError):
 IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 50 * 1024 * 1024)
 IMPORT_UPLOAD_DIR = BASE_DIR / Path(os.environ.get("IMPORT_UPLOAD_DIR") or VAR_DIR / "uploads")
 IMPORT_INLINE_MAX_BYTES = env_int("IMPORT_INLINE_MAX_BYTES", 512 * 1024)
-# A preview of a file this large or larger cleans its cells in IMPORT_PREVIEW_HELPERS helper
-# processes beside the one comparing and writing rows (0: none; by default one when the machine
-# has a second core).
+# A preview of a file this large or larger cleans and compares its rows in
+# IMPORT_PREVIEW_HELPERS helper processes beside the one reading and storing them (0: none; by
+# default one when the machine has a second core).
 IMPORT_PREVIEW_HELPERS = env_int("IMPORT_PREVIEW_HELPERS", 1 if (os.cpu_count() or 1) > 1 else 0)
 IMPORT_PREVIEW_HELPER_MIN_BYTES = env_int("IMPORT_PREVIEW_HELPER_MIN_BYTES", 2 * 1024 * 1024)
 
