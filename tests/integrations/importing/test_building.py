@@ -76,3 +76,24 @@ def test_the_next_batches_are_read_and_handed_out_before_each_is_written():
     assert read_when_given == [
         (key, min(key + LOOKAHEAD, len(batches))) for key in range(len(batches))
     ]
+
+
+def test_a_helper_that_dies_midway_costs_time_never_rows(caplog):
+    """Killed (for memory, say) with batches in hand: the caller previews those and every
+    later batch itself, with the mirror entries it looked up for them."""
+    batches = [(n, [[f"p{n}.{i}@x.io", "Pat", "", "UK"] for i in range(20)]) for n in range(30)]
+    local = RowPreviewer(_spec())
+    expected = [local.preview(rows, _lookup(local.identifiers(rows))) for _, rows in batches]
+
+    results = []
+    with BatchBuilder[int](_spec(), helpers=1, lookup=_lookup) as builder:
+        for key, _, previewed in builder.results(iter(batches)):
+            if key == 2:
+                assert builder.pool is not None
+                for process in list(builder.pool._processes.values()):
+                    process.kill()
+            results.append(previewed)
+
+    assert results == expected
+    assert builder.pool is None  # given up: everything after was previewed here
+    assert "helper unavailable" in caplog.text
