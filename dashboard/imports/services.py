@@ -617,9 +617,9 @@ def import_build_preview(*, import_id: int, generation: int) -> None:
     """Read every row, validate it, compare it with the mirror and store the preview.
 
     Progress is written after each batch; a newer preview (another ``generation``) stops this
-    one, so changing the mapping mid-way never mixes two previews. The cells of a large file
-    are cleaned in a helper process while earlier batches are compared and written
-    (``integrations.importing.building``).
+    one, so changing the mapping mid-way never mixes two previews. The rows of a large file
+    are cleaned and compared with the mirror in a helper process while earlier batches are
+    stored (``integrations.importing.building``).
     """
     import_run = Import.objects.select_related("connection").filter(pk=import_id).first()
     if import_run is None or import_run.generation != generation:
