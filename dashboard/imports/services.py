@@ -613,6 +613,10 @@ def _batch_transaction() -> Iterator[None]:
         yield
 
 
+class _Superseded(Exception):
+    """A newer preview of the import started, or the import was deleted: stop this one."""
+
+
 def import_build_preview(*, import_id: int, generation: int) -> None:
     """Read every row, validate it, compare it with the mirror and store the preview.
 
@@ -641,10 +645,15 @@ def import_build_preview(*, import_id: int, generation: int) -> None:
                     writer.write(first, batch, built)
                     progress = {"bytes_read": bytes_read, **writer.counts()}
                     if not current.update(**progress):
-                        return  # a newer preview has started
+                        raise _Superseded  # and the batch is not stored
         writer.mark_duplicates()
     except ImportFileError as exc:
         current.update(status=ImportStatus.FAILED, error=str(exc)[:1000], **_counts(import_run))
+        return
+    except _Superseded:
+        # The batches stored before belong to a preview nobody will see: a newer one started
+        # (and removed the older rows it found then), or the import was deleted.
+        ImportRow.objects.filter(import_run_id=import_id, generation=generation).delete()
         return
     if builder.helpers:
         logger.info(

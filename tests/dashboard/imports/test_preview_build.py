@@ -11,11 +11,12 @@ from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db.models import F
 from django.utils import timezone
 
 from dashboard.imports import services
 from dashboard.imports.exports import invalid_csv_lines
-from dashboard.imports.models import ImportStatus
+from dashboard.imports.models import Import, ImportRow, ImportStatus
 from dashboard.imports.selectors import import_rows
 from integrations.models import MirroredRecipient
 
@@ -155,3 +156,32 @@ def test_identifiers_sharing_one_hash_are_told_apart_by_the_other():
     assert table.setdefault("bo@example.com", 5) == 5
     assert table.setdefault("cy@example.com", 6) == 6
     assert table.setdefault("ann@example.com", 7) == 2
+
+
+@pytest.mark.parametrize("midway", ["newer preview", "import deleted"])
+def test_a_preview_stopped_midway_leaves_none_of_its_rows(redflag, admin_user, monkeypatch, midway):
+    """A newer preview (the mapping changed) or the import's deletion stops a preview being
+    built; the batches it stored before are removed, not left behind unseen."""
+    lines = ["email,firstName,lastName"] + [f"p{n}@x.io,P,L" for n in range(60)]
+    run = services.import_create(connection=redflag, upload=upload(lines), user=admin_user)
+    Import.objects.filter(pk=run.pk).update(generation=F("generation") + 1)
+    generation = run.generation + 1
+    monkeypatch.setattr(services, "ROW_BATCH", 3)  # 20 batches, 10 read before the first is stored
+    real_lookup = services._mirror_lookup
+    calls = 0
+
+    def lookup(*args, **kwargs):
+        nonlocal calls
+        calls += 1
+        if calls == 13:  # batches 1 to 3 stored: stop it
+            if midway == "newer preview":
+                Import.objects.filter(pk=run.pk).update(generation=F("generation") + 1)
+            else:
+                Import.objects.filter(pk=run.pk).delete()
+        return real_lookup(*args, **kwargs)
+
+    monkeypatch.setattr(services, "_mirror_lookup", lookup)
+    services.import_build_preview(import_id=run.pk, generation=generation)
+
+    assert calls >= 13
+    assert not ImportRow.objects.filter(import_run_id=run.pk, generation=generation).exists()
