@@ -97,10 +97,6 @@ class RowPreviewer:
 
     def __init__(self, spec: BuilderSpec) -> None:
         self.builder = spec.builder()
-        self.provider = spec.provider
-        self.paths = spec.paths
-        # The offered paths: what this connection may send through an import.
-        self.enabled = frozenset(field.path for field in spec.fields)
 
     def identifiers(self, rows: Sequence[Sequence[str]]) -> dict[str, list[str]]:
         """The rows' identifiers by path, for the mirror lookup of their batch."""
@@ -122,12 +118,15 @@ class RowPreviewer:
                 remote_id, record = mirror.get(key, ("", None))
                 if isinstance(record, str):
                     record = orjson.loads(record)
+                builder = self.builder
                 outcome = classify(
-                    provider=self.provider,
+                    provider=builder.provider,
                     payload=built.payload,
-                    current=dict(from_provider(self.provider, record).fields) if record else None,
-                    paths=self.paths,
-                    enabled=self.enabled,
+                    current=dict(from_provider(builder.provider, record).fields)
+                    if record
+                    else None,
+                    paths=builder.paths,
+                    enabled=builder.enabled_paths,
                 )
                 kind, payload, changes, errors = (
                     outcome.kind, outcome.payload, outcome.changes, outcome.errors,
