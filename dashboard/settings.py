@@ -189,6 +189,21 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA busy_timeout=10000;",
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django's backend with the health check skipped for a connection used moments ago
+    # (dashboard/core/postgresql/base.py).
+    DATABASES["default"]["ENGINE"] = "dashboard.core.postgresql"
+    if env_bool("DB_PREPARED_STATEMENTS", True):
+        # Parameters sent apart from the SQL, and a statement a connection has run 5 times
+        # prepared: PostgreSQL stops parsing (and, for most, planning) the queries every
+        # request makes (session, user, permissions, search), which halved its CPU per search
+        # request (bench/lookup.py). Behind a connection pooler in transaction mode (PgBouncer
+        # before 1.21) prepared statements break: set DB_PREPARED_STATEMENTS=false there.
+        DATABASES["default"]["OPTIONS"] = {
+            **DATABASES["default"].get("OPTIONS", {}),
+            "server_side_binding": True,
+            "prepare_threshold": 5,
+        }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
