@@ -8,6 +8,7 @@ from typing import Any
 from django.http import HttpRequest
 from django.urls import reverse
 
+from dashboard.accounts.backends import user_group_names
 from dashboard.accounts.permissions import has_capability
 from dashboard.accounts.roles import ROLE_LABELS, Capability, Role
 
@@ -39,7 +40,8 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         if RECIPIENT_PAGES_RE.match(request.path):
             current = url_name == "recipients:search_all"
         items.append({"label": label, "url": url, "current": current})
-    roles = [ROLE_LABELS[Role(g.name)] for g in user.groups.all() if g.name in Role]
+    # Read with the permissions the page's capability check needed: no query of its own.
+    roles = [ROLE_LABELS[Role(name)] for name in user_group_names(user) if name in Role]
     if user.is_superuser:
         roles.append("Superuser")
     return {"nav_items": items, "user_roles": roles}

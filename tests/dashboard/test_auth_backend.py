@@ -66,3 +66,27 @@ def test_a_role_taken_away_applies_on_the_next_request():
     assert has_capability(fresh(user), Capability.MANAGE_CONNECTIONS)
     user.groups.clear()
     assert not has_capability(fresh(user), Capability.MANAGE_CONNECTIONS)
+
+
+def test_the_roles_shown_in_the_header_cost_no_query_after_a_permission_check(
+    django_assert_num_queries,
+):
+    from dashboard.accounts.backends import user_group_names
+
+    user = fresh(UserFactory(role=Role.SUPPORT.value))
+    user.groups.add(Group.objects.create(name="a-group-without-permissions"))
+    user = fresh(user)
+    with django_assert_num_queries(1):
+        assert has_capability(user, Capability.SEARCH_RECIPIENTS)
+        assert user_group_names(user) == ["a-group-without-permissions", "support"]
+
+
+def test_group_names_without_a_permission_check_are_read_once(django_assert_num_queries):
+    from dashboard.accounts.backends import user_group_names
+
+    user = fresh(UserFactory(role=Role.MANAGER.value))
+    with django_assert_num_queries(1):
+        assert user_group_names(user) == ["manager"]
+        assert user_group_names(user) == ["manager"]
+        assert has_capability(user, Capability.VIEW_JOBS)
+    assert user_group_names(fresh(UserFactory(role=Role.ADMIN.value, is_active=False))) == ["admin"]
