@@ -11,7 +11,8 @@ from datetime import datetime
 from typing import Any
 
 from django.core.cache import cache
-from django.db.models import Count, Q, QuerySet
+from django.db import connection as db_connection
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 
 from dashboard.connections.models import Connection
 from dashboard.recipients.provider import recipient_client
@@ -51,6 +52,8 @@ RESULT_COLUMNS = (
     "external_id",
     "phone",
 )
+# The order of the results (model fields whose columns have the same names).
+SEARCH_ORDER = ("last_name", "first_name", "id")
 # How long a connection's live-recipient count may be reused: counting 100,000 rows costs more
 # than the whole search. A finished pull changes ``mirror_refreshed_at`` and so the cache key
 # (see ``_count_key``); this bounds how late a single create or delete shows in the count.
@@ -70,9 +73,27 @@ def search_query_clean(raw: str | None) -> str:
     return " ".join(text.split())[:QUERY_MAX_LENGTH]
 
 
-def searchable_connections() -> QuerySet[Connection]:
-    """The connections whose recipients support staff may look up: active, with recipients."""
-    return Connection.objects.filter(is_active=True, provider__in=SEARCH_PROVIDERS)
+def searchable_connections(*, with_running_pull: bool = False) -> QuerySet[Connection]:
+    """The connections whose recipients support staff may look up: active, with recipients.
+
+    ``with_running_pull`` adds ``running_pull_id`` to each, the refresh running for it (or
+    ``None``), read in the same query: ``mirror_statuses`` then needs no query of its own.
+    """
+    connections = Connection.objects.filter(is_active=True, provider__in=SEARCH_PROVIDERS)
+    if with_running_pull:
+        connections = connections.annotate(running_pull_id=_running_pull())
+    return connections
+
+
+def _running_pull() -> Subquery:
+    """The oldest active pull job of the outer query's connection."""
+    return Subquery(
+        SyncJob.objects.filter(
+            connection=OuterRef("pk"), kind=JobKind.PULL, status__in=ACTIVE_STATUSES
+        )
+        .order_by("created_at")
+        .values("pk")[:1]
+    )
 
 
 def _match(query: str, connection_ids: list[int]) -> Q:
@@ -131,7 +152,7 @@ def recipient_search(
     rows = MirroredRecipient.objects.filter(gone_at__isnull=True, connection_id__in=ids)
     if query:
         rows = rows.filter(_match(query, ids))
-    return rows.order_by("last_name", "first_name", "id")
+    return rows.order_by(*SEARCH_ORDER)
 
 
 @dataclass(frozen=True)
@@ -185,44 +206,76 @@ def recipient_search_page(
     per_page: int,
     count_cap: int = RESULTS_COUNT_CAP,
 ) -> ResultPage:
-    """One page of ``rows`` (from ``recipient_search``) with the total, in one or two queries.
+    """One page of ``rows`` (from ``recipient_search``) with the total, in one query.
 
-    The page is read with one row more than it shows: when that row is missing, this page is
-    the last and the total is known without counting (most searches find a handful of
-    people). Otherwise the total is counted up to ``count_cap`` + 1 matches
-    (``SELECT count(*) FROM (... LIMIT 1001)``): the pages stop at the cap. A page past the
-    end shows the last page; a page that is not a positive number, the first.
-    Each row's ``connection`` is taken from ``connections`` (no join).
+    The matches are read once, in order, up to ``count_cap`` + 1 of them; the page is cut from
+    those and counted with them (``_page_and_total``): the pages stop at the cap. A page past
+    the end shows the last page (a second query); a page that is not a positive number, the
+    first. Each row's ``connection`` is taken from ``connections`` (no join).
     """
     rows = rows.only(*RESULT_COLUMNS)
     last_page = math.ceil(count_cap / per_page)
     number = min(_page_number(page), last_page)
-    fetched = list(rows[(number - 1) * per_page : number * per_page + 1])
-    if len(fetched) <= per_page and (fetched or number == 1):
-        count, capped = (number - 1) * per_page + len(fetched), False
-    else:
-        # Without the ordering, PostgreSQL stops after the cap instead of sorting every match.
+    fetched, counted = _page_and_total(
+        rows, offset=(number - 1) * per_page, limit=per_page, cap=count_cap
+    )
+    if not fetched and number > 1:  # past the end: the last page
         counted = rows.order_by()[: count_cap + 1].count()
-        count, capped = min(counted, count_cap), counted > count_cap
-        if not fetched:  # past the end: the last page
-            number = max(1, math.ceil(count / per_page))
-            fetched = list(rows[(number - 1) * per_page : number * per_page])
+        number = max(1, math.ceil(min(counted, count_cap) / per_page))
+        fetched, counted = _page_and_total(
+            rows, offset=(number - 1) * per_page, limit=per_page, cap=count_cap
+        )
     by_pk = {c.pk: c for c in connections}
-    shown = fetched[:per_page]
-    for row in shown:
+    for row in fetched:
         if row.connection_id in by_pk:
             row.connection = by_pk[row.connection_id]
-    return ResultPage(rows=shown, number=number, count=count, capped=capped, per_page=per_page)
+    return ResultPage(
+        rows=fetched,
+        number=number,
+        count=min(counted, count_cap),
+        capped=counted > count_cap,
+        per_page=per_page,
+    )
+
+
+def _page_and_total(
+    rows: QuerySet[MirroredRecipient], *, offset: int, limit: int, cap: int
+) -> tuple[list[MirroredRecipient], int]:
+    """``limit`` rows from ``offset`` of the ordered ``rows``, and how many match (at most
+    ``cap`` + 1), in one query that reads the matches once::
+
+        SELECT m.*, count(*) OVER () FROM (<rows> LIMIT cap + 1) m ORDER BY ... LIMIT .. OFFSET ..
+
+    Counting in a second query read every match of a broad search ("son", a surname) twice,
+    the most expensive part of the search. The inner query keeps ``rows``' ordering, so its
+    first ``cap`` + 1 matches are the first in name order; with no row on the page (past the
+    end) there is no total, and 0 is returned.
+    """
+    inner_sql, params = rows[: cap + 1].query.sql_with_params()
+    if tuple(rows.query.order_by) != SEARCH_ORDER:
+        raise ValueError(f"expected rows ordered by {SEARCH_ORDER}, not {rows.query.order_by}")
+    ordering = ", ".join(f"m.{db_connection.ops.quote_name(column)}" for column in SEARCH_ORDER)
+    sql = (
+        f"SELECT m.*, COUNT(*) OVER () AS search_total FROM ({inner_sql}) m "  # noqa: S608
+        f"ORDER BY {ordering} LIMIT %s OFFSET %s"
+    )
+    fetched = list(MirroredRecipient.objects.raw(sql, [*params, limit, offset]))
+    total = fetched[0].search_total if fetched else 0  # type: ignore[attr-defined]
+    return fetched, total
 
 
 @dataclass(frozen=True)
 class MirrorStatus:
-    """How fresh one connection's mirror is, and the refresh running for it, if any."""
+    """How fresh one connection's mirror is, and the refresh (pull job) running for it, if any."""
 
     connection: Connection
     recipients: int
     refreshed_at: datetime | None
-    running: SyncJob | None
+    running_job_id: int | None
+
+    @property
+    def running(self) -> bool:
+        return self.running_job_id is not None
 
 
 def _count_key(connection: Connection) -> str:
@@ -239,20 +292,35 @@ def _count_key(connection: Connection) -> str:
     )
 
 
+_NOT_READ = object()
+
+
 def mirror_statuses(*, connections: list[Connection]) -> list[MirrorStatus]:
     """One status per connection, in at most two queries whatever the number of connections.
 
-    The recipient counts come from the cache (``MIRROR_COUNT_TTL``) except while a pull is
-    running for the connection, when they change batch by batch.
+    The running pulls come with the connections when they were read
+    ``searchable_connections(with_running_pull=True)``, else from one query. The recipient
+    counts come from the cache (``MIRROR_COUNT_TTL``) except while a pull is running for the
+    connection, when they change batch by batch.
     """
-    running: dict[int, SyncJob] = {}
-    for job in SyncJob.objects.filter(
-        connection_id__in=[c.pk for c in connections],
-        kind=JobKind.PULL,
-        status__in=ACTIVE_STATUSES,
-    ).order_by("created_at"):
-        if job.connection_id is not None:
-            running.setdefault(job.connection_id, job)
+    running: dict[int, int] = {}
+    unknown = []
+    for c in connections:
+        read = getattr(c, "running_pull_id", _NOT_READ)
+        if read is _NOT_READ:
+            unknown.append(c.pk)
+        elif read is not None:
+            running[c.pk] = int(read)  # type: ignore[call-overload]
+    if unknown:
+        for connection_id, job_id in (
+            SyncJob.objects.filter(
+                connection_id__in=unknown, kind=JobKind.PULL, status__in=ACTIVE_STATUSES
+            )
+            .order_by("created_at")
+            .values_list("connection_id", "pk")
+        ):
+            if connection_id is not None:
+                running.setdefault(connection_id, job_id)
     keys = {c.pk: _count_key(c) for c in connections if c.pk not in running}
     cached = cache.get_many(list(keys.values())) if keys else {}
     counts = {pk: cached[key] for pk, key in keys.items() if key in cached}
@@ -274,7 +342,7 @@ def mirror_statuses(*, connections: list[Connection]) -> list[MirrorStatus]:
             connection=c,
             recipients=counts[c.pk],
             refreshed_at=c.mirror_refreshed_at,
-            running=running.get(c.pk),
+            running_job_id=running.get(c.pk),
         )
         for c in connections
     ]

@@ -71,7 +71,13 @@ def recipient_search(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 
 def _search(request: HtmxHttpRequest, *, connection: Connection | None) -> HttpResponse:
-    connections = [connection] if connection else list(selectors.searchable_connections())
+    # The results as typed show no mirror status: they need no running pull.
+    statuses_shown = not (request.htmx and request.htmx.target == "results")
+    connections = (
+        [connection]
+        if connection
+        else list(selectors.searchable_connections(with_running_pull=statuses_shown))
+    )
     if request.htmx and request.htmx.target == "mirror-status":
         return _mirror_status_poll(request, connection, connections)
     # Free text: cleaning it (control characters out, spaces collapsed, length capped) is
