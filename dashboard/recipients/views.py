@@ -96,7 +96,7 @@ def _search(request: HtmxHttpRequest, *, connection: Connection | None) -> HttpR
         "connection": connection,
         "query": query,
         "page": page,
-        "rows": _with_detail_urls(page.rows, connections),
+        "rows": _result_rows(page.rows, connections),
         "q_param": urlencode({"q": query}) if query else "",
         "search_url": request.path,
         "search_hint": SEARCH_HINT,
@@ -137,6 +137,33 @@ def _with_detail_urls(
     return [
         (row, f"{prefixes[row.connection_id]}{quote(row.remote_id, safe=PATH_SEGMENT_SAFE)}/")
         for row in rows
+    ]
+
+
+NO_VALUE = "—"
+
+
+def _result_rows(
+    rows: list[MirroredRecipient], connections: list[Connection]
+) -> list[dict[str, str]]:
+    """The results table's cells, as the template shows them (it escapes them).
+
+    Plain dictionaries: the template engine reads a dictionary key at its first try, where a
+    model attribute costs it a failed ``[]`` lookup first; with the defaults applied here the
+    rows render in about half the time (they were most of the cost of a page of results).
+    """
+    return [
+        {
+            "url": url,
+            "name": f"{row.first_name} {row.last_name}"
+            if row.first_name or row.last_name
+            else "(no name)",
+            "email": row.email or NO_VALUE,
+            "external_id": row.external_id or NO_VALUE,
+            "phone": row.phone or NO_VALUE,
+            "connection": row.connection.name,
+        }
+        for row, url in _with_detail_urls(rows, connections)
     ]
 
 
