@@ -743,7 +743,7 @@ def run_load(
     start = threading.Barrier(clients)
 
     def worker() -> None:
-        conn = http.client.HTTPConnection(address.hostname, address.port, timeout=60)
+        conn = http.client.HTTPConnection(address.hostname or "", address.port, timeout=60)
         try:
             start.wait()
             while True:
@@ -760,7 +760,7 @@ def run_load(
                     if response.status != 200:
                         errors.append(f"{response.status} {url}")
                         continue
-                    server_ms.append(float(response.getheader(TIMING_HEADER)))
+                    server_ms.append(float(response.getheader(TIMING_HEADER, "nan")))
                     client_ms.append(elapsed)
                     sizes.append(len(body))
         finally:
