@@ -228,3 +228,15 @@ def test_every_naughty_string_is_a_harmless_query(support_client, conn):
 def test_a_campaign_connection_has_no_recipient_pages(support_client):
     campaigns = ConnectionFactory(provider="parcelvoy")
     assert support_client.get(f"/connections/{campaigns.pk}/recipients/").status_code == 404
+
+
+def test_a_refresh_in_progress_links_to_its_job_on_both_search_pages(support_client, conn):
+    """Read with the connections on the all-connections page, by a query of its own on one
+    connection's page: the same link either way, to the oldest pull still running."""
+    older = SyncJobFactory(connection=conn, kind="pull", status="running")
+    SyncJobFactory(connection=conn, kind="pull", status="queued")
+    SyncJobFactory(connection=conn, kind="push", status="running")  # not a refresh
+    for path in ("/recipients/", f"/connections/{conn.pk}/recipients/"):
+        body = support_client.get(path).content.decode()
+        assert f'<a href="/jobs/{older.pk}/">job {older.pk}</a>' in body, path
+        assert body.count("Refreshing…") == 1, path
