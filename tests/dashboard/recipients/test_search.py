@@ -59,6 +59,20 @@ def test_a_name_fragment_finds_the_person_whatever_the_accents_case_or_word_orde
     assert found("horvath") == {"zh@example.com"}
 
 
+def test_one_or_two_letters_find_names_with_a_word_starting_with_them(conn):
+    """Short words match the start of a first name, a surname or a hyphenated part of one;
+    three letters or more match anywhere."""
+    mirror(conn, 1, first_name="Wei", last_name="Li", email="li@example.com")
+    mirror(conn, 2, first_name="Lisa", last_name="Berg", email="lisa@example.com")
+    mirror(conn, 3, first_name="Anna", last_name="Tanaka-Lí", email="anna@example.com")
+    mirror(conn, 4, first_name="Amelia", last_name="Cole", email="amelia@example.com")
+    assert found("Li") == {"li@example.com", "lisa@example.com", "anna@example.com"}
+    assert found("l") == {"li@example.com", "lisa@example.com", "anna@example.com"}
+    assert found("li wei") == {"li@example.com"}
+    assert found("lia") == {"amelia@example.com"}  # three letters: anywhere
+    assert found("elia") == {"amelia@example.com"}
+
+
 def test_email_matches_whole_or_by_its_beginning_case_insensitively(conn):
     mirror(conn, 1, email="Ada.Lovelace@Example.com", first_name="Ada", last_name="L")
     assert found("ada.lovelace@example.com") == {"Ada.Lovelace@Example.com"}
