@@ -675,13 +675,20 @@ def search_queries(n: int) -> dict[str, list[str]]:
     from integrations.sync.mirror import digits
 
     rng = random.Random(7)
-    sample = list(
+    # The same people every run (a seeded sample, not ORDER BY random()), so runs compare.
+    candidates = (
         MirroredRecipient.objects.filter(connection__name__startswith=PREFIX, gone_at=None)
         .exclude(email="")
         .exclude(phone="")
-        .order_by("?")
-        .values_list("email", "first_name", "last_name", "phone")[: n * 2]
     )
+    ids = rng.sample(sorted(candidates.values_list("remote_id", flat=True)), n * 2)
+    by_id = {
+        row[0]: row[1:]
+        for row in candidates.filter(remote_id__in=ids).values_list(
+            "remote_id", "email", "first_name", "last_name", "phone"
+        )
+    }
+    sample = [by_id[remote_id] for remote_id in ids]
     queries: dict[str, list[str]] = {kind: [] for kind in KINDS}
     for email, first, last, phone in sample:
         if len(queries["email_prefix"]) < n:
