@@ -98,29 +98,3 @@ def test_a_query_run_often_is_prepared_once_on_the_server():
     # Prepared with a placeholder ($1) where the value was: the text holds no value.
     assert any("auth_group" in s and "$1" in s for s in prepared), prepared
     assert not any("prepared-statement-probe" in s for s in prepared)
-
-
-def settings_options(**env: str) -> str:
-    import os
-    import subprocess
-    import sys
-
-    code = (
-        "import django; django.setup(); from django.conf import settings; "
-        "print(settings.DATABASES['default'].get('OPTIONS', {}))"
-    )
-    return subprocess.run(
-        [sys.executable, "-c", code],
-        env={**os.environ, "DEBUG": "true", "DJANGO_SETTINGS_MODULE": "dashboard.settings", **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    ).stdout
-
-
-def test_prepared_statements_can_be_turned_off_for_a_transaction_pooler():
-    url = "postgres://postgres@127.0.0.1:5432/anything"
-    assert "'prepare_threshold': 5" in settings_options(DATABASE_URL=url)
-    off = settings_options(DATABASE_URL=url, DB_PREPARED_STATEMENTS="false")
-    assert "prepare_threshold" not in off and "server_side_binding" not in off
