@@ -34,11 +34,14 @@ Needs PostgreSQL (the trigram indexes the search relies on exist there only):
    from the stored number). Pages: the results as typed (the htmx request, ``HX-Target:
    results``) on ``/recipients/?q=`` (all connections) and ``/connections/<pk>/recipients/?q=``,
    the full page of ``/recipients/?q=``, and the admin changelist ``?q=``.
-4. Prints p50/p95 per kind and page, the admin/ours speed-up, and ``EXPLAIN ANALYZE`` of the
-   search query for each kind.
+4. Prints p50/p95 per kind and page, the CPU a request of ours costs the server, PostgreSQL
+   and the clients (read from ``/proc`` around each run; on one machine they share the cores,
+   so 8 clients wait for them once a request's total exceeds 2 cores / 8), the admin/ours
+   speed-up, and ``EXPLAIN ANALYZE`` of the search query for each kind.
 
 The last line printed is one JSON object (metric, value = our worst p95 over the three kinds
-and our pages, unit, anchor 50, ratio, target, "better": "lower", per-kind p95s, speed-ups).
+and our pages, unit, anchor 50, ratio, target, "better": "lower", per-kind p95s, speed-ups,
+CPU milliseconds per request by part).
 """
 
 from __future__ import annotations
@@ -178,6 +181,63 @@ def server_app():
         return [content]
 
     return timed
+
+
+def _proc_stat(pid: int) -> list[str] | None:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def _cpu_of(pids: list[int]) -> float:
+    """CPU seconds (user + system) the processes have used so far."""
+    ticks = 0
+    for pid in pids:
+        fields = _proc_stat(pid)
+        if fields:
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_parts(server_pid: int) -> dict[str, float] | None:
+    """CPU seconds used so far by the server (gunicorn and its workers), by every PostgreSQL
+    process and by this process (the clients); None where ``/proc`` is missing (not Linux)."""
+    if not Path("/proc/self/stat").exists():
+        return None
+    server, postgres = [server_pid], []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        fields = _proc_stat(int(entry.name))
+        try:
+            name = (entry / "comm").read_text().strip()
+        except OSError:
+            continue
+        if fields and int(fields[1]) == server_pid:
+            server.append(int(entry.name))
+        elif name == "postgres":
+            postgres.append(int(entry.name))
+    return {
+        "server": _cpu_of(server),
+        "postgres": _cpu_of(postgres),
+        "clients": time.process_time(),
+    }
+
+
+def measured(server_pid: int, load) -> dict:
+    """``load()``'s result with the CPU milliseconds per request of the server, PostgreSQL and
+    the clients: on a machine they share, what a request costs in all, and where. (A process
+    that ends between the two readings takes its CPU with it: PostgreSQL's backends here live
+    as long as the server's connections.)"""
+    before = cpu_parts(server_pid)
+    result = load()
+    after = cpu_parts(server_pid)
+    if before and after:
+        result["cpu_ms"] = {
+            part: (after[part] - before[part]) * 1000 / result["requests"] for part in before
+        }
+    return result
 
 
 def free_port() -> int:
@@ -877,7 +937,15 @@ def main() -> None:
                 results[page] = {}
                 for kind in KINDS:
                     urls = [f"{path}?{urlencode({'q': q})}" for q in queries[kind]]
-                    results[page][kind] = run_load(base, cookie, urls, args.clients, headers)
+                    if page == "admin":
+                        # Not measured: PostgreSQL's parallel workers for its sequential scans
+                        # come and go between two readings of the processes.
+                        results[page][kind] = run_load(base, cookie, urls, args.clients, headers)
+                        continue
+                    results[page][kind] = measured(
+                        server.pid,
+                        lambda: run_load(base, cookie, urls, args.clients, headers),  # noqa: B023
+                    )
             # A reference, not the figure: the same results requests one at a time, so the
             # machine's cores are not shared with other requests (the search's own cost).
             path, cookie, headers = pages["ours_all"]
@@ -897,12 +965,22 @@ def main() -> None:
             Path(server.log_path).unlink(missing_ok=True)  # type: ignore[attr-defined]
 
         print()
-        print(f"{'page':22} {'kind':15} {'p50':>8} {'p95':>8} {'max':>8}   client p50/p95   req/s")
+        print(
+            f"{'page':22} {'kind':15} {'p50':>8} {'p95':>8} {'max':>8}   client p50/p95   req/s"
+            "   CPU ms/request: server + PostgreSQL + clients"
+        )
         for page, by_kind in results.items():
             for kind, r in by_kind.items():
+                cpu = r.get("cpu_ms")
+                cpu_text = (
+                    f"   {cpu['server']:4.1f} + {cpu['postgres']:3.1f} + {cpu['clients']:3.1f}"
+                    if cpu
+                    else ""
+                )
                 print(
                     f"{page:22} {kind:15} {r['p50']:7.1f}  {r['p95']:7.1f}  {r['max']:7.1f}   "
                     f"{r['client_p50']:6.1f} / {r['client_p95']:6.1f}  {r['per_s']:6.0f}"
+                    f"{cpu_text}"
                 )
         for kind, r in single.items():
             print(
@@ -917,6 +995,22 @@ def main() -> None:
             "(compare the 1-client rows)."
         )
         ours_pages = [page for page in results if page != "admin"]
+        cpu_ms = {
+            page: {
+                kind: {part: round(ms, 2) for part, ms in results[page][kind]["cpu_ms"].items()}
+                for kind in KINDS
+                if "cpu_ms" in results[page][kind]
+            }
+            for page in ours_pages
+        }
+        totals = [sum(parts.values()) for by_kind in cpu_ms.values() for parts in by_kind.values()]
+        if totals:
+            print(
+                f"A request of ours costs {min(totals):.1f}-{max(totals):.1f} ms of CPU in all "
+                f"(server, PostgreSQL and the clients on this machine): {cores} core(s) serve at "
+                f"most {cores * 1000 / max(totals):.0f}-{cores * 1000 / min(totals):.0f} of them "
+                f"a second, and {args.clients} clients keep that many in flight."
+            )
         worst_page, worst_kind = max(
             ((page, kind) for page in ours_pages for kind in KINDS),
             key=lambda pk: results[pk[0]][pk[1]]["p95"],
@@ -973,6 +1067,7 @@ def main() -> None:
                 "clients": args.clients,
                 "server": "gunicorn gthread on loopback; time measured in the worker",
                 "recipients": RECIPIENTS,
+                "cpu_ms_per_request": cpu_ms,
             }
         )
     )
