@@ -1,7 +1,8 @@
 """Benchmark: server time of the recipient search at 100,000 mirrored recipients, beside the
 same searches through a Django admin changelist with ``search_fields`` on the same table.
 
-Run: ``.venv/bin/python bench/lookup.py [--requests 160] [--clients 8] [--regenerate] [--cleanup]``
+Run: ``.venv/bin/python bench/lookup.py [--requests 160] [--clients 8] [--regenerate] [--cleanup]
+[--workers N] [--threads N]``
 
 Needs PostgreSQL (the trigram indexes the search relies on exist there only):
 
@@ -877,6 +878,10 @@ def main() -> None:
     parser.add_argument("--regenerate", action="store_true", help="rebuild the recipients")
     parser.add_argument("--cleanup", action="store_true", help="delete the bench's rows after")
     parser.add_argument("--explain", action="store_true", help="print EXPLAIN ANALYZE per kind")
+    parser.add_argument("--workers", type=int, help="gunicorn workers (default: the CPU count)")
+    parser.add_argument(
+        "--threads", type=int, help="threads per worker (default: a slot for every client)"
+    )
     args = parser.parse_args()
     n = max(args.requests, 100)
 
@@ -910,7 +915,7 @@ def main() -> None:
         redflag = connections[0]
         db.close()
 
-        server, base, shape = start_server(args.clients)
+        server, base, shape = start_server(args.clients, args.workers, args.threads)
         try:
             print(
                 f"Server: gunicorn on {base}, {shape}; {args.clients} concurrent clients, "

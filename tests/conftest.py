@@ -30,8 +30,7 @@ def skip_or_fail(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture
-def postgresql(db):
+def require_postgresql() -> None:
     """Skip (fail in CI) unless the test database is PostgreSQL."""
     from django.db import connection
 
@@ -40,6 +39,12 @@ def postgresql(db):
             "the test database is not PostgreSQL: set DATABASE_URL=postgres://... to run "
             "the PostgreSQL-only checks"
         )
+
+
+@pytest.fixture
+def postgresql(db):
+    """Skip (fail in CI) unless the test database is PostgreSQL."""
+    require_postgresql()
 
 
 @pytest.fixture

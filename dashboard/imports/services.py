@@ -301,9 +301,9 @@ def _stored_cells(number: int, kind: str, cells: list[str]) -> list[str]:
 
 
 def _insert_rows(import_run: Import, rows: list[list[Any]]) -> None:
-    """Write preview rows (lists in ``_ROW_FIELDS`` order, payload, errors and changes as
-    JSON text already) with the JSON as text: ``COPY``
-    on PostgreSQL, one prepared ``INSERT`` for all rows elsewhere.
+    """Write preview rows (lists in ``_ROW_FIELDS`` order; payload, errors and changes are JSON
+    text already, the cells are encoded here): ``COPY`` on PostgreSQL, one prepared
+    ``INSERT`` for all rows elsewhere.
 
     ``bulk_create`` builds a model instance per row and adapts every JSON value through
     Django's and psycopg's dumpers, which together cost more than validating the row.

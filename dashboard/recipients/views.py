@@ -71,12 +71,14 @@ def recipient_search(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 
 def _search(request: HtmxHttpRequest, *, connection: Connection | None) -> HttpResponse:
-    # The results as typed show no mirror status: they need no running pull.
-    statuses_shown = not (request.htmx and request.htmx.target == "results")
+    # The results as typed, sent on every keystroke pause, show no mirror status: they need
+    # no running pull, and no context processor runs for them (the navigation and the user's
+    # roles are not shown).
+    results_only = bool(request.htmx and request.htmx.target == "results")
     connections = (
         [connection]
         if connection
-        else list(selectors.searchable_connections(with_running_pull=statuses_shown))
+        else list(selectors.searchable_connections(with_running_pull=not results_only))
     )
     if request.htmx and request.htmx.target == "mirror-status":
         return _mirror_status_poll(request, connection, connections)
@@ -101,10 +103,7 @@ def _search(request: HtmxHttpRequest, *, connection: Connection | None) -> HttpR
         "search_url": request.path,
         "search_hint": SEARCH_HINT,
     }
-    if request.htmx and request.htmx.target == "results":
-        # The results as typed, sent on every keystroke pause: they use nothing of the
-        # request, so no context processor runs (the navigation and the user's roles cost
-        # a query and are not shown).
+    if results_only:
         return HttpResponse(get_template("recipients/search.html#results").render(context))
     statuses = selectors.mirror_statuses(connections=connections)
     context |= {

@@ -106,24 +106,15 @@ def test_production_sends_security_headers(client, settings):
     assert response.headers["X-Frame-Options"] == "DENY"
 
 
-def settings_options(**env: str) -> str:
-    code = (
-        "import django; django.setup(); from django.conf import settings; "
-        "print(settings.DATABASES['default'].get('OPTIONS', {}))"
-    )
-    return subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        env={**os.environ, "DEBUG": "true", "DJANGO_SETTINGS_MODULE": "dashboard.settings", **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    ).stdout
+def settings_options(tmp_path: Path, **env: str) -> str:
+    code = "from django.conf import settings; print(settings.DATABASES['default'].get('OPTIONS'))"
+    result = run_manage("shell", "-c", code, env={"DEBUG": "true", **env}, tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
 
 
-def test_prepared_statements_can_be_turned_off_for_a_transaction_pooler():
+def test_prepared_statements_can_be_turned_off_for_a_transaction_pooler(tmp_path):
     url = "postgres://postgres@127.0.0.1:5432/anything"
-    assert "'prepare_threshold': 5" in settings_options(DATABASE_URL=url)
-    off = settings_options(DATABASE_URL=url, DB_PREPARED_STATEMENTS="false")
+    assert "'prepare_threshold': 5" in settings_options(tmp_path, DATABASE_URL=url)
+    off = settings_options(tmp_path, DATABASE_URL=url, DB_PREPARED_STATEMENTS="false")
     assert "prepare_threshold" not in off and "server_side_binding" not in off

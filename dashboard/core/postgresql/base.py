@@ -30,10 +30,6 @@ class DatabaseWrapper(base.DatabaseWrapper):
         self.last_used_at = time.monotonic()
         return super().create_cursor(name)
 
-    def connect(self) -> None:
-        super().connect()
-        self.last_used_at = time.monotonic()
-
     def close_if_health_check_failed(self) -> None:
         if (
             self.connection is not None

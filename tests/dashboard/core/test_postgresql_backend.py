@@ -20,13 +20,9 @@ pytestmark = pytest.mark.usefixtures("postgresql_autocommit")
 @pytest.fixture
 def postgresql_autocommit(transactional_db):
     """PostgreSQL in autocommit, as between requests (a test transaction would be dropped)."""
-    from tests.conftest import skip_or_fail
+    from tests.conftest import require_postgresql
 
-    if connection.vendor != "postgresql":
-        skip_or_fail(
-            "the test database is not PostgreSQL: set DATABASE_URL=postgres://... to run "
-            "the PostgreSQL backend checks"
-        )
+    require_postgresql()
     yield
     connection.close()  # whatever state a test left it in, the next one starts afresh
 
