@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import unicodedata
@@ -12,7 +13,16 @@ from typing import Any
 
 from django.core.cache import cache
 from django.db import connection as db_connection
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models import (
+    BooleanField,
+    Count,
+    ExpressionWrapper,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+)
+from django.db.models.expressions import RawSQL
 
 from dashboard.connections.models import Connection
 from dashboard.recipients.provider import recipient_client
@@ -88,6 +98,22 @@ def searchable_connections(*, with_running_pull: bool = False) -> QuerySet[Conne
     return connections
 
 
+def searchable_connection_list(*, with_running_pull: bool = False) -> list[Connection]:
+    """``searchable_connections()``, read with its SQL as the ORM wrote it the first time.
+
+    Every search request reads them, and composing the query (the running pull's subquery
+    above all) cost the ORM 1.8 ms each time, ten times the query itself. Its parameters are
+    constants (the providers, the job kind and statuses), so its SQL never changes.
+    """
+    sql, params = _searchable_connections_sql(with_running_pull)
+    return list(Connection.objects.raw(sql, params))
+
+
+@functools.cache
+def _searchable_connections_sql(with_running_pull: bool) -> tuple[str, tuple[Any, ...]]:
+    return searchable_connections(with_running_pull=with_running_pull).query.sql_with_params()
+
+
 def _running_pull() -> Subquery:
     """The oldest active pull job of the outer query's connection."""
     return Subquery(
@@ -99,39 +125,109 @@ def _running_pull() -> Subquery:
     )
 
 
-def _match(query: str, connection_ids: list[int]) -> Q:
+class _SQL:
+    """The search's SQL, written by hand from the mirror's columns.
+
+    Built with the ORM, composing the query (a dozen ``Q`` objects, then the compiler) cost
+    1.5 ms of every keystroke's request, more than PostgreSQL took to answer it. The text is
+    built from the model's table and columns and the database's own ``LIKE`` operators and
+    escaping (``connection.operators``, ``prep_for_like_query``): what the ORM would write.
+    Values are always parameters.
+    """
+
+    @staticmethod
+    @functools.cache
+    def table() -> str:
+        return db_connection.ops.quote_name(MirroredRecipient._meta.db_table)
+
+    @staticmethod
+    @functools.cache
+    def column(name: str) -> str:
+        """The quoted column of a field, by its name or attribute name (``connection_id``)."""
+        fields = MirroredRecipient._meta.concrete_fields
+        field = next(f for f in fields if name in {f.name, f.attname})
+        return db_connection.ops.quote_name(str(field.column))
+
+    @staticmethod
+    @functools.cache
+    def result_fields() -> tuple[str, ...]:
+        """``RESULT_COLUMNS`` in the model's field order (``Model.from_db`` takes them so)."""
+        fields = MirroredRecipient._meta.concrete_fields
+        return tuple(f.attname for f in fields if f.attname in RESULT_COLUMNS)
+
+    @staticmethod
+    def like(column: str, lookup: str, value: str) -> tuple[str, str]:
+        """``column`` starts with (``startswith``) or contains (``contains``) ``value``."""
+        ops = db_connection.ops
+        lhs = ops.lookup_cast(lookup, "CharField") % _SQL.column(column)
+        escaped = ops.prep_for_like_query(value)
+        pattern = f"{escaped}%" if lookup == "startswith" else f"%{escaped}%"
+        operator = db_connection.operators[lookup]  # type: ignore[attr-defined]
+        return f"{lhs} {operator % '%s'}", pattern
+
+    @staticmethod
+    def in_list(column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
+        return f"{_SQL.column(column)} IN ({', '.join(['%s'] * len(values))})", list(values)
+
+
+def _where(query: str, connection_ids: Sequence[int]) -> tuple[str, list[Any]]:
+    """The search's ``WHERE`` clause and its parameters: the live recipients of the
+    connections, matching ``query`` (``_match``) when there is one."""
+    in_connections, params = _SQL.in_list("connection_id", connection_ids)
+    sql = f"{_SQL.column('gone_at')} IS NULL AND {in_connections}"
+    if query:
+        match, match_params = _match(query, connection_ids)
+        sql, params = f"{sql} AND ({match})", [*params, *match_params]
+    return sql, params
+
+
+def _match(query: str, connection_ids: Sequence[int]) -> tuple[str, list[Any]]:
     """Match email (exact or prefix), names (every word, anywhere, accents ignored; a word of
     one or two letters at the start of a name's word), external id (exact or prefix), phone
-    (its digits, any formatting) and remote id (exact).
+    (its digits, any formatting) and remote id (exact): SQL and its parameters.
 
     Each condition is a plain or ``LIKE`` comparison on a column the mirror keeps for search
     (``email_lower``, ``name_search``, ``phone_digits``): on PostgreSQL the trigram indexes
     (migration ``integrations.0002``) serve ``LIKE 'x%'`` and ``LIKE '%x%'``.
     """
     lowered = query.lower()
-    match = Q(email_lower__startswith=lowered)
+    either: list[tuple[str, list[Any]]] = []
+
+    def like(column: str, lookup: str, value: str) -> None:
+        sql, pattern = _SQL.like(column, lookup, value)
+        either.append((sql, [pattern]))
+
+    like("email_lower", "startswith", lowered)
     if fold(query) != lowered:  # "zoë.müller@" still finds zoe.muller@…
-        match |= Q(email_lower__startswith=fold(query))
+        like("email_lower", "startswith", fold(query))
     words = [word for word in fold(query).split() if word]
     if words:
-        names = Q()
-        for word in words:
-            names &= _name_word(word)
-        match |= names
-    match |= Q(external_id__startswith=query)
+        conditions = [_name_word(word) for word in words]
+        either.append(
+            (
+                " AND ".join(f"({sql})" for sql, _ in conditions),
+                [param for _, params in conditions for param in params],
+            )
+        )
+    like("external_id", "startswith", query)
     # With the connection ids in the same condition, the unique (connection, remote_id) index
     # serves this branch, so PostgreSQL can combine it with the trigram indexes (a bitmap OR)
     # instead of filtering every row of the mirror.
-    match |= Q(connection_id__in=connection_ids, remote_id__in={query, lowered})
+    in_connections, ids = _SQL.in_list("connection_id", connection_ids)
+    in_remote_ids, remote_ids = _SQL.in_list("remote_id", sorted({query, lowered}))
+    either.append((f"{in_connections} AND {in_remote_ids}", [*ids, *remote_ids]))
     if PHONE_QUERY_RE.match(query):
         # A national number typed with its trunk prefix (07911…) still finds +44 7911….
         number = digits(query).lstrip("0")
         if len(number) >= PHONE_MIN_DIGITS:
-            match |= Q(phone_digits__contains=number)
-    return match
+            like("phone_digits", "contains", number)
+    return (
+        " OR ".join(f"({sql})" for sql, _ in either),
+        [param for _, params in either for param in params],
+    )
 
 
-def _name_word(word: str) -> Q:
+def _name_word(word: str) -> tuple[str, list[Any]]:
     """A word of the query as the names must contain it: anywhere, or, when it is shorter
     than ``NAME_WORD_ANYWHERE_MIN``, at the start of a name's word ("li" finds Li Wei, Lisa
     and Anna Li-Tanaka, not Amelia).
@@ -142,12 +238,24 @@ def _name_word(word: str) -> Q:
     means and the trigram index serves them (a word start is a trigram, "  l" or " li").
     """
     if len(word) >= NAME_WORD_ANYWHERE_MIN:
-        return Q(name_search__contains=word)
-    return (
-        Q(name_search__startswith=word)
-        | Q(name_search__contains=f" {word}")
-        | Q(name_search__contains=f"-{word}")
-    )
+        sql, pattern = _SQL.like("name_search", "contains", word)
+        return sql, [pattern]
+    parts = [
+        _SQL.like("name_search", "startswith", word),
+        _SQL.like("name_search", "contains", f" {word}"),
+        _SQL.like("name_search", "contains", f"-{word}"),
+    ]
+    return " OR ".join(sql for sql, _ in parts), [pattern for _, pattern in parts]
+
+
+def _connection_ids(
+    connection: Connection | None, connections: Sequence[Connection] | None
+) -> list[int]:
+    if connection is not None:
+        return [connection.pk]
+    if connections is not None:
+        return [c.pk for c in connections]
+    return list(searchable_connections().values_list("pk", flat=True))
 
 
 def recipient_search(
@@ -156,26 +264,20 @@ def recipient_search(
     connection: Connection | None = None,
     connections: Sequence[Connection] | None = None,
 ) -> QuerySet[MirroredRecipient]:
-    """Mirrored recipients matching ``query`` in one connection, or in every searchable one.
+    """Mirrored recipients matching ``query`` in one connection, or in every searchable one,
+    as a queryset (the search pages read theirs with ``recipient_search_page``, same SQL).
 
     ``connections`` is the searchable connections when the caller has them already (it saves
     a query); otherwise they are read here. Recipients that have left the provider
-    (``gone_at`` set) are not listed. An empty query lists everyone, by name. The connection
-    is not joined: ``recipient_search_page`` sets it on the page's rows from the caller's list.
+    (``gone_at`` set) are not listed. An empty query lists everyone, by name.
     """
-    query = search_query_clean(query)
-    # Ids first (one small query): a literal list lets the planner use the per-column indexes,
-    # where a subquery made it walk the connection index and filter every row.
-    if connection is not None:
-        ids = [connection.pk]
-    elif connections is not None:
-        ids = [c.pk for c in connections]
-    else:
-        ids = list(searchable_connections().values_list("pk", flat=True))
-    rows = MirroredRecipient.objects.filter(gone_at__isnull=True, connection_id__in=ids)
-    if query:
-        rows = rows.filter(_match(query, ids))
-    return rows.order_by(*SEARCH_ORDER)
+    ids = _connection_ids(connection, connections)
+    if not ids:
+        return MirroredRecipient.objects.none()
+    where, params = _where(search_query_clean(query), ids)
+    # The SQL is built from the model's names; the values are parameters.
+    condition = ExpressionWrapper(RawSQL(where, params), output_field=BooleanField())  # noqa: S611
+    return MirroredRecipient.objects.filter(condition).order_by(*SEARCH_ORDER)
 
 
 @dataclass(frozen=True)
@@ -223,30 +325,35 @@ def _page_number(raw: str | None) -> int:
 
 def recipient_search_page(
     *,
-    rows: QuerySet[MirroredRecipient],
+    query: str,
     connections: Sequence[Connection],
     page: str | None,
     per_page: int,
     count_cap: int = RESULTS_COUNT_CAP,
 ) -> ResultPage:
-    """One page of ``rows`` (from ``recipient_search``) with the total, in one query.
+    """One page of the recipients of ``connections`` matching ``query`` (as
+    ``recipient_search``), in name order, with the total, in one query.
 
     The matches are read once, in order, up to ``count_cap`` + 1 of them; the page is cut from
     those and counted with them (``_page_and_total``): the pages stop at the cap. A page past
     the end shows the last page (a second query); a page that is not a positive number, the
-    first. Each row's ``connection`` is taken from ``connections`` (no join).
+    first. The rows hold ``RESULT_COLUMNS`` only, and each row's ``connection`` is taken from
+    ``connections`` (no join).
     """
-    rows = rows.only(*RESULT_COLUMNS)
     last_page = math.ceil(count_cap / per_page)
     number = min(_page_number(page), last_page)
+    ids = [c.pk for c in connections]
+    if not ids:
+        return ResultPage(rows=[], number=1, count=0, capped=False, per_page=per_page)
+    where, params = _where(search_query_clean(query), ids)
     fetched, counted = _page_and_total(
-        rows, offset=(number - 1) * per_page, limit=per_page, cap=count_cap
+        where, params, offset=(number - 1) * per_page, limit=per_page, cap=count_cap
     )
     if not fetched and number > 1:  # past the end: the last page
-        counted = rows.order_by()[: count_cap + 1].count()
+        counted = _count(where, params, cap=count_cap)
         number = max(1, math.ceil(min(counted, count_cap) / per_page))
         fetched, counted = _page_and_total(
-            rows, offset=(number - 1) * per_page, limit=per_page, cap=count_cap
+            where, params, offset=(number - 1) * per_page, limit=per_page, cap=count_cap
         )
     by_pk = {c.pk: c for c in connections}
     for row in fetched:
@@ -262,29 +369,45 @@ def recipient_search_page(
 
 
 def _page_and_total(
-    rows: QuerySet[MirroredRecipient], *, offset: int, limit: int, cap: int
+    where: str, params: list[Any], *, offset: int, limit: int, cap: int
 ) -> tuple[list[MirroredRecipient], int]:
-    """``limit`` rows from ``offset`` of the ordered ``rows``, and how many match (at most
-    ``cap`` + 1), in one query that reads the matches once::
+    """``limit`` rows from ``offset`` of the matches in name order, and how many match (at
+    most ``cap`` + 1), in one query that reads the matches once::
 
-        SELECT m.*, count(*) OVER () FROM (<rows> LIMIT cap + 1) m ORDER BY ... LIMIT .. OFFSET ..
+        SELECT m.*, count(*) OVER () FROM (<matches> ORDER BY .. LIMIT cap + 1) m
+        ORDER BY ... LIMIT .. OFFSET ..
 
     Counting in a second query read every match of a broad search ("son", a surname) twice,
-    the most expensive part of the search. The inner query keeps ``rows``' ordering, so its
-    first ``cap`` + 1 matches are the first in name order; with no row on the page (past the
-    end) there is no total, and 0 is returned.
+    the most expensive part of the search. The inner query is in name order, so its first
+    ``cap`` + 1 matches are the first in name order; with no row on the page (past the end)
+    there is no total, and 0 is returned.
     """
-    inner_sql, params = rows[: cap + 1].query.sql_with_params()
-    if tuple(rows.query.order_by) != SEARCH_ORDER:
-        raise ValueError(f"expected rows ordered by {SEARCH_ORDER}, not {rows.query.order_by}")
-    ordering = ", ".join(f"m.{db_connection.ops.quote_name(column)}" for column in SEARCH_ORDER)
+    fields = _SQL.result_fields()
+    inner_order = ", ".join(_SQL.column(name) for name in SEARCH_ORDER)
+    outer_order = ", ".join(f"m.{_SQL.column(name)}" for name in SEARCH_ORDER)
     sql = (
-        f"SELECT m.*, COUNT(*) OVER () AS search_total FROM ({inner_sql}) m "  # noqa: S608
-        f"ORDER BY {ordering} LIMIT %s OFFSET %s"
+        f"SELECT m.*, COUNT(*) OVER () FROM ("  # noqa: S608 (names from the model)
+        f"SELECT {', '.join(_SQL.column(name) for name in fields)} FROM {_SQL.table()} "
+        f"WHERE {where} ORDER BY {inner_order} LIMIT %s"
+        f") m ORDER BY {outer_order} LIMIT %s OFFSET %s"
     )
-    fetched = list(MirroredRecipient.objects.raw(sql, [*params, limit, offset]))
-    total = fetched[0].search_total if fetched else 0  # type: ignore[attr-defined]
-    return fetched, total
+    with db_connection.cursor() as cursor:
+        cursor.execute(sql, [*params, cap + 1, limit, offset])
+        rows = cursor.fetchall()
+    alias = db_connection.alias
+    fetched = [MirroredRecipient.from_db(alias, fields, row[:-1]) for row in rows]
+    return fetched, (rows[0][-1] if rows else 0)
+
+
+def _count(where: str, params: list[Any], *, cap: int) -> int:
+    """How many recipients match, counting at most ``cap`` + 1."""
+    sql = (
+        f"SELECT COUNT(*) FROM (SELECT 1 FROM {_SQL.table()} "  # noqa: S608
+        f"WHERE {where} LIMIT %s) m"
+    )
+    with db_connection.cursor() as cursor:
+        cursor.execute(sql, [*params, cap + 1])
+        return int(cursor.fetchone()[0])
 
 
 @dataclass(frozen=True)

@@ -78,18 +78,15 @@ def _search(request: HtmxHttpRequest, *, connection: Connection | None) -> HttpR
     connections = (
         [connection]
         if connection
-        else list(selectors.searchable_connections(with_running_pull=not results_only))
+        else selectors.searchable_connection_list(with_running_pull=not results_only)
     )
     if request.htmx and request.htmx.target == "mirror-status":
         return _mirror_status_poll(request, connection, connections)
     # Free text: cleaning it (control characters out, spaces collapsed, length capped) is
     # all the validation it needs; a form would refuse a NUL and search for everyone instead.
     query = selectors.search_query_clean(request.GET.get("q", ""))
-    results = selectors.recipient_search(
-        query=query, connection=connection, connections=connections
-    )
     page = selectors.recipient_search_page(
-        rows=results,
+        query=query,
         connections=connections,
         page=request.GET.get("page"),
         per_page=RESULTS_PER_PAGE,

@@ -19,7 +19,6 @@ from django.utils import timezone
 from dashboard.recipients.selectors import (
     MIRROR_COUNT_TTL,
     RESULTS_COUNT_CAP,
-    recipient_search,
     recipient_search_page,
 )
 from dashboard.recipients.views import _with_detail_urls
@@ -147,7 +146,7 @@ def seven():
 
 def page_of(conn, page: str | None, *, cap: int = 1000):
     return recipient_search_page(
-        rows=recipient_search(query="seven", connection=conn),
+        query="seven",
         connections=[conn],
         page=page,
         per_page=3,

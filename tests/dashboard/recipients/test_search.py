@@ -14,9 +14,15 @@ import pytest
 from django.utils import timezone
 from django.utils.html import escape
 
-from dashboard.recipients.selectors import recipient_search, search_query_clean
+from dashboard.recipients.selectors import (
+    recipient_search,
+    recipient_search_page,
+    search_query_clean,
+    searchable_connection_list,
+    searchable_connections,
+)
 from integrations.clients import Recipient
-from integrations.models import MirroredRecipient
+from integrations.models import JobKind, JobStatus, MirroredRecipient
 from integrations.sync.mirror import mirror_upsert
 from tests.conftest import TESTDATA
 from tests.factories import ConnectionFactory, SyncJobFactory
@@ -45,7 +51,14 @@ def conn():
 
 
 def found(query: str, connection=None) -> set[str]:
-    return {r.email for r in recipient_search(query=query, connection=connection)}
+    """The emails the search pages find for ``query``: checked against the queryset of the
+    same search (``recipient_search``), which must agree."""
+    connections = [connection] if connection else searchable_connection_list()
+    page = recipient_search_page(query=query, connections=connections, page=None, per_page=1000)
+    emails = {r.email for r in page.rows}
+    assert {r.email for r in recipient_search(query=query, connection=connection)} == emails
+    assert page.count == len(emails)
+    return emails
 
 
 def test_a_name_fragment_finds_the_person_whatever_the_accents_case_or_word_order(conn):
@@ -254,3 +267,42 @@ def test_a_refresh_in_progress_links_to_its_job_on_both_search_pages(support_cli
         body = support_client.get(path).content.decode()
         assert f'<a href="/jobs/{older.pk}/">job {older.pk}</a>' in body, path
         assert body.count("Refreshing…") == 1, path
+
+
+def test_like_wildcards_and_escapes_in_a_query_are_plain_characters(conn):
+    mirror(conn, 1, first_name="Ann", last_name="O_Neil", email="a_b@example.com")
+    mirror(conn, 2, first_name="Bob", last_name="Oxneil", email="axb@example.com")
+    mirror(conn, 3, first_name="Cy", last_name="Per%cent", email="c%d@example.com")
+    assert found("a_b") == {"a_b@example.com"}
+    assert found("o_n") == {"a_b@example.com"}
+    assert found("%") == set()
+    assert found("c%") == {"c%d@example.com"}
+    assert found("r%c") == {"c%d@example.com"}
+    assert found("_") == set()
+    assert found("\\") == set()
+    assert found("\\%") == set()
+
+
+def test_no_connection_to_search_is_an_empty_page_without_a_query(django_assert_num_queries):
+    with django_assert_num_queries(0):
+        page = recipient_search_page(query="anyone", connections=[], page="3", per_page=25)
+    assert (page.rows, page.count, page.number, page.capped) == ([], 0, 1, False)
+
+
+def test_the_searchable_connections_are_read_afresh_each_time_with_their_running_pull():
+    redflag = ConnectionFactory(provider="redflag")
+    snappy = ConnectionFactory(provider="snappy")
+    ConnectionFactory(provider="parcelvoy")
+    ConnectionFactory(provider="redflag", is_active=False)
+    listed = searchable_connection_list(with_running_pull=True)
+    assert {c.pk for c in listed} == {redflag.pk, snappy.pk}
+    assert {c.pk for c in listed} == set(searchable_connections().values_list("pk", flat=True))
+    assert [c.running_pull_id for c in listed] == [None, None]
+    assert {c.name for c in listed} == {redflag.name, snappy.name}
+    SyncJobFactory(connection=redflag, kind=JobKind.PUSH, status=JobStatus.RUNNING)
+    SyncJobFactory(connection=redflag, kind=JobKind.PULL, status=JobStatus.SUCCEEDED)
+    pull = SyncJobFactory(connection=redflag, kind=JobKind.PULL, status=JobStatus.QUEUED)
+    newer = ConnectionFactory(provider="snappy")
+    running = {c.pk: c.running_pull_id for c in searchable_connection_list(with_running_pull=True)}
+    assert running == {redflag.pk: pull.pk, snappy.pk: None, newer.pk: None}
+    assert not hasattr(searchable_connection_list()[0], "running_pull_id")
