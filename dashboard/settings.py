@@ -268,6 +268,8 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 12 * 3600)
+# Database sessions (Django's), each request's read with SQL written once: see the module.
+SESSION_ENGINE = "dashboard.accounts.sessions"
 SILENCED_SYSTEM_CHECKS: list[str] = []
 if not SECURE_HSTS_PRELOAD:
     # Preloading is a commitment to the browser vendors' list; the operator opts in.

@@ -18,6 +18,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group, Permission
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.models import Model
 
@@ -91,7 +92,29 @@ def user_group_names(user: Any) -> list[str]:
     return list(getattr(user, GROUP_NAMES_CACHE))
 
 
+@functools.cache
+def _user_sql() -> str:
+    """``User.objects.get(pk=...)`` as SQL: every request reads its user (``get_user``), and
+    composing the query cost the ORM more than the query itself."""
+    user = get_user_model()
+    q = connection.ops.quote_name
+    columns = ", ".join(q(str(f.column)) for f in user._meta.concrete_fields)
+    pk = q(str(user._meta.pk.column))
+    return f"SELECT {columns} FROM {q(user._meta.db_table)} WHERE {pk} = %s"  # noqa: S608
+
+
 class RoleBackend(ModelBackend):
+    def get_user(self, user_id: Any) -> Any:
+        """The signed-in user of a request, as ``ModelBackend.get_user``: ``None`` when there is
+        no such user or they may not sign in (inactive)."""
+        model = get_user_model()
+        try:
+            pk = model._meta.pk.to_python(user_id)
+        except ValidationError:
+            return None
+        user = next(iter(model._default_manager.raw(_user_sql(), [pk])), None)
+        return user if user is not None and self.user_can_authenticate(user) else None
+
     def get_all_permissions(
         self, user_obj: AbstractBaseUser | AnonymousUser, obj: Model | None = None
     ) -> set[str]:

@@ -90,3 +90,43 @@ def test_group_names_without_a_permission_check_are_read_once(django_assert_num_
         assert user_group_names(user) == ["manager"]
         assert has_capability(user, Capability.VIEW_JOBS)
     assert user_group_names(fresh(UserFactory(role=Role.ADMIN.value, is_active=False))) == ["admin"]
+
+
+# -- the signed-in user of each request (get_user) ------------------------------------------
+
+
+def test_get_user_reads_the_same_user_as_model_backend_in_one_query(django_assert_num_queries):
+    user = UserFactory(role=Role.SUPPORT.value, first_name="Zoë", email="zoe@example.com")
+    with django_assert_num_queries(1):
+        ours = RoleBackend().get_user(str(user.pk))  # the session holds the id as text
+    django = ModelBackend().get_user(user.pk)
+    assert ours is not None and type(ours) is type(django)
+    fields = [f.attname for f in get_user_model()._meta.concrete_fields]
+    assert [getattr(ours, f) for f in fields] == [getattr(django, f) for f in fields]
+    assert ours._state.adding is False and ours._state.db == "default"
+    assert ours.check_password("x") is False  # a full user: password hash read too
+
+
+@pytest.mark.parametrize("user_id", ["0", "999999", "abc", "", None, "1; DROP TABLE auth_user"])
+def test_get_user_of_an_id_that_is_no_user_is_none(user_id):
+    UserFactory()
+    assert RoleBackend().get_user(user_id) is None
+
+
+def test_get_user_refuses_an_inactive_user_like_model_backend():
+    user = UserFactory(role=Role.ADMIN.value, is_active=False)
+    assert RoleBackend().get_user(user.pk) is None
+    assert ModelBackend().get_user(user.pk) is None
+
+
+def test_a_deactivated_or_deleted_user_is_signed_out_on_their_next_request(client):
+    user = UserFactory(role=Role.SUPPORT.value)
+    client.force_login(user, backend="dashboard.accounts.backends.RoleBackend")
+    assert client.get("/recipients/").status_code == 200
+    get_user_model().objects.filter(pk=user.pk).update(is_active=False)
+    assert client.get("/recipients/").status_code == 302  # to the sign-in page
+    other = UserFactory(role=Role.SUPPORT.value)
+    client.force_login(other, backend="dashboard.accounts.backends.RoleBackend")
+    assert client.get("/recipients/").status_code == 200
+    other.delete()
+    assert client.get("/recipients/").status_code == 302
