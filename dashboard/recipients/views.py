@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -95,7 +96,7 @@ def _search(request: HtmxHttpRequest, *, connection: Connection | None) -> HttpR
         "connection": connection,
         "query": query,
         "page": page,
-        "rows": _result_rows(page.rows, connections),
+        "rows": _result_rows(page.rows),
         "q_param": urlencode({"q": query}) if query else "",
         "search_url": request.path,
         "search_hint": SEARCH_HINT,
@@ -118,35 +119,13 @@ def _search(request: HtmxHttpRequest, *, connection: Connection | None) -> HttpR
 PATH_SEGMENT_SAFE = "!$&'()*+,;=~:@"
 
 
-def _with_detail_urls(
-    rows: list[MirroredRecipient], connections: list[Connection]
-) -> list[tuple[MirroredRecipient, str]]:
-    """Each row with its detail page's address: one reverse() per connection, not per row.
+def _result_rows(rows: list[selectors.ResultRow]) -> list[dict[str, str]]:
+    """The results table's cells, as the template shows them (it escapes them), with each
+    row's detail page address.
 
-    Reversing a URL per row was most of the cost of rendering a page of results. A detail
-    page's address is its connection's search address plus the remote id (``urls.py``).
-    """
-    shown = {row.connection_id for row in rows}
-    prefixes = {
-        c.pk: reverse("recipients:search", args=[c.pk]) for c in connections if c.pk in shown
-    }
-    return [
-        (row, f"{prefixes[row.connection_id]}{quote(row.remote_id, safe=PATH_SEGMENT_SAFE)}/")
-        for row in rows
-    ]
-
-
-NO_VALUE = "—"
-
-
-def _result_rows(
-    rows: list[MirroredRecipient], connections: list[Connection]
-) -> list[dict[str, str]]:
-    """The results table's cells, as the template shows them (it escapes them).
-
-    Plain dictionaries: the template engine reads a dictionary key at its first try, where a
-    model attribute costs it a failed ``[]`` lookup first; with the defaults applied here the
-    rows render in about half the time (they were most of the cost of a page of results).
+    Plain dictionaries: the template engine reads a dictionary key at its first try, where an
+    attribute costs it a failed ``[]`` lookup first; with the defaults applied here the rows
+    render in about half the time (they were most of the cost of a page of results).
     """
     return [
         {
@@ -159,8 +138,29 @@ def _result_rows(
             "phone": row.phone or NO_VALUE,
             "connection": row.connection.name,
         }
-        for row, url in _with_detail_urls(rows, connections)
+        for row, url in _with_detail_urls(rows)
     ]
+
+
+def _with_detail_urls(
+    rows: Sequence[selectors.ResultRow | MirroredRecipient],
+) -> list[tuple[Any, str]]:
+    """Each row with its detail page's address: one reverse() per connection, not per row.
+
+    Reversing a URL per row was most of the cost of rendering a page of results. A detail
+    page's address is its connection's search address plus the remote id (``urls.py``).
+    """
+    prefixes: dict[int, str] = {}
+    for row in rows:
+        if row.connection_id not in prefixes:
+            prefixes[row.connection_id] = reverse("recipients:search", args=[row.connection_id])
+    return [
+        (row, f"{prefixes[row.connection_id]}{quote(row.remote_id, safe=PATH_SEGMENT_SAFE)}/")
+        for row in rows
+    ]
+
+
+NO_VALUE = "—"
 
 
 def _mirror_status_poll(

@@ -100,7 +100,8 @@ def test_get_user_reads_the_same_user_as_model_backend_in_one_query(django_asser
     with django_assert_num_queries(1):
         ours = RoleBackend().get_user(str(user.pk))  # the session holds the id as text
     django = ModelBackend().get_user(user.pk)
-    assert ours is not None and type(ours) is type(django)
+    assert ours is not None and django is not None
+    assert ours.__class__ is django.__class__
     fields = [f.attname for f in get_user_model()._meta.concrete_fields]
     assert [getattr(ours, f) for f in fields] == [getattr(django, f) for f in fields]
     assert ours._state.adding is False and ours._state.db == "default"

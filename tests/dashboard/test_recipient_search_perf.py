@@ -172,6 +172,14 @@ def test_pages_past_the_end_show_the_last_and_nonsense_shows_the_first(seven):
         assert page_of(seven, nonsense).number == 1, nonsense
 
 
+def test_a_results_row_holds_the_mirror_s_values_of_its_columns(seven):
+    for row in page_of(seven, "1").rows + page_of(seven, "2").rows:
+        mirrored = MirroredRecipient.objects.get(pk=row.id)
+        for column in row._fields[:-1]:
+            assert getattr(row, column) == getattr(mirrored, column), column
+        assert row.connection == seven
+
+
 def test_each_row_carries_its_connection_without_a_join(seven, django_assert_num_queries):
     page = page_of(seven, "1")
     with django_assert_num_queries(0):
@@ -207,6 +215,6 @@ def test_detail_links_are_what_reverse_makes_for_any_remote_id():
     for n, remote_id in enumerate(ids):
         mirror(conn, n, remote_id=remote_id)
     rows = list(MirroredRecipient.objects.filter(connection=conn))
-    for row, url in _with_detail_urls(rows, [conn]):
+    for row, url in _with_detail_urls(rows):
         assert url == reverse("recipients:detail", args=[conn.pk, row.remote_id]), row.remote_id
         assert url.endswith(quote(row.remote_id, safe="!$&'()*+,;=~:@") + "/")
