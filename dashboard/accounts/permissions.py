@@ -19,6 +19,17 @@ def has_capability(user: Any, capability: Capability) -> bool:
     return bool(user.is_authenticated and user.is_active and user.has_perm(capability.perm))
 
 
+def capabilities_of(user: Any) -> frozenset[Capability]:
+    """Every capability ``user`` has: ``has_capability`` for each, from one reading of their
+    permissions (``has_perm`` asks every authentication backend again for each)."""
+    if not (user.is_authenticated and user.is_active):
+        return frozenset()
+    if user.is_superuser:
+        return frozenset(Capability)
+    perms = user.get_all_permissions()
+    return frozenset(capability for capability in Capability if capability.perm in perms)
+
+
 def denied_message(capability: Capability) -> str:
     roles = " or ".join(role.label for role in roles_with(capability)) or "an administrator"
     return f"You need the {roles} role to {capability.label}."

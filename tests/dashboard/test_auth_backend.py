@@ -131,3 +131,44 @@ def test_a_deactivated_or_deleted_user_is_signed_out_on_their_next_request(clien
     assert client.get("/recipients/").status_code == 200
     other.delete()
     assert client.get("/recipients/").status_code == 302
+
+
+def test_capabilities_of_a_user_are_has_capability_for_each():
+    from django.contrib.auth.models import AnonymousUser
+
+    from dashboard.accounts.permissions import capabilities_of
+
+    users = [UserFactory(role=role.value) for role in Role]
+    users += [
+        UserFactory(is_superuser=True),
+        UserFactory(role=Role.ADMIN.value, is_active=False),
+        UserFactory(is_superuser=True, is_active=False),
+        UserFactory(),
+    ]
+    for user in [*map(fresh, users), AnonymousUser()]:
+        expected = {c for c in Capability if has_capability(fresh_or(user), c)}
+        assert capabilities_of(fresh_or(user)) == expected, user
+
+
+def fresh_or(user):
+    return fresh(user) if user.is_authenticated else user
+
+
+def test_the_navigation_addresses_follow_the_site_s_place_on_the_server(client):
+    from django.test import RequestFactory
+    from django.urls import set_script_prefix
+
+    from dashboard.accounts.context_processors import navigation
+
+    user = fresh(UserFactory(role=Role.ADMIN.value))
+    request = RequestFactory().get("/connections/")
+    request.user = user
+    try:
+        set_script_prefix("/hr/")
+        items = navigation(request)["nav_items"]
+        assert {item["url"] for item in items} >= {"/hr/", "/hr/recipients/", "/hr/connections/"}
+    finally:
+        set_script_prefix("/")
+    items = navigation(request)["nav_items"]
+    assert [item["label"] for item in items if item["current"]] == ["Connections"]
+    assert "/connections/" in {item["url"] for item in items}
