@@ -862,10 +862,10 @@ def p95(values: list[float]) -> float:
 def explain_search(query: str, connection=None) -> str:
     from django.db import connection as db
 
-    from dashboard.recipients.selectors import recipient_search
+    from dashboard.recipients import selectors
 
-    rows = recipient_search(query=query, connection=connection)[:25]
-    sql, params = rows.query.sql_with_params()
+    ids = [connection.pk] if connection else [c.pk for c in selectors.searchable_connection_list()]
+    sql, params = selectors.search_page_sql(query=query, connection_ids=ids, per_page=25)
     with db.cursor() as cursor:
         cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params)
         return "\n".join(row[0] for row in cursor.fetchall())

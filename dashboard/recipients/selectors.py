@@ -373,28 +373,43 @@ def _page_and_total(
     where: str, params: list[Any], *, offset: int, limit: int, cap: int
 ) -> tuple[list[tuple[Any, ...]], int]:
     """``limit`` rows from ``offset`` of the matches in name order, and how many match (at
-    most ``cap`` + 1), in one query that reads the matches once::
+    most ``cap`` + 1), in one query that reads the matches once (``_page_sql``); with no row
+    on the page (past the end) there is no total, and 0 is returned. Each row is
+    ``RESULT_COLUMNS``' values."""
+    with db_connection.cursor() as cursor:
+        cursor.execute(_page_sql(where), [*params, cap + 1, limit, offset])
+        rows = cursor.fetchall()
+    return [row[:-1] for row in rows], (rows[0][-1] if rows else 0)
+
+
+def _page_sql(where: str) -> str:
+    """The query of one page of results and the total: the ``WHERE`` clause's parameters,
+    then the cap + 1, the page's length and its offset::
 
         SELECT m.*, count(*) OVER () FROM (<matches> ORDER BY .. LIMIT cap + 1) m
         ORDER BY ... LIMIT .. OFFSET ..
 
     Counting in a second query read every match of a broad search ("son", a surname) twice,
     the most expensive part of the search. The inner query is in name order, so its first
-    ``cap`` + 1 matches are the first in name order; with no row on the page (past the end)
-    there is no total, and 0 is returned. Each row is ``RESULT_COLUMNS``' values.
+    ``cap`` + 1 matches are the first in name order.
     """
     inner_order = ", ".join(_SQL.column(name) for name in SEARCH_ORDER)
     outer_order = ", ".join(f"m.{_SQL.column(name)}" for name in SEARCH_ORDER)
-    sql = (
+    return (
         f"SELECT m.*, COUNT(*) OVER () FROM ("  # noqa: S608 (names from the model)
         f"SELECT {', '.join(_SQL.column(name) for name in RESULT_COLUMNS)} FROM {_SQL.table()} "
         f"WHERE {where} ORDER BY {inner_order} LIMIT %s"
         f") m ORDER BY {outer_order} LIMIT %s OFFSET %s"
     )
-    with db_connection.cursor() as cursor:
-        cursor.execute(sql, [*params, cap + 1, limit, offset])
-        rows = cursor.fetchall()
-    return [row[:-1] for row in rows], (rows[0][-1] if rows else 0)
+
+
+def search_page_sql(
+    *, query: str, connection_ids: Sequence[int], per_page: int, cap: int = RESULTS_COUNT_CAP
+) -> tuple[str, list[Any]]:
+    """The SQL and parameters ``recipient_search_page`` runs for the first page of ``query``
+    (for ``EXPLAIN``: ``bench/lookup.py``)."""
+    where, params = _where(search_query_clean(query), connection_ids)
+    return _page_sql(where), [*params, cap + 1, per_page, 0]
 
 
 def _count(where: str, params: list[Any], *, cap: int) -> int:

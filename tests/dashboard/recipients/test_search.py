@@ -307,3 +307,19 @@ def test_the_searchable_connections_are_read_afresh_each_time_with_their_running
     running = {c.pk: getattr(c, "running_pull_id") for c in listed}  # noqa: B009
     assert running == {redflag.pk: pull.pk, snappy.pk: None, newer.pk: None}
     assert not hasattr(searchable_connection_list()[0], "running_pull_id")
+
+
+def test_the_sql_the_benchmark_explains_is_the_page_s(conn):
+    from django.db import connection as db
+
+    from dashboard.recipients.selectors import search_page_sql
+
+    for n in range(3):
+        mirror(conn, n)
+    sql, params = search_page_sql(query="first", connection_ids=[conn.pk], per_page=2)
+    with db.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    page = recipient_search_page(query="first", connections=[conn], page=None, per_page=2)
+    assert [row[:-1] for row in rows] == [tuple(row[:-1]) for row in page.rows]
+    assert rows[0][-1] == page.count == 3
