@@ -250,6 +250,16 @@ class MirroredRecipient(models.Model):
             GinIndex(
                 fields=["external_id"], name="mirror_external_id_trgm", opclasses=["gin_trgm_ops"]
             ),
+            # The search's external id prefix (LIKE 'x%', case as typed) on PostgreSQL: a range
+            # of this B-tree. The trigram index above served it by reading the trigrams' lists,
+            # and "  e" or " em" is in every "EMP-…" id: 12 ms for any search starting with
+            # "e" at 100,000 recipients. The trigram index stays for generic plans (a prepared
+            # statement's pattern is unknown when it is planned).
+            models.Index(
+                fields=["external_id"],
+                name="mirror_external_id_prefix",
+                opclasses=["varchar_pattern_ops"],
+            ),
         ]
 
     def __str__(self) -> str:

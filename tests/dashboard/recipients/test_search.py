@@ -323,3 +323,33 @@ def test_the_sql_the_benchmark_explains_is_the_page_s(conn):
     page = recipient_search_page(query="first", connections=[conn], page=None, per_page=2)
     assert [row[:-1] for row in rows] == [tuple(row[:-1]) for row in page.rows]
     assert rows[0][-1] == page.count == 3
+
+
+def test_on_postgresql_an_external_id_prefix_reads_a_range_of_its_btree(postgresql, conn):
+    """The search's external id condition, as written, is served by the B-tree; not by the
+    trigram index, whose lists for "  e" and " em" hold every "EMP-…" id."""
+    from django.db import connection as db
+
+    from dashboard.recipients.selectors import _SQL
+
+    MirroredRecipient.objects.bulk_create(
+        MirroredRecipient(
+            connection=conn,
+            remote_id=f"r{n}",
+            external_id=f"EMP-{n:06d}",
+            email=f"emma.person{n}@example.com",
+            email_lower=f"emma.person{n}@example.com",
+            name_search=f"emma person{n}",
+        )
+        for n in range(300)
+    )
+    condition, pattern = _SQL.like("external_id", "startswith", "EMP-00012")
+    with db.cursor() as cursor:
+        cursor.execute(f"ANALYZE {_SQL.table()}")
+        cursor.execute("SET LOCAL enable_seqscan = off")  # 300 rows: make it choose an index
+        explain = f"EXPLAIN SELECT id FROM {_SQL.table()} WHERE {condition}"  # noqa: S608
+        cursor.execute(explain, [pattern])
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "mirror_external_id_prefix" in plan, plan
+    assert "mirror_external_id_trgm" not in plan, plan
+    assert found("EMP-00012") == {f"emma.person{n}@example.com" for n in range(120, 130)}
