@@ -281,8 +281,9 @@ class ResultRow(NamedTuple):
     connection: Connection
 
 
-# The columns a results row reads, in its order.
+# The columns a results row reads, in its order, and where its connection's id is.
 RESULT_COLUMNS = ResultRow._fields[:-1]
+_CONNECTION_ID_AT = RESULT_COLUMNS.index("connection_id")
 
 
 @dataclass(frozen=True)
@@ -361,7 +362,7 @@ def recipient_search_page(
         )
     by_pk = {c.pk: c for c in connections}
     return ResultPage(
-        rows=[ResultRow._make((*row, by_pk[row[1]])) for row in fetched],
+        rows=[ResultRow._make((*row, by_pk[row[_CONNECTION_ID_AT]])) for row in fetched],
         number=number,
         count=min(counted, count_cap),
         capped=counted > count_cap,
