@@ -324,10 +324,12 @@ class RecipientForm(forms.Form):
                 choices=known, widget=forms.CheckboxSelectMultiple, **common
             )
             field.required = True  # Snappy: at least one account, on create and on update
-            help_parts.append(
+            # The catalogue's help is about the API (fetch, change, send the full list); the
+            # form does that itself, so the person only needs the rule's consequence.
+            help_parts = [
                 "Replaces the whole list: the recipient will belong to exactly the accounts "
-                "ticked here."
-            )
+                "ticked here (at least one)."
+            ]
         elif kind is FieldType.CUSTOM and self.provider is Provider.REDFLAG:
             field = TagValueField(as_list=isinstance(value, list), **common)
             help_parts.append("One value per line; several lines make a list. Empty removes it.")

@@ -224,6 +224,7 @@ def test_snappy_accounts_are_picked_from_the_list_and_replace_the_whole_list(
     _, row = remote(snappy, accounts=accounts[:1])
     body = support_client.get(edit_url(row)).content.decode()
     assert "Replaces the whole list" in body
+    assert "fetch, change" not in body  # the API's rule, which the form applies itself
     for account_id in accounts:
         assert f'value="{account_id}"' in body
     data = form_data(body)
