@@ -12,6 +12,14 @@ from dashboard.audit.forms import AuditFilterForm
 from dashboard.audit.models import AuditEvent
 from dashboard.core.http import HtmxHttpRequest
 
+ACTION_GROUP_LABELS = {
+    "campaign": "Test sends",
+    "connection": "Connections",
+    "field": "Field settings",
+    "job": "Sync jobs",
+    "recipient": "Recipients",
+}
+
 
 @require_GET
 @require_capability(Capability.VIEW_AUDIT)
@@ -39,6 +47,9 @@ def audit_list(request: HtmxHttpRequest) -> HttpResponse:
     filters = {name: request.GET.get(name, "").strip() for name in form.fields}
     page = Paginator(events, 50).get_page(request.GET.get("page"))
     actions = AuditEvent.objects.order_by("action").values_list("action", flat=True).distinct()
+    groups: dict[str, list[str]] = {}
+    for action in actions:
+        groups.setdefault(action.partition(".")[0], []).append(action)
     actors = get_user_model().objects.order_by("username").values_list("username", flat=True)
     query = request.GET.copy()
     query.pop("page", None)
@@ -46,7 +57,12 @@ def audit_list(request: HtmxHttpRequest) -> HttpResponse:
         "page": page,
         "filters": filters,
         "errors": errors,
-        "actions": list(actions),
+        # One group per kind of object ("recipient.created", "recipient.updated" ...), each with
+        # an "all of them" entry whose value is the prefix the filter matches.
+        "action_groups": [
+            {"prefix": f"{kind}.", "label": ACTION_GROUP_LABELS.get(kind, kind), "actions": names}
+            for kind, names in groups.items()
+        ],
         "actors": list(actors),
         "query": query.urlencode(),
     }

@@ -49,6 +49,22 @@ def test_filters_by_action_actor_object_and_date(admin_client, admin_user, suppo
     assert summaries(since=since) == {"alpha made", "beta field"}
 
 
+def test_actions_are_offered_by_kind_with_an_entry_for_all_of_a_kind(admin_client, admin_user):
+    conn = ConnectionFactory(name="Alpha")
+    audit_record(actor=admin_user, action="field.enabled", target=conn, summary="switched on")
+    audit_record(actor=admin_user, action="field.disabled", target=conn, summary="switched off")
+    audit_record(actor=admin_user, action="connection.created", target=conn, summary="set up")
+
+    page = admin_client.get("/audit/", {"action": "field."}).content.decode()
+
+    select = page[page.index('<select id="f-action"') : page.index("</select>")]
+    assert '<optgroup label="Field settings">' in select
+    assert '<option value="field." selected>All field settings</option>' in select
+    assert '<option value="field.disabled">field.disabled</option>' in select
+    assert '<optgroup label="Connections">' in select
+    assert "switched on" in page and "switched off" in page and "set up" not in page
+
+
 def test_a_bad_date_filter_says_so_instead_of_failing(admin_client):
     response = admin_client.get("/audit/", {"since": "yesterday", "until": "2026-13-45"})
     assert response.status_code == 200
