@@ -118,3 +118,11 @@ def test_prepared_statements_can_be_turned_off_for_a_transaction_pooler(tmp_path
     assert "'prepare_threshold': 5" in settings_options(tmp_path, DATABASE_URL=url)
     off = settings_options(tmp_path, DATABASE_URL=url, DB_PREPARED_STATEMENTS="false")
     assert "prepare_threshold" not in off and "server_side_binding" not in off
+
+
+def test_what_a_task_prints_is_logged_as_information_not_as_a_warning():
+    # The console mail backend (development, the demo) prints mail from the worker: logged at
+    # WARNING by default, a job's notification looked like a problem in the demo's output.
+    from dashboard.celery import app
+
+    assert app.conf.worker_redirect_stdouts_level == "INFO"
