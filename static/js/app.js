@@ -32,6 +32,19 @@
   // reload once so the header, the buttons and the records show the final state.
   document.body.addEventListener("job-finished", function () { window.location.reload(); });
 
+  // A key named by data-shortcut (the recipient search's "/") focuses its box from anywhere on
+  // the page, unless the person is typing somewhere or holds a modifier.
+  document.addEventListener("keydown", function (event) {
+    if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey) return;
+    var active = event.target;
+    if (active && (active.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(active.tagName))) return;
+    var box = document.querySelector('[data-shortcut="' + CSS.escape(event.key) + '"]');
+    if (!box) return;
+    event.preventDefault();
+    box.focus();
+    if (box.select) box.select();
+  });
+
   // <form data-confirm="..."> asks before submitting.
   document.addEventListener("submit", function (event) {
     var message = event.target.getAttribute && event.target.getAttribute("data-confirm");

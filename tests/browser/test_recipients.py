@@ -299,3 +299,20 @@ def test_an_admin_creates_and_deletes_a_recipient(
     expect(page.get_by_role("status").first).to_contain_text(f"Deleted {email} at RedFlag.")
     row = MirroredRecipient.objects.get(connection=sandbox_redflag, email=email)
     assert row.gone_at is not None
+
+
+def test_the_search_box_has_the_focus_and_slash_brings_it_back(
+    page: Page, live_server, support_user
+):
+    login(page, live_server, support_user)
+    box = page.get_by_role("searchbox", name="Search")
+    expect(box).to_be_focused()  # the support staff's home: type at once
+    box.press_sequentially("nobody/", delay=20)  # in the box, "/" is typed, not taken
+    expect(box).to_have_value("nobody/")
+
+    page.get_by_role("button", name="Search").focus()
+    page.keyboard.press("/")
+    expect(box).to_be_focused()
+    page.keyboard.type("zoe")  # the old query was selected: typing replaces it
+    expect(box).to_have_value("zoe")
+    expect(page).to_have_url(f"{live_server.url}/recipients/?q=zoe")
