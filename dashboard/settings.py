@@ -413,6 +413,9 @@ LOGGING = {
         "httpcore": {"level": "WARNING"},
         # The filesystem transport has no host; kombu warns about it on every connection.
         "kombu.connection": {"level": "ERROR"},
+        # What a worker's task prints (CELERY_WORKER_REDIRECT_STDOUTS_LEVEL): shown even when
+        # the worker runs with --loglevel WARNING, as the demo's does.
+        "celery.redirected": {"level": "INFO"},
     },
 }
 

@@ -123,6 +123,21 @@ def test_prepared_statements_can_be_turned_off_for_a_transaction_pooler(tmp_path
 def test_what_a_task_prints_is_logged_as_information_not_as_a_warning():
     # The console mail backend (development, the demo) prints mail from the worker: logged at
     # WARNING by default, a job's notification looked like a problem in the demo's output.
+    import logging
+    import logging.config
+
+    from django.conf import settings
+
     from dashboard.celery import app
 
     assert app.conf.worker_redirect_stdouts_level == "INFO"
+    # The demo's worker runs with --loglevel WARNING, which sets the root logger's level: the
+    # logger has its own level, so its INFO records still reach the console.
+    root = logging.getLogger()
+    saved = root.level
+    try:
+        logging.config.dictConfig(settings.LOGGING)
+        root.setLevel(logging.WARNING)
+        assert logging.getLogger("celery.redirected").isEnabledFor(logging.INFO)
+    finally:
+        root.setLevel(saved)
