@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
 
+from bench import _machine
 from integrations.catalogue import SNAPPY_FIELDS
 from integrations.clients import SnappyClient, forget_rate_limiter
 from integrations.sandbox.server import SandboxServer
@@ -143,6 +144,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--latency-ms", type=float, default=50.0)
     args = parser.parse_args()
+    machine = _machine.describe()
+    print(_machine.line(machine))
 
     print(
         f"Snappy updates: {args.requests} requests, concurrency {args.concurrency}, "
@@ -165,6 +168,7 @@ def main() -> None:
         json.dumps(
             {
                 "metric": "snappy_client_update_throughput",
+                "machine": machine,
                 "value": round(result["achieved"], 2),
                 "unit": "requests/s",
                 "anchor": round(result["bound"], 2),

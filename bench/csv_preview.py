@@ -69,6 +69,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench import _machine  # noqa: E402 - needs ROOT on sys.path
+
 TARGET_S = 10.0  # for TARGET_ROWS
 TARGET_ROWS = 100_000
 TARGET_MB = 300.0
@@ -679,6 +681,9 @@ def main() -> None:
             child_baseline(args.csv, args.baseline_rows, args.loader)
         return
 
+    machine = _machine.describe()
+    print(_machine.line(machine))
+
     choose_database(args.sqlite)
     with tempfile.TemporaryDirectory(prefix="bench-csv-preview-") as var_dir:
         setup_django(var_dir)
@@ -770,6 +775,7 @@ def main() -> None:
         json.dumps(
             {
                 "metric": METRIC,
+                "machine": machine,
                 "value": round(ours["seconds"], 3),
                 "unit": "s",
                 "anchor": TARGET_S,

@@ -44,7 +44,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench import _postgres  # noqa: E402 - needs ROOT on sys.path
+from bench import _machine, _postgres  # noqa: E402 - needs ROOT on sys.path
 
 TARGET_MS = 100.0
 JOBS = 5_000
@@ -467,6 +467,8 @@ def main() -> None:
     parser.add_argument("--cleanup", action="store_true", help="delete the bench's rows after")
     parser.add_argument("--explain", action="store_true", help="EXPLAIN the slowest queries")
     args = parser.parse_args()
+    machine = _machine.describe()
+    print(_machine.line(machine))
 
     url = database_url()
     with tempfile.TemporaryDirectory(prefix="bench-history-") as var_dir:
@@ -543,6 +545,7 @@ def main() -> None:
         json.dumps(
             {
                 "metric": METRIC,
+                "machine": machine,
                 "value": round(history["p95"], 2),
                 "unit": "ms",
                 "anchor": TARGET_MS,

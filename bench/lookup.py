@@ -68,7 +68,7 @@ from urllib.parse import urlencode
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench import _postgres  # noqa: E402 - needs ROOT on sys.path
+from bench import _machine, _postgres  # noqa: E402 - needs ROOT on sys.path
 
 TARGET_MS = 50.0
 METRIC = "lookup_search_p95_ms"
@@ -1039,6 +1039,8 @@ def main() -> None:
         "--threads", type=int, help="threads per worker (default: a slot for every client)"
     )
     args = parser.parse_args()
+    machine = _machine.describe()
+    print(_machine.line(machine))
     n = max(args.requests, 100)
 
     url = database_url()
@@ -1210,6 +1212,7 @@ def main() -> None:
         json.dumps(
             {
                 "metric": METRIC,
+                "machine": machine,
                 "value": round(value, 2),
                 "unit": "ms",
                 "anchor": TARGET_MS,

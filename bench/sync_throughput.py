@@ -42,6 +42,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench import _machine  # noqa: E402 - needs ROOT on sys.path
+
 SNAPPY_LIMIT = 100.0  # requests/second per company (CONTRACT-NOTES "Snappy")
 TARGET_RATIO = 0.9
 
@@ -221,6 +223,8 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=50.0)
     parser.add_argument("--naive-sample", type=int, default=200)
     args = parser.parse_args()
+    machine = _machine.describe()
+    print(_machine.line(machine))
 
     with tempfile.TemporaryDirectory(prefix="bench-sync-") as var_dir:
         setup_django(var_dir, args.concurrency)
@@ -325,6 +329,7 @@ def main() -> None:
         json.dumps(
             {
                 "metric": "snappy_push_rate_vs_limit",
+                "machine": machine,
                 "value": round(snappy_result["rate"], 2),
                 "unit": "creates/s",
                 "anchor": SNAPPY_LIMIT,
