@@ -9,17 +9,19 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
+from django.urls import NoReverseMatch, reverse
 from django.utils.functional import cached_property
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseStopPolling, trigger_client_event
 
-from dashboard.accounts.permissions import require_capability
+from dashboard.accounts.permissions import has_capability, require_capability
 from dashboard.accounts.roles import Capability
 from dashboard.connections.models import Connection
 from dashboard.core.http import HtmxHttpRequest
 from dashboard.jobs import selectors, services
 from dashboard.jobs.exports import errors_csv_lines
 from dashboard.jobs.forms import AcknowledgeForm, JobFilterForm
+from integrations.catalogue import Provider
 from integrations.models import ItemStatus, SyncItem, SyncJob
 
 JOBS_PER_PAGE = 50
@@ -105,6 +107,10 @@ def _detail_context(
     page = JobItemPaginator(
         items, ITEMS_PER_PAGE, known_count=known, dense=not item_status
     ).get_page(request.GET.get("page"))
+    if _links_to_recipients(request, job):
+        page.object_list = list(page.object_list)
+        for item in page.object_list:
+            item.recipient_url = _recipient_url(job.connection_id, item.remote_id)
     query = request.GET.copy()
     query.pop("page", None)
     return {
@@ -122,6 +128,24 @@ def _detail_context(
         "retryable": counts.get(ItemStatus.FAILED, 0) + counts.get(ItemStatus.SKIPPED, 0),
         "ack_form": ack_form or AcknowledgeForm(),
     }
+
+
+def _links_to_recipients(request: HttpRequest, job: SyncJob) -> bool:
+    """A record's remote id links to the person's page for those who may look people up."""
+    return (
+        job.connection is not None  # a deleted connection has no people to open
+        and job.connection.provider_enum is not Provider.PARCELVOY
+        and has_capability(request.user, Capability.SEARCH_RECIPIENTS)
+    )
+
+
+def _recipient_url(connection_id: int, remote_id: str) -> str:
+    if not remote_id:
+        return ""
+    try:
+        return reverse("recipients:detail", args=[connection_id, remote_id])
+    except NoReverseMatch:  # an id the address cannot carry (a "/"): shown, not linked
+        return ""
 
 
 @require_GET

@@ -329,3 +329,23 @@ def test_a_job_confirmed_from_an_import_links_back_to_it(admin_client, support_c
     # Support may read the history but not open imports: the label shows without a link.
     body = support_client.get(f"/jobs/{job.pk}/").content.decode()
     assert "Import 7: new-starters.csv" in body and f"/imports/{imported.pk}/" not in body
+
+
+def test_a_record_s_remote_id_opens_the_person_for_those_who_may_look_people_up(
+    role_clients, connection
+):
+    job = SyncJobFactory(connection=connection, status=JobStatus.SUCCEEDED, total=3)
+    SyncItemFactory(job=job, seq=0, status=ItemStatus.SUCCEEDED, remote_id="6b1039a446e7f4")
+    SyncItemFactory(job=job, seq=1, status=ItemStatus.SUCCEEDED, remote_id="odd/id")
+    SyncItemFactory(job=job, seq=2, status=ItemStatus.FAILED, remote_id="")
+    person = f"/connections/{connection.pk}/recipients/6b1039a446e7f4/"
+
+    for role in ("admin", "support"):
+        page = role_clients[role].get(f"/jobs/{job.pk}/").content.decode()
+        assert f'<a href="{person}" title="Open this person"><code' in page
+        assert '<code class="small">odd/id</code>' in page  # not an address: shown, not linked
+        assert page.count('title="Open this person"') == 1
+    # Managers do not look people up: the id is shown, not linked.
+    page = role_clients["manager"].get(f"/jobs/{job.pk}/").content.decode()
+    assert '<code class="small">6b1039a446e7f4</code>' in page
+    assert person not in page
