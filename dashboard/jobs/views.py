@@ -107,7 +107,7 @@ def _detail_context(
     page = JobItemPaginator(
         items, ITEMS_PER_PAGE, known_count=known, dense=not item_status
     ).get_page(request.GET.get("page"))
-    if _links_to_recipients(request, job):
+    if job.connection_id is not None and _links_to_recipients(request, job):
         page.object_list = list(page.object_list)
         for item in page.object_list:
             item.recipient_url = _recipient_url(job.connection_id, item.remote_id)
