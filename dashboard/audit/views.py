@@ -53,6 +53,7 @@ def audit_list(request: HtmxHttpRequest) -> HttpResponse:
     actors = get_user_model().objects.order_by("username").values_list("username", flat=True)
     query = request.GET.copy()
     query.pop("page", None)
+    known = {value for kind, names in groups.items() for value in (f"{kind}.", *names)}
     context = {
         "page": page,
         "filters": filters,
@@ -64,6 +65,8 @@ def audit_list(request: HtmxHttpRequest) -> HttpResponse:
             for kind, names in groups.items()
         ],
         "actors": list(actors),
+        # A filter from a link or a bookmark that no event matches yet stays shown as chosen.
+        "unknown_action": filters["action"] if filters["action"] not in known else "",
         "query": query.urlencode(),
     }
     template = "audit/list.html#results" if request.htmx else "audit/list.html"

@@ -65,6 +65,17 @@ def test_actions_are_offered_by_kind_with_an_entry_for_all_of_a_kind(admin_clien
     assert "switched on" in page and "switched off" in page and "set up" not in page
 
 
+def test_an_action_filter_no_event_matches_yet_stays_chosen(admin_client, admin_user):
+    conn = ConnectionFactory(name="Alpha")
+    audit_record(actor=admin_user, action="connection.created", target=conn, summary="set up")
+
+    page = admin_client.get("/audit/", {"action": "recipient."}).content.decode()
+
+    select = page[page.index('<select id="f-action"') : page.index("</select>")]
+    assert '<option value="recipient." selected>recipient.</option>' in select
+    assert "No event matches these filters." in page
+
+
 def test_a_bad_date_filter_says_so_instead_of_failing(admin_client):
     response = admin_client.get("/audit/", {"since": "yesterday", "until": "2026-13-45"})
     assert response.status_code == 200
