@@ -23,7 +23,12 @@ from dashboard.imports.selectors import import_fields, import_is_stale, import_r
 from dashboard.imports.upload import SizeCappedUploadHandler
 from dashboard.recipients.fields import display_value
 from integrations.catalogue import FieldSpec, catalogue
-from integrations.importing.mapping import ENTRY_MEMBERS, entry_member, mapping_problems
+from integrations.importing.mapping import (
+    ENTRY_MEMBERS,
+    disabled_matches,
+    entry_member,
+    mapping_problems,
+)
 from integrations.importing.reading import ImportFileError
 
 PAGE_SIZE = 50
@@ -160,13 +165,21 @@ def _tabs(import_run: Import, current: str) -> list[dict[str, Any]]:
     ]
 
 
-def _mapping_rows(import_run: Import, first_row: ImportRow | None) -> list[dict[str, Any]]:
+def _mapping_rows(
+    import_run: Import, first_row: ImportRow | None, fields: list[FieldSpec]
+) -> list[dict[str, Any]]:
+    # An ignored column named like a field the connection disables says so: the admin sees why
+    # "Mobile" is not offered a match, and where to change it.
+    disabled = disabled_matches(import_run.header, import_run.connection.provider, fields)
     rows = []
     for index, (title, entry) in enumerate(zip(import_run.header, import_run.mapping, strict=True)):
         sample = ""
         if first_row is not None and index < len(first_row.cells):
             sample = first_row.cells[index]
-        rows.append({"index": index, "title": title, "sample": sample, **entry})
+        row = {"index": index, "title": title, "sample": sample, **entry}
+        if not entry.get("path") and index in disabled:
+            row["disabled_field"] = disabled[index].label
+        rows.append(row)
     return rows
 
 
@@ -186,7 +199,7 @@ def _detail_context(request: HttpRequest, import_run: Import) -> dict[str, Any]:
         "field_groups": _field_groups(fields),
         "has_custom": any(spec.custom for spec in fields),
         "has_entries": any(entry_member(spec.path) for spec in fields),
-        "mapping_rows": _mapping_rows(import_run, first),
+        "mapping_rows": _mapping_rows(import_run, first, fields),
         "mapping_problems": problems,
         "reading_form": ReadingForm(
             initial={"encoding": import_run.encoding, "delimiter": import_run.delimiter}

@@ -291,6 +291,29 @@ def auto_map(
     ]
 
 
+def disabled_matches(
+    header: Sequence[str], provider: Provider | str, offered: Iterable[FieldSpec]
+) -> dict[int, FieldSpec]:
+    """Columns whose header names a catalogue field the connection does not offer (disabled
+    in its field settings): column → that field, for telling the admin why it is ignored.
+
+    Only a header the matching would take (confidence 60 or more) counts; a history list's
+    members are left out (their list is enabled or not as a whole).
+    """
+    offered_paths = {spec.path for spec in offered}
+    others = [
+        spec
+        for spec in catalogue(provider)
+        if spec.path not in offered_paths and spec.type not in UNMAPPABLE_TYPES
+    ]
+    found: dict[int, FieldSpec] = {}
+    for column, title in enumerate(header):
+        best = max(others, key=lambda spec: _score(title, spec)[0], default=None)
+        if best is not None and _score(title, best)[0] >= 60:
+            found[column] = best
+    return found
+
+
 def mapping_problems(paths: Sequence[str], fields: Sequence[FieldSpec]) -> list[str]:
     """Why a mapping (one path or "" per column) cannot be used; empty when it can."""
     problems = []

@@ -110,6 +110,17 @@ def test_a_mapping_can_be_fixed_on_the_page(admin_client, redflag):
     assert run.status == ImportStatus.PREVIEWED and run.n_create == 1
 
 
+def test_a_column_named_like_a_disabled_field_says_why_it_is_ignored(admin_client, redflag):
+    data = b"Work Email,Job title,Mobile,Favourite colour\r\na@x.io,Chef,07911 123456,red\r\n"
+    post_file(admin_client, redflag, data)
+    run = Import.objects.get()
+    page = admin_client.get(f"/imports/{run.pk}/").content.decode()
+
+    assert "Job title is disabled in field settings" in page  # the connection disables "title"
+    assert page.count("is disabled in field settings") == 1  # Mobile is enabled and mapped
+    assert run.mapping[2]["path"] == "mobile" and run.mapping[1]["path"] == ""
+
+
 def test_confirm_on_the_page_creates_the_job_and_opens_it(admin_client, redflag):
     post_file(admin_client, redflag, b"email,firstName,lastName\r\na@x.io,A,B\r\n")
     run = Import.objects.get()

@@ -19,6 +19,7 @@ from integrations.importing.mapping import (
     ENTRY_MEMBERS,
     ENTRY_REQUIRED,
     auto_map,
+    disabled_matches,
     mappable_fields,
     mapping_problems,
 )
@@ -105,3 +106,11 @@ def test_snappy_offers_custom_fields_but_no_history_lists():
     paths = [spec.path for spec in mappable_fields(Provider.SNAPPY, enabled, [field])]
     assert "recipientCustomFields.shirtSize" in paths
     assert not any(path.startswith(("education", "tags")) for path in paths)
+
+
+def test_a_header_naming_a_field_that_is_not_offered_is_told_apart():
+    offered = mappable_fields("redflag", ["email", "firstName", "lastName"])
+    found = disabled_matches(
+        ["E-mail", "Job Title", "Mobile phone", "Shoe size", "Education"], "redflag", offered
+    )
+    assert {column: spec.path for column, spec in found.items()} == {1: "title", 2: "mobile"}
