@@ -28,6 +28,7 @@ Besides the catalogue's plain fields a column may map to:
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
@@ -178,6 +179,7 @@ SYNONYMS: Mapping[str, tuple[str, ...]] = {
 }  # fmt: skip
 
 
+@functools.lru_cache(maxsize=4096)  # the catalogue's names are normalised for every column
 def normalise_header(text: str) -> str:
     """Lower-case ASCII letters and digits only: "E-mail Address " → "emailaddress"."""
     folded = unicodedata.normalize("NFKD", text.strip().lstrip("\ufeff"))
@@ -308,9 +310,10 @@ def disabled_matches(
     ]
     found: dict[int, FieldSpec] = {}
     for column, title in enumerate(header):
-        best = max(others, key=lambda spec: _score(title, spec)[0], default=None)
-        if best is not None and _score(title, best)[0] >= 60:
-            found[column] = best
+        scored = [(_score(title, spec)[0], -i) for i, spec in enumerate(others)]
+        confidence, minus_i = max(scored, default=(0, 0))
+        if confidence >= 60:
+            found[column] = others[-minus_i]
     return found
 
 
