@@ -16,6 +16,7 @@ ACTION_GROUP_LABELS = {
     "campaign": "Test sends",
     "connection": "Connections",
     "field": "Field settings",
+    "import": "Imports",
     "job": "Sync jobs",
     "recipient": "Recipients",
 }

@@ -144,7 +144,7 @@ def _import_store(
     read_from = f", sheet “{sheet}”" if sheet else ""
     audit_record(
         actor=user,
-        action="import uploaded",
+        action="import.uploaded",
         target=import_run,
         summary=f"{import_run.original_name}{read_from} ({import_run.size} bytes) for "
         f"{connection.name}",
@@ -205,7 +205,7 @@ def import_set_mapping(*, import_run: Import, paths: Sequence[str], user: Any) -
     if changed:
         audit_record(
             actor=user,
-            action="import mapping changed",
+            action="import.mapping_changed",
             target=import_run,
             summary=f"{len(changed)} column{'s' if len(changed) != 1 else ''} of "
             f"{import_run.original_name}",
@@ -721,7 +721,7 @@ def import_confirm(*, import_run: Import, user: Any) -> SyncJob:
     import_run.save(update_fields=["job", "status", "confirmed_at", "updated_at"])
     audit_record(
         actor=user,
-        action="import confirmed",
+        action="import.confirmed",
         target=import_run,
         summary=(f"{import_run.n_create} to create, {import_run.n_update} to update: job {job.pk}"),
     )
@@ -738,5 +738,5 @@ def import_discard(*, import_run: Import, user: Any) -> Import:
     ImportRow.objects.filter(import_run=import_run).delete()
     if import_run.file:
         import_run.file.delete(save=False)
-    audit_record(actor=user, action="import discarded", target=import_run)
+    audit_record(actor=user, action="import.discarded", target=import_run)
     return import_run

@@ -122,3 +122,25 @@ def test_recorded_values_are_shown_in_plain_words(admin_client, admin_user):
     assert "— → label: Team, enabled: on" in page
     assert "on → off" in page
     assert "{&#x27;label&#x27;" not in page and "True" not in page
+
+
+def test_recorded_import_events_are_renamed_to_kind_dot_verb():
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("dashboard.audit.migrations.0002_dotted_import_actions")
+    AuditEvent.objects.bulk_create(
+        AuditEvent(actor_name="ada", action=action, target_repr="hr.csv", summary=action)
+        for action in ("import uploaded", "import mapping changed", "connection.created")
+    )
+
+    migration.dotted(apps, None)
+
+    assert set(AuditEvent.objects.values_list("action", flat=True)) == {
+        "import.uploaded",
+        "import.mapping_changed",
+        "connection.created",
+    }
+    migration.spaced(apps, None)
+    assert AuditEvent.objects.filter(action="import uploaded").exists()

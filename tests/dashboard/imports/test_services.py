@@ -142,7 +142,7 @@ def test_a_mapping_change_is_audited_with_each_column_before_and_after(redflag, 
     text = "Contact,Name,Notes\r\na@example.com,Ann,x\r\n"
     run = services.import_create(connection=redflag, upload=upload(text), user=admin_user)
     services.import_set_mapping(import_run=run, paths=["email", "firstName", ""], user=admin_user)
-    event = AuditEvent.objects.get(action="import mapping changed")
+    event = AuditEvent.objects.get(action="import.mapping_changed")
     assert event.actor == admin_user
     assert event.changes == {
         "Contact (column 1)": {"before": None, "after": "email"},
@@ -150,7 +150,7 @@ def test_a_mapping_change_is_audited_with_each_column_before_and_after(redflag, 
     }
     # Saving the same mapping again changes nothing and records nothing.
     services.import_set_mapping(import_run=run, paths=["email", "firstName", ""], user=admin_user)
-    assert AuditEvent.objects.filter(action="import mapping changed").count() == 1
+    assert AuditEvent.objects.filter(action="import.mapping_changed").count() == 1
 
 
 def test_a_preview_first_refreshes_stale_mirror_statistics(redflag, admin_user, always_stale):
