@@ -370,6 +370,8 @@ except (json.JSONDecodeError, TypeError):
 IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 50 * 1024 * 1024)
 IMPORT_UPLOAD_DIR = BASE_DIR / Path(os.environ.get("IMPORT_UPLOAD_DIR") or VAR_DIR / "uploads")
 IMPORT_INLINE_MAX_BYTES = env_int("IMPORT_INLINE_MAX_BYTES", 512 * 1024)
+# Columns a file may have (HR exports run to a few hundred): each is matched and shown.
+IMPORT_MAX_COLUMNS = env_int("IMPORT_MAX_COLUMNS", 1000)
 # A preview of a file this large or larger cleans and compares its rows in
 # IMPORT_PREVIEW_HELPERS helper processes beside the one reading and storing them (0: none; by
 # default one when the machine has a second core).

@@ -74,6 +74,11 @@ def _read_header(import_run: Import) -> list[str]:
         raise ImportFileError("The file is empty.")
     if len(header) == 1 and not header[0].strip():
         raise ImportFileError("The first line is empty: it should name the columns.")
+    if len(header) > settings.IMPORT_MAX_COLUMNS:
+        raise ImportFileError(
+            f"The first line names {len(header):,} columns; an import takes at most "
+            f"{settings.IMPORT_MAX_COLUMNS:,}. Export only the columns you want to send."
+        )
     return header
 
 

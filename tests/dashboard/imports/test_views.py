@@ -46,6 +46,21 @@ def test_a_file_over_the_limit_is_refused_while_streaming_and_not_stored(
     assert not (settings.IMPORT_UPLOAD_DIR / "imports").exists()
 
 
+def test_a_file_with_too_many_columns_is_refused_and_not_stored(admin_client, redflag, settings):
+    settings.IMPORT_MAX_COLUMNS = 50
+    header = ",".join(["email", *(f"c{i}" for i in range(50))])
+    response = post_file(admin_client, redflag, f"{header}\r\na@x.io\r\n".encode())
+    assert response.status_code == 422
+    assert "The first line names 51 columns; an import takes at most 50." in (
+        response.content.decode()
+    )
+    assert not Import.objects.exists()
+    assert not [p for p in settings.IMPORT_UPLOAD_DIR.glob("**/*") if p.is_file()]
+    header = ",".join(["email", *(f"c{i}" for i in range(49))])
+    post_file(admin_client, redflag, f"{header}\r\na@x.io\r\n".encode())
+    assert Import.objects.count() == 1
+
+
 def test_a_binary_file_named_csv_gets_a_clear_message(admin_client, redflag):
     response = post_file(admin_client, redflag, b"PK\x03\x04" + b"\x00" * 100, "staff.csv")
     assert response.status_code == 422
