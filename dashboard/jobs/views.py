@@ -107,10 +107,17 @@ def _detail_context(
     page = JobItemPaginator(
         items, ITEMS_PER_PAGE, known_count=known, dense=not item_status
     ).get_page(request.GET.get("page"))
-    if job.connection_id is not None and _links_to_recipients(request, job):
+    # A record's remote id links to the person's page for those who may look people up (a
+    # deleted connection has no people to open).
+    connection = job.connection
+    if (
+        connection is not None
+        and connection.provider_enum is not Provider.PARCELVOY
+        and has_capability(request.user, Capability.SEARCH_RECIPIENTS)
+    ):
         page.object_list = list(page.object_list)
         for item in page.object_list:
-            item.recipient_url = _recipient_url(job.connection_id, item.remote_id)
+            item.recipient_url = _recipient_url(connection.pk, item.remote_id)
     query = request.GET.copy()
     query.pop("page", None)
     return {
@@ -128,15 +135,6 @@ def _detail_context(
         "retryable": counts.get(ItemStatus.FAILED, 0) + counts.get(ItemStatus.SKIPPED, 0),
         "ack_form": ack_form or AcknowledgeForm(),
     }
-
-
-def _links_to_recipients(request: HttpRequest, job: SyncJob) -> bool:
-    """A record's remote id links to the person's page for those who may look people up."""
-    return (
-        job.connection is not None  # a deleted connection has no people to open
-        and job.connection.provider_enum is not Provider.PARCELVOY
-        and has_capability(request.user, Capability.SEARCH_RECIPIENTS)
-    )
 
 
 def _recipient_url(connection_id: int, remote_id: str) -> str:

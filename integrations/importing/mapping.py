@@ -310,10 +310,9 @@ def disabled_matches(
     ]
     found: dict[int, FieldSpec] = {}
     for column, title in enumerate(header):
-        scored = [(_score(title, spec)[0], -i) for i, spec in enumerate(others)]
-        confidence, minus_i = max(scored, default=(0, 0))
-        if confidence >= 60:
-            found[column] = others[-minus_i]
+        best = max(others, key=lambda spec: _score(title, spec)[0], default=None)
+        if best is not None and _score(title, best)[0] >= 60:
+            found[column] = best
     return found
 
 
