@@ -55,11 +55,28 @@ class Import(models.Model):
     size = models.PositiveBigIntegerField(default=0)
     encoding = models.CharField(max_length=30)
     delimiter = models.CharField(max_length=2)
-    # For an Excel workbook: the sheet that was read (the file stored is its CSV).
+    # For an Excel workbook: the sheet that was read (the file stored is its CSV), the
+    # workbook's sheets, and the workbook itself (to read another sheet).
     sheet = models.CharField(max_length=100, blank=True)
+    sheets = models.JSONField(default=list, blank=True)
+    source_file = models.FileField(
+        upload_to="imports/%Y/%m/", storage=upload_storage, max_length=300, blank=True
+    )
+    # The record (1 = the first non-blank line) that names the columns; 0: the file has no
+    # header line, its columns are named "Column 1", "Column 2"…
+    header_row = models.PositiveIntegerField(default=1)
+    # Why the encoding was chosen: the candidates weighed and, where they read the file
+    # differently, the rows where they differ (shown for the admin to choose).
+    encoding_evidence = models.JSONField(default=dict, blank=True)
     header = models.JSONField(default=list)
-    # One entry per column: {"path": "" (ignored) or a catalogue path, "confidence", "reason"}.
+    # One entry per column: {"path": "" (ignored) or a catalogue path, "confidence", "reason"}
+    # and, for a date column, how its dates are read.
     mapping = models.JSONField(default=list)
+    # Catalogue path → the value every row gets where the file has none (one Snappy account
+    # for the whole file, a country).
+    constants = models.JSONField(default=dict, blank=True)
+    # Cells corrected in the preview: row number (text) → {column index (text): new value}.
+    fixes = models.JSONField(default=dict, blank=True)
     status = models.CharField(
         max_length=12, choices=ImportStatus.choices, default=ImportStatus.UPLOADED
     )
@@ -135,6 +152,8 @@ class ImportRow(models.Model):
     payload = models.JSONField(default=dict)
     # Column index (as text) or "row" → message.
     errors = models.JSONField(default=dict)
+    # Column index (as text) → a message about a value that is sent all the same.
+    warnings = models.JSONField(default=dict)
     # Catalogue path → [old, new].
     changes = models.JSONField(default=dict)
     identifier = models.CharField(max_length=320, blank=True)
@@ -162,6 +181,10 @@ class RememberedMapping(models.Model):
         "connections.Connection", on_delete=models.CASCADE, related_name="import_mapping"
     )
     columns = models.JSONField(default=dict)
+    # The encoding last chosen for the connection's files ("" = detect), and other reading
+    # choices by normalised header (date orders…).
+    encoding = models.CharField(max_length=30, blank=True)
+    options = models.JSONField(default=dict, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

@@ -225,9 +225,15 @@ def _require_open(import_run: Import) -> None:
         raise ImportStateError(f"This import is {import_run.get_status_display().lower()}.")
 
 
-def _start_preview_if_mapped(import_run: Import, *, inline: bool = False) -> None:
+def preview_blockers(import_run: Import) -> list[str]:
+    """What must be settled before a preview is built (each a sentence for the admin): a
+    column that identifies people, and any question the reading of the file raised."""
     fields = import_fields(connection=import_run.connection)
-    if not mapping_problems(import_run.mapped_paths, fields):
+    return mapping_problems(import_run.mapped_paths, fields)
+
+
+def _start_preview_if_mapped(import_run: Import, *, inline: bool = False) -> None:
+    if not preview_blockers(import_run):
         import_start_preview(import_run=import_run, inline=inline)
 
 
@@ -306,9 +312,9 @@ def _stored_cells(number: int, kind: str, cells: list[str]) -> list[str]:
 
 
 def _insert_rows(import_run: Import, rows: list[list[Any]]) -> None:
-    """Write preview rows (lists in ``_ROW_FIELDS`` order; payload, errors and changes are JSON
-    text already, the cells are encoded here): ``COPY`` on PostgreSQL, one prepared
-    ``INSERT`` for all rows elsewhere.
+    """Write preview rows (lists in ``_ROW_FIELDS`` order, then optionally the warnings;
+    payload, errors, changes and warnings are JSON text already, the cells are encoded here):
+    ``COPY`` on PostgreSQL, one prepared ``INSERT`` for all rows elsewhere.
 
     ``bulk_create`` builds a model instance per row and adapts every JSON value through
     Django's and psycopg's dumpers, which together cost more than validating the row.
@@ -317,19 +323,20 @@ def _insert_rows(import_run: Import, rows: list[list[Any]]) -> None:
     values = [
         (
             run_id, generation, number, dumps_json(_stored_cells(number, kind, cells)), kind,
-            payload, errors, changes, identifier, remote_id,
+            payload, errors, changes, identifier, remote_id, warnings,
         )
-        for number, cells, kind, payload, errors, changes, identifier, remote_id in rows
+        for number, cells, kind, payload, errors, changes, identifier, remote_id, *more in rows
+        for warnings in [more[0] if more else "{}"]
     ]  # fmt: skip
     table = db_connection.ops.quote_name(ImportRow._meta.db_table)
-    columns = ", ".join(("import_run_id", "generation", *_ROW_FIELDS))
+    columns = ", ".join(("import_run_id", "generation", *_ROW_FIELDS, "warnings"))
     with db_connection.cursor() as cursor:
         if db_connection.vendor == "postgresql":
             with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
                 for row in values:
                     copy.write_row(row)
         else:
-            marks = ", ".join(["%s"] * (2 + len(_ROW_FIELDS)))
+            marks = ", ".join(["%s"] * (3 + len(_ROW_FIELDS)))
             insert = f"INSERT INTO {table} ({columns}) VALUES ({marks})"  # noqa: S608 (names)
             cursor.executemany(insert, values)
 

@@ -68,6 +68,12 @@ class BuilderSpec:
     width: int
     default_region: str | None
     language: str | None = None
+    # Per column, how its dates are read ("" = any unambiguous spelling); see ``dates``.
+    date_orders: tuple[str, ...] = ()
+    # (path, value): what every row gets for a field the file lacks or leaves empty.
+    constants: tuple[tuple[str, str], ...] = ()
+    # (path, ((name as written, value sent), …)): values the provider defines, by name.
+    lookups: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
 
     def builder(self) -> RowBuilder:
         return RowBuilder(
