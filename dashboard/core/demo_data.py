@@ -57,7 +57,11 @@ def demo_connections_ensure(*, base: str, credentials: dict[str, Any]) -> list[C
                 secret=secret,
             )
         if provider is Provider.SNAPPY:
-            for path in ("country", "accounts", "externalId", "employee.department"):
+            demo_fields = (
+                "country", "accounts", "externalId", "employee.department", "birthday",
+                "employee.workingSince",
+            )  # fmt: skip
+            for path in demo_fields:
                 FieldSetting.objects.get_or_create(
                     connection=connection, path=path, defaults={"enabled": True}
                 )
