@@ -350,14 +350,6 @@ _DATE_FORMATS = (
 )  # fmt: skip
 
 
-def _country_or_none(value: str, language: str | None) -> str | None:
-    """The country code of ``value``, or None when it names none."""
-    try:
-        return clean_country(value, language)
-    except CellError:
-        return None
-
-
 def clean_date(value: str) -> date:
     """Parse the usual spellings of a date; day before month when both could be either.
 
@@ -517,6 +509,14 @@ Cleaner = Callable[[dict[str, Any], str, str | None], None]
 
 def _as_is(raw: str) -> str:
     return raw
+
+
+def _country_or_none(value: str, language: str | None) -> str | None:
+    """The country code of ``value``, or None when it names none."""
+    try:
+        return clean_country(value, language)
+    except CellError:
+        return None
 
 
 def takes_constant(spec: FieldSpec) -> bool:
