@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.core.cache import cache
 from django.db.models import Max, QuerySet
 
 from dashboard.connections.models import Connection
 from dashboard.imports.models import Import, ImportRow, RowKind
-from integrations.catalogue import FieldSpec
+from integrations.catalogue import FieldSpec, field_spec
+from integrations.clients.errors import ProviderError
+from integrations.importing.lookups import lookup_paths, provider_name, read_lookup
 from integrations.importing.mapping import mappable_fields
 from integrations.models import MirroredRecipient
+
+# How long the import page may show a provider list read before (the form's accounts, the
+# names beside ids), and a failure to read one (so a page that polls does not ask again at
+# once). A preview always reads the lists afresh.
+LOOKUP_TTL = 300
+LOOKUP_FAILURE_TTL = 30
 
 
 def import_fields(*, connection: Connection) -> list[FieldSpec]:
@@ -47,3 +58,76 @@ def import_is_stale(*, import_run: Import) -> bool:
         return False
     changed = mirror_changed_at(connection=import_run.connection)
     return changed is not None and changed > import_run.previewed_at
+
+
+@dataclass
+class ImportLookups:
+    """The provider's lists of the fields whose values it defines, by path (``(name,
+    value)`` pairs), and for each list that could not be read, why (a sentence)."""
+
+    lists: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
+    problems: dict[str, str] = field(default_factory=dict)
+
+    def names(self) -> dict[str, dict[str, str]]:
+        """Path → value → the name the provider gives it (to show beside the value)."""
+        return {path: {value: name for name, value in pairs} for path, pairs in self.lists.items()}
+
+
+def _lookup_key(connection: Connection, path: str) -> str:
+    """The cache key of a connection's list for ``path``: a changed connection (its
+    credentials, its base URL) or a new one with a reused id never reads an older list."""
+    stamps = f"{connection.created_at.timestamp()}:{connection.updated_at.timestamp()}"
+    return f"imports:lookup:{connection.pk}:{stamps}:{path}"
+
+
+def import_lookups(
+    *, connection: Connection, paths: Iterable[str], fresh: bool = False
+) -> ImportLookups:
+    """Read, through the connection's client, the provider's list of each of ``paths`` whose
+    values it defines (Snappy's accounts); other paths are left out.
+
+    ``fresh`` reads every list now (a preview: it is the contract); otherwise a list read in
+    the last ``LOOKUP_TTL`` seconds will do (the page). Never raises for a provider failure:
+    the list's path is in ``problems`` with the reason.
+    """
+    from dashboard.recipients.provider import recipient_client
+    from dashboard.recipients.selectors import provider_problem
+
+    wanted = [path for path in dict.fromkeys(paths) if path in lookup_paths(connection.provider)]
+    found = ImportLookups()
+    keys = {path: _lookup_key(connection, path) for path in wanted}
+    cached = {} if fresh or not keys else cache.get_many(list(keys.values()))
+    missing = []
+    for path in wanted:
+        entry = cached.get(keys[path])
+        if entry is None:
+            missing.append(path)
+        elif isinstance(entry, str):
+            found.problems[path] = entry
+        else:
+            found.lists[path] = entry
+    if not missing:
+        return found
+    who = provider_name(connection.provider)
+    client = None
+    try:
+        client = recipient_client(connection)
+        for path in missing:
+            found.lists[path] = read_lookup(client, connection.provider, path)
+            cache.set(keys[path], found.lists[path], timeout=LOOKUP_TTL)
+    except ProviderError as exc:
+        reason = provider_problem(exc, who)
+        for path in missing:
+            if path in found.lists:
+                continue
+            spec = field_spec(connection.provider, path)
+            label = spec.label.lower() if spec else path
+            found.problems[path] = (
+                f"{who}'s list of {label} could not be read, so no value of this field can be "
+                f"checked or sent: {reason.rstrip('.')}. Refresh the preview to try again."
+            )
+            cache.set(keys[path], found.problems[path], timeout=LOOKUP_FAILURE_TTL)
+    finally:
+        if client is not None:
+            client.close()
+    return found

@@ -12,7 +12,7 @@ import logging
 import tempfile
 import zlib
 from array import array
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO, cast
@@ -29,7 +29,12 @@ from django.utils import timezone, translation
 from dashboard.audit.services import audit_record
 from dashboard.connections.models import Connection
 from dashboard.imports.models import Import, ImportRow, ImportStatus, RememberedMapping, RowKind
-from dashboard.imports.selectors import import_fields, import_is_stale, import_rows
+from dashboard.imports.selectors import (
+    import_fields,
+    import_is_stale,
+    import_lookups,
+    import_rows,
+)
 from integrations.catalogue import FieldSpec, Provider
 from integrations.importing.building import (
     BatchBuilder,
@@ -38,6 +43,8 @@ from integrations.importing.building import (
     Previewed,
     dumps_json,
 )
+from integrations.importing.cells import takes_constant
+from integrations.importing.lookups import lookup_paths
 from integrations.importing.mapping import auto_map, mapping_problems, normalise_header
 from integrations.importing.reading import SAMPLE_BYTES, ImportFileError, detect, iter_rows
 from integrations.importing.workbook import is_workbook, workbook_to_csv
@@ -59,6 +66,14 @@ class MappingError(ImportStateError):
     def __init__(self, problems: list[str]) -> None:
         super().__init__(" ".join(problems))
         self.problems = problems
+
+
+class ConstantsError(ImportStateError):
+    """Values for every row that cannot be sent: path → why (nothing was saved)."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__(" ".join(errors.values()))
+        self.errors = errors
 
 
 # -- upload and reading options -------------------------------------------------------------
@@ -145,6 +160,7 @@ def _import_store(
         import_run.file.delete(save=False)
         raise
     import_run.mapping = _auto_mapping(import_run)
+    import_run.constants = _remembered_constants(connection)
     import_run.save()
     read_from = f", sheet “{sheet}”" if sheet else ""
     audit_record(
@@ -217,6 +233,125 @@ def import_set_mapping(*, import_run: Import, paths: Sequence[str], user: Any) -
             changes=changed,
         )
     import_start_preview(import_run=import_run)
+    return import_run
+
+
+# -- values for every row ----------------------------------------------------------------------
+
+
+def import_constant_fields(*, connection: Connection) -> list[FieldSpec]:
+    """The fields that may have a value for every row: the offered ones but identifying
+    fields and history members."""
+    return [spec for spec in import_fields(connection=connection) if takes_constant(spec)]
+
+
+def _remembered_constants(connection: Connection) -> dict[str, str]:
+    """The values for every row last saved for the connection's imports, for fields it
+    still offers."""
+    memory = RememberedMapping.objects.filter(connection=connection).first()
+    remembered = (memory.options or {}).get("constants") if memory else None
+    if not isinstance(remembered, dict):
+        return {}
+    offered = {spec.path for spec in import_constant_fields(connection=connection)}
+    return {
+        path: value
+        for path, value in remembered.items()
+        if path in offered and isinstance(value, str) and value.strip()
+    }
+
+
+def _constants(import_run: Import) -> tuple[tuple[str, str], ...]:
+    return tuple(
+        (path, value)
+        for path, value in (import_run.constants or {}).items()
+        if isinstance(value, str) and value.strip()
+    )
+
+
+def _lookups(
+    import_run: Import, fields: Sequence[FieldSpec], constants: dict[str, str], *, fresh: bool
+) -> tuple[tuple[tuple[str, tuple[tuple[str, str], ...]], ...], tuple[tuple[str, str], ...]]:
+    """The provider's lists (``BuilderSpec.lookups``) of the fields whose values it defines
+    and that a column or a value for every row fills, and why any could not be read
+    (``BuilderSpec.unreadable``).
+
+    A list that cannot be read makes every value of its field a cell error saying so, rather
+    than failing the whole preview: the rows that do not need it can still be checked and
+    sent, and nothing is sent unresolved (a Snappy account name would be a 422 at best).
+    """
+    offered = {spec.path for spec in fields}
+    used = {path for path in import_run.mapped_paths if path} | {
+        path for path, value in constants.items() if value.strip()
+    }
+    wanted = sorted(used & offered & lookup_paths(import_run.connection.provider))
+    if not wanted:
+        return (), ()
+    found = import_lookups(connection=import_run.connection, paths=wanted, fresh=fresh)
+    return tuple(found.lists.items()), tuple(found.problems.items())
+
+
+def import_set_constants(*, import_run: Import, values: Mapping[str, str], user: Any) -> Import:
+    """Give every row ``values`` (path → text; "" for none) where its own cell is empty or
+    no column maps to the field; remember them for the connection; rebuild the preview.
+
+    Each value is cleaned as a cell of its field would be (provider-defined values through
+    the provider's list). Raises ``ConstantsError`` naming each value that cannot be sent;
+    nothing is saved then.
+    """
+    _require_open(import_run)
+    connection = import_run.connection
+    fields = import_fields(connection=connection)
+    offered = {spec.path: spec for spec in fields if takes_constant(spec)}
+    constants = {path: str(value).strip() for path, value in values.items() if str(value).strip()}
+    errors = {
+        path: "This field cannot have a value for every row here." for path in constants
+        if path not in offered
+    }  # fmt: skip
+    # Afresh: a list the page could not read a moment ago must not refuse a value now.
+    lookups, unreadable = _lookups(import_run, fields, constants, fresh=True)
+    builder = BuilderSpec(
+        provider=Provider(connection.provider),
+        fields=tuple(fields),
+        paths=tuple(import_run.mapped_paths),
+        width=len(import_run.header),
+        default_region=(connection.options or {}).get("default_region"),
+        constants=tuple(constants.items()),
+        lookups=lookups,
+        unreadable=unreadable,
+    ).builder()
+    errors |= builder.constant_errors()
+    if errors:
+        raise ConstantsError(errors)
+    names = {path: dict((value, name) for name, value in pairs) for path, pairs in lookups}
+
+    def shown(path: str, value: str | None) -> str | None:
+        name = names.get(path, {}).get(value or "")
+        return f"{name} ({value})" if name else value or None
+
+    previous = {path: str(value) for path, value in (import_run.constants or {}).items()}
+    changed = {
+        offered[path].label if path in offered else path: {
+            "before": shown(path, previous.get(path)),
+            "after": shown(path, constants.get(path)),
+        }
+        for path in dict.fromkeys([*previous, *constants])
+        if previous.get(path) != constants.get(path)
+    }
+    import_run.constants = constants
+    import_run.save(update_fields=["constants", "updated_at"])
+    memory, _ = RememberedMapping.objects.get_or_create(connection=connection)
+    memory.options = {**(memory.options or {}), "constants": constants}
+    memory.save(update_fields=["options", "updated_at"])
+    if changed:
+        audit_record(
+            actor=user,
+            action="import.constants_changed",
+            target=import_run,
+            summary=f"{len(changed)} value{'s' if len(changed) != 1 else ''} for every row of "
+            f"{import_run.original_name}",
+            changes=changed,
+        )
+    _start_preview_if_mapped(import_run)
     return import_run
 
 
@@ -397,6 +532,8 @@ class _PreviewWriter:
 
     def __init__(self, import_run: Import, fields: list[FieldSpec]) -> None:
         self.run = import_run
+        constants = _constants(import_run)
+        lookups, unreadable = _lookups(import_run, fields, dict(constants), fresh=True)
         self.spec = BuilderSpec(
             provider=Provider(import_run.connection.provider),
             fields=tuple(fields),
@@ -404,6 +541,9 @@ class _PreviewWriter:
             width=len(import_run.header),
             default_region=(import_run.connection.options or {}).get("default_region"),
             language=translation.get_language(),
+            constants=constants,
+            lookups=lookups,
+            unreadable=unreadable,
         )
         self.first_seen = _FirstRows()
         # First row number → a later row with its identifier, for first rows already stored

@@ -17,12 +17,20 @@ from dashboard.accounts.roles import Capability
 from dashboard.core.http import HtmxHttpRequest
 from dashboard.imports import services
 from dashboard.imports.exports import invalid_csv_lines
-from dashboard.imports.forms import ReadingForm, UploadForm
+from dashboard.imports.forms import ConstantsForm, ReadingForm, UploadForm
 from dashboard.imports.models import Import, ImportRow, ImportStatus, RowKind
-from dashboard.imports.selectors import import_fields, import_is_stale, import_rows
+from dashboard.imports.selectors import (
+    ImportLookups,
+    import_fields,
+    import_is_stale,
+    import_lookups,
+    import_rows,
+)
 from dashboard.imports.upload import SizeCappedUploadHandler
 from dashboard.recipients.fields import display_value
 from integrations.catalogue import FieldSpec, catalogue
+from integrations.importing.cells import takes_constant
+from integrations.importing.lookups import lookup_paths, provider_name
 from integrations.importing.mapping import (
     ENTRY_MEMBERS,
     disabled_matches,
@@ -114,12 +122,18 @@ def _field_groups(fields: list[FieldSpec]) -> list[dict[str, Any]]:
     return [{"grouper": name, "list": specs} for name, specs in groups.items()]
 
 
-def _shown(path: str, value: Any) -> Any:
+def _shown(path: str, value: Any, names: dict[str, dict[str, str]] | None = None) -> Any:
     """A list (custom list tag) or an entry (``education``) in words; others as they are.
 
     An entry's members are shown in the documented order: PostgreSQL's ``jsonb`` keeps an
-    object's keys in its own order.
+    object's keys in its own order. A value the provider names (a Snappy account id) is
+    shown as its name with the value beside it (``names``: path → value → name).
     """
+    named = (names or {}).get(path)
+    if named and isinstance(value, list):
+        value = [f"{named[v]} ({v})" if isinstance(v, str) and v in named else v for v in value]
+    elif named and isinstance(value, str) and value in named:
+        value = f"{named[value]} ({value})"
     if isinstance(value, dict) and path in ENTRY_MEMBERS:
         documented = [member.name for member in ENTRY_MEMBERS[path] if member.name in value]
         value = {name: value[name] for name in documented}
@@ -128,7 +142,12 @@ def _shown(path: str, value: Any) -> Any:
     return value
 
 
-def _display(row: ImportRow, import_run: Import, labels: dict[str, str]) -> dict[str, Any]:
+def _display(
+    row: ImportRow,
+    import_run: Import,
+    labels: dict[str, str],
+    names: dict[str, dict[str, str]] | None = None,
+) -> dict[str, Any]:
     header = import_run.header
     problems = []
     for key, message in row.errors.items():
@@ -143,8 +162,8 @@ def _display(row: ImportRow, import_run: Import, labels: dict[str, str]) -> dict
         {
             "label": labels.get(path, path),
             "path": path,
-            "old": _shown(path, old),
-            "new": _shown(path, new),
+            "old": _shown(path, old, names),
+            "new": _shown(path, new, names),
         }
         for path, (old, new) in row.changes.items()
     ]
@@ -183,6 +202,79 @@ def _mapping_rows(
     return rows
 
 
+def _import_lookups(import_run: Import, fields: list[FieldSpec]) -> ImportLookups:
+    """The provider's lists of the offered fields whose values it defines (the page's
+    choices for a value for every row, and the names shown beside ids), as read lately."""
+    defined = lookup_paths(import_run.connection.provider)
+    paths = [spec.path for spec in fields if spec.path in defined]
+    if not paths or not import_run.header or import_run.status == ImportStatus.DISCARDED:
+        return ImportLookups()
+    return import_lookups(connection=import_run.connection, paths=paths)
+
+
+def _constants_form(
+    import_run: Import,
+    fields: list[FieldSpec],
+    lookups: ImportLookups,
+    data: Any = None,
+) -> ConstantsForm:
+    """The form of values for every row, each field's help saying what a column does to it
+    and why a provider list is missing."""
+    mapped = {path: import_run.header[i] for i, path in enumerate(import_run.mapped_paths) if path}
+    helps = {}
+    for spec in fields:
+        if spec.path in mapped:
+            text = f"Column “{mapped[spec.path]}” gives it; rows whose cell is empty get this."
+        elif spec.required_on_create:
+            text = "Needed to create a recipient, and no column gives it."
+        else:
+            text = ""
+        if spec.path in lookups.problems:
+            text = (
+                f"{text} {lookups.problems[spec.path]} Type a name or an id here: it is "
+                "checked against the list when you save."
+            ).strip()
+        helps[spec.path] = text
+    # The fields a create needs first: they are why the section is there.
+    offered = sorted(
+        (spec for spec in fields if takes_constant(spec)),
+        key=lambda spec: not spec.required_on_create,
+    )
+    return ConstantsForm(
+        data,
+        fields=offered,
+        lists=lookups.lists,
+        provider=provider_name(import_run.connection.provider),
+        helps=helps,
+        initial=dict(import_run.constants or {}),
+    )
+
+
+def _constants_context(
+    import_run: Import, fields: list[FieldSpec], lookups: ImportLookups, form: ConstantsForm
+) -> dict[str, Any]:
+    """The values-for-every-row section: its form, the values set (in words) and whether it
+    opens at once (a value set, an error, or a field a create needs that no column gives)."""
+    labels = {spec.path: spec.label for spec in fields}
+    names = lookups.names()
+    constants = dict(import_run.constants or {})
+    mapped = set(import_run.mapped_paths)
+    wanting = [
+        spec.label for spec in fields
+        if spec.required_on_create and takes_constant(spec)
+        and spec.path not in mapped and spec.path not in constants
+    ]  # fmt: skip
+    return {
+        "constants_form": form,
+        "constants_set": [
+            {"label": labels.get(path, path), "value": _shown(path, value, names)}
+            for path, value in constants.items()
+        ],
+        "constants_wanting": wanting,
+        "constants_open": bool(constants or form.errors or wanting),
+    }
+
+
 def _detail_context(request: HttpRequest, import_run: Import) -> dict[str, Any]:
     kind = request.GET.get("rows", "")
     kind = kind if kind in RowKind.values else ""
@@ -192,7 +284,12 @@ def _detail_context(request: HttpRequest, import_run: Import) -> dict[str, Any]:
     labels = _labels(import_run, fields)
     first = import_rows(import_run=import_run).first()
     problems = mapping_problems(import_run.mapped_paths, fields)
+    lookups = _import_lookups(import_run, fields)
+    names = lookups.names()
     return {
+        **_constants_context(
+            import_run, fields, lookups, _constants_form(import_run, fields, lookups)
+        ),
         "import_run": import_run,
         "connection": import_run.connection,
         "fields": fields,
@@ -208,7 +305,7 @@ def _detail_context(request: HttpRequest, import_run: Import) -> dict[str, Any]:
         "kind": kind,
         "page": page,
         "query": f"rows={kind}" if kind else "",
-        "display_rows": [_display(row, import_run, labels) for row in page.object_list],
+        "display_rows": [_display(row, import_run, labels, names) for row in page.object_list],
         "stale": import_run.status == ImportStatus.PREVIEWED
         and import_is_stale(import_run=import_run),
     }
@@ -280,6 +377,34 @@ def import_mapping(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         messages.success(request, "Mapping saved; the preview is being rebuilt.")
     return _back(request, import_run)
+
+
+@require_POST
+@require_capability(Capability.MANAGE_IMPORTS)
+def import_constants(request: HttpRequest, pk: int) -> HttpResponse:
+    """Save the values for every row and rebuild the preview; a value that cannot be sent
+    shows the page again with the form's errors, and nothing is saved."""
+    import_run = get_object_or_404(Import.objects.select_related("connection", "job"), pk=pk)
+    fields = import_fields(connection=import_run.connection)
+    lookups = _import_lookups(import_run, fields)
+    form = _constants_form(import_run, fields, lookups, data=request.POST)
+    if form.is_valid():
+        try:
+            services.import_set_constants(
+                import_run=import_run, values=form.cleaned_data, user=request.user
+            )
+        except services.ConstantsError as exc:
+            for path, message in exc.errors.items():
+                form.add_error(path if path in form.fields else None, message)
+        except services.ImportStateError as exc:
+            messages.error(request, str(exc))
+            return _back(request, import_run)
+        else:
+            messages.success(request, "Values for every row saved; the preview is being rebuilt.")
+            return _back(request, import_run)
+    context = _detail_context(request, import_run)
+    context.update(_constants_context(import_run, fields, lookups, form))
+    return render(request, "imports/detail.html", context, status=422)
 
 
 @require_POST

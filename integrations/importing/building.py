@@ -74,6 +74,9 @@ class BuilderSpec:
     constants: tuple[tuple[str, str], ...] = ()
     # (path, ((name as written, value sent), …)): values the provider defines, by name.
     lookups: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
+    # (path, message): a provider list that could not be read; every value of the field is
+    # refused with the message rather than sent unchecked.
+    unreadable: tuple[tuple[str, str], ...] = ()
 
     def builder(self) -> RowBuilder:
         return RowBuilder(
@@ -82,6 +85,9 @@ class BuilderSpec:
             paths=self.paths,
             width=self.width,
             default_region=self.default_region,
+            constants=self.constants,
+            lookups=self.lookups,
+            unreadable=self.unreadable,
         )
 
 

@@ -511,6 +511,21 @@ def _as_is(raw: str) -> str:
     return raw
 
 
+def _country_or_none(value: str, language: str | None) -> str | None:
+    """The country code of ``value``, or None when it names none."""
+    try:
+        return clean_country(value, language)
+    except CellError:
+        return None
+
+
+def takes_constant(spec: FieldSpec) -> bool:
+    """Whether a field may have a value for every row: not an identifying field (every row
+    would name the same person) nor a history member (an entry is made from a row's own
+    cells)."""
+    return not spec.identifies and entry_member(spec.path) is None
+
+
 class RowBuilder:
     """Turn rows of cells into payloads for one connection and one column mapping."""
 
@@ -522,13 +537,26 @@ class RowBuilder:
         paths: Sequence[str],
         width: int,
         default_region: str | None = None,
+        constants: Sequence[tuple[str, str]] = (),
+        lookups: Sequence[tuple[str, Sequence[tuple[str, str]]]] = (),
+        unreadable: Sequence[tuple[str, str]] = (),
     ) -> None:
+        from integrations.importing.lookups import Lookup
+
         self.provider = Provider(provider)
         self.specs = {spec.path: spec for spec in fields}
         self.paths = list(paths)
         self.width = width
         self.default_region = default_region
         self.language = translation.get_language()  # country names are read in it
+        # Values the provider defines, by name (``lookups``), and the fields whose list could
+        # not be read: each of their values is refused rather than sent unchecked.
+        self.lookups = {
+            path: Lookup(pairs, label=self.specs[path].label, provider=self.provider)
+            for path, pairs in lookups
+            if path in self.specs
+        }
+        self.unreadable = dict(unreadable)
         self.identifier_order = [spec.path for spec in fields if spec.identifies]
         self.country_column = next(
             (i for i, path in enumerate(self.paths) if path == "country"), None
@@ -552,6 +580,18 @@ class RowBuilder:
         self.identifier_columns = [
             (self.paths.index(path), path) for path in self.identifier_order if path in self.paths
         ]
+        # Values for every row (``constants``), each with its cleaner and the columns whose
+        # non-empty cell wins over it (see ``takes_constant``).
+        self.constants = [
+            (path, value, self._cleaner(path), [c for c, p in enumerate(self.paths) if p == path])
+            for path, value in constants
+            if value.strip() and path in self.specs and takes_constant(self.specs[path])
+        ]
+        self.constant_region = next(
+            (_country_or_none(value, self.language) for path, value, *_ in self.constants
+             if path == "country"),
+            None,
+        )  # fmt: skip
 
     def identify(self, cells: Sequence[str]) -> tuple[str, str]:
         """The row's identifier and its path: the first identifying column filled in, as
@@ -572,7 +612,7 @@ class RowBuilder:
                 f"has {self.width}: a delimiter or quote is probably missing."
             )
             return result
-        region = self.default_region
+        region = self.constant_region or self.default_region
         if self.country_column is not None:
             with contextlib.suppress(CellError):
                 region = clean_country(cells[self.country_column], self.language) or region
@@ -592,12 +632,40 @@ class RowBuilder:
                     clean(payload, raw, region)
             except CellError as exc:
                 errors[str(column)] = str(exc)
+        for path, value, clean, own in self.constants:
+            if any(cells[column].strip() for column in own):
+                continue  # the row's own cell wins over the value for every row
+            try:
+                clean(payload, value.strip(), region)
+            except CellError as exc:
+                message = f"{self._constant_message(path, value)} {exc}"
+                errors["row"] = f"{errors['row']} {message}" if "row" in errors else message
         for list_path, columns in self.entry_columns.items():
             self._add_entry(result, cells, list_path, columns, entries.get(list_path, {}))
         result.identifier, result.identifier_path = self.identify(cells)
         if not result.identifier and not errors:
             errors["row"] = "No identifier: fill in the email (or id) column."
         return result
+
+    def constant_errors(self) -> dict[str, str]:
+        """Why each value for every row cannot be sent, by path (empty when all can): the
+        same cleaning as a cell, phone numbers read in the country for every row (or the
+        connection's)."""
+        errors = {}
+        region = self.constant_region or self.default_region
+        for path, value, clean, _ in self.constants:
+            try:
+                if len(value.strip()) > MAX_CELL_CHARS:
+                    raise CellError(f"Longer than {MAX_CELL_CHARS} characters.")
+                clean({}, value.strip(), region)
+            except CellError as exc:
+                errors[path] = str(exc)
+        return errors
+
+    def _constant_message(self, path: str, value: str) -> str:
+        label = self.specs[path].label
+        shown = value if len(value) <= 60 else value[:59] + "…"
+        return f"{label} for every row (“{shown}”):"
 
     def _cleaner(self, path: str) -> Cleaner:
         """The function that cleans a cell of ``path`` and sets it in a payload."""
@@ -643,7 +711,7 @@ class RowBuilder:
                 payload.setdefault(path, digits)
 
             return calling_code
-        convert = self._converter(spec, self.language)
+        convert = self._resolving(spec, self._converter(spec, self.language))
         parent, dot, child = path.partition(".")
         if dot:
             to_value = convert or _as_is
@@ -663,6 +731,26 @@ class RowBuilder:
             payload[path] = convert(raw)
 
         return value
+
+    def _resolving(
+        self, spec: FieldSpec, convert: Callable[[str], Any] | None
+    ) -> Callable[[str], Any] | None:
+        """``convert``, or for a field whose values the provider defines, the function that
+        resolves each of a cell's values through the provider's list (all of them refused
+        when the list could not be read)."""
+        if spec.path in self.unreadable:
+            message = self.unreadable[spec.path]
+
+            def unreadable(raw: str) -> Any:
+                raise CellError(message)
+
+            return unreadable
+        lookup = self.lookups.get(spec.path)
+        if lookup is None:
+            return convert
+        if spec.type in (FieldType.ID_LIST, FieldType.ACCOUNTS):
+            return lambda raw: lookup.resolve_list(clean_list(raw))
+        return lookup.resolve
 
     @staticmethod
     def _converter(spec: FieldSpec, language: str | None) -> Callable[[str], Any] | None:

@@ -108,7 +108,10 @@ def classify(
             labels = ", ".join(spec.label for spec in missing)
             return Classified(
                 INVALID,
-                errors={"row": f"New recipient: {provider.label} needs {labels} to create one."},
+                errors={
+                    "row": f"New recipient: {provider.label} needs {labels} to create one: "
+                    "map a column to it, or set a value for every row."
+                },
             )
         changes: dict[str, list[Any]] = {k: [None, v] for k, v in new.items()}
         for path, value in _custom_values(provider, payload).items():
