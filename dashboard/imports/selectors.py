@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from contextlib import closing
 from datetime import datetime
+from typing import BinaryIO, cast
 
 from django.db.models import Max, QuerySet
 
 from dashboard.connections.models import Connection
 from dashboard.imports.models import Import, ImportRow, RowKind
 from integrations.catalogue import FieldSpec
+from integrations.importing.layout import Records
 from integrations.importing.mapping import mappable_fields
+from integrations.importing.reading import ImportFileError, iter_records
 from integrations.models import MirroredRecipient
 
 
@@ -47,3 +51,26 @@ def import_is_stale(*, import_run: Import) -> bool:
         return False
     changed = mirror_changed_at(connection=import_run.connection)
     return changed is not None and changed > import_run.previewed_at
+
+
+def import_first_records(*, import_run: Import, count: int) -> Records:
+    """The stored file's first ``count`` records as (row number, cells), for choosing the
+    header row; as many as could be read when the file cannot be read to there."""
+    if not import_run.file:
+        return []
+    found: Records = []
+    try:
+        with import_run.file.open("rb") as stored:
+            rows = iter_records(
+                cast(BinaryIO, stored),
+                encoding=import_run.encoding,
+                delimiter=import_run.delimiter,
+            )
+            with closing(rows):
+                for record in rows:
+                    found.append(record)
+                    if len(found) >= count:
+                        break
+    except (ImportFileError, OSError, LookupError):
+        pass  # what was read so far; the page says what is wrong with the file
+    return found
