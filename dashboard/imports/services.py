@@ -182,10 +182,17 @@ def _sheet_list(source: UploadedFile | File) -> list[dict[str, Any]]:
     return sheets
 
 
+def _short_stem(original_name: str) -> str:
+    """The upload's name without its extension, cut to 100 bytes of UTF-8 (a file name
+    may have at most 255, and a Japanese letter takes 3)."""
+    stem = Path(original_name).stem.encode()[:100].decode(errors="ignore")
+    return stem or "upload"
+
+
 def _source_name(original_name: str) -> str:
     """A name to store the original workbook under (the upload's, shortened)."""
-    path = Path(original_name)
-    return f"{path.stem[:100] or 'workbook'}{path.suffix[:10]}"
+    suffix = Path(original_name).suffix
+    return _short_stem(original_name) + (suffix if len(suffix.encode()) <= 10 else ".xlsx")
 
 
 def _import_store(
@@ -398,7 +405,7 @@ def _sheet_converted(import_run: Import, sheet: str, target: BinaryIO) -> tuple[
     except OSError:
         raise LayoutError("sheet", "The workbook is no longer stored: upload it again.") from None
     target.seek(0)
-    return File(target, name=f"{Path(import_run.original_name).stem[:100]}.csv"), read
+    return File(target, name=f"{_short_stem(import_run.original_name)}.csv"), read
 
 
 def _preview_dropped(import_run: Import) -> None:
