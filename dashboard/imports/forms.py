@@ -8,6 +8,7 @@ from django import forms
 from dashboard.connections.models import Connection
 from integrations.catalogue import FieldSpec, FieldType
 from integrations.importing.cells import MAX_CELL_CHARS
+from integrations.importing.layout import MAX_HEADER_ROW
 from integrations.importing.reading import DELIMITER_CHOICES, ENCODING_CHOICES
 
 
@@ -74,3 +75,57 @@ class ConstantsForm(forms.Form):
             field.label = spec.label
             field.help_text = helps.get(spec.path, "")
             self.fields[spec.path] = field
+
+
+class LayoutForm(forms.Form):
+    """Where the rows are: the sheet of a workbook, and the row that names the columns."""
+
+    sheet = forms.ChoiceField(
+        required=False,
+        help_text="Choosing another sheet finds its header row again, unless you set one too.",
+    )
+    header_row = forms.IntegerField(
+        label="Header row",
+        required=False,
+        min_value=1,
+        max_value=MAX_HEADER_ROW,
+        help_text="The row number your spreadsheet shows for the column names; the rows above "
+        "it are skipped. Leave it empty to find it again.",
+        error_messages={
+            "invalid": "Enter the header's row number, such as 1 or 3.",
+            "min_value": "Row numbers start at 1. For a file without column names, tick "
+            "“The file has no header row”.",
+            "max_value": f"The header must be on one of the first {MAX_HEADER_ROW:,} rows.",
+        },
+        widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
+    )
+    no_header = forms.BooleanField(
+        label="The file has no header row",
+        required=False,
+        help_text="Every row is data; the columns are named Column 1, Column 2….",
+    )
+
+    def __init__(self, *args: Any, sheets: list[dict[str, Any]] | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        field = self.fields["sheet"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = [_sheet_choice(sheet) for sheet in sheets or []]
+
+    def layout(self) -> tuple[str, int | None]:
+        """The sheet chosen and the header row: 0 for none; None to find it (left empty, or
+        left as it was while another sheet was chosen)."""
+        sheet = self.cleaned_data.get("sheet") or ""
+        if self.cleaned_data.get("no_header"):
+            return sheet, 0
+        if "sheet" in self.changed_data and "header_row" not in self.changed_data:
+            return sheet, None
+        header_row: int | None = self.cleaned_data.get("header_row")
+        return sheet, header_row
+
+
+def _sheet_choice(sheet: dict[str, Any] | str) -> tuple[str, str]:
+    """A sheet of ``Import.sheets`` ({"name", "empty"}, or a bare name) as a choice."""
+    if isinstance(sheet, str):
+        return sheet, sheet
+    name = str(sheet["name"])
+    return name, f"{name} (empty)" if sheet.get("empty") else name

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import BinaryIO, cast
 
 from django.core.cache import cache
 from django.db.models import Max, QuerySet
@@ -13,8 +15,10 @@ from dashboard.connections.models import Connection
 from dashboard.imports.models import Import, ImportRow, RowKind
 from integrations.catalogue import FieldSpec, field_spec
 from integrations.clients.errors import ProviderError
+from integrations.importing.layout import Records
 from integrations.importing.lookups import lookup_paths, provider_name, read_lookup
 from integrations.importing.mapping import mappable_fields
+from integrations.importing.reading import ImportFileError, iter_records
 from integrations.models import MirroredRecipient
 
 # How long the import page may show a provider list read before (the form's accounts, the
@@ -130,4 +134,27 @@ def import_lookups(
     finally:
         if client is not None:
             client.close()
+    return found
+
+
+def import_first_records(*, import_run: Import, count: int) -> Records:
+    """The stored file's first ``count`` records as (row number, cells), for choosing the
+    header row; as many as could be read when the file cannot be read to there."""
+    if not import_run.file:
+        return []
+    found: Records = []
+    try:
+        with import_run.file.open("rb") as stored:
+            rows = iter_records(
+                cast(BinaryIO, stored),
+                encoding=import_run.encoding,
+                delimiter=import_run.delimiter,
+            )
+            with closing(rows):
+                for record in rows:
+                    found.append(record)
+                    if len(found) >= count:
+                        break
+    except (ImportFileError, OSError, LookupError):
+        pass  # what was read so far; the page says what is wrong with the file
     return found

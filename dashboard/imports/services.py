@@ -7,13 +7,15 @@ is read. Confirming hands exactly the previewed create and update rows to the sy
 
 from __future__ import annotations
 
+import functools
 import gc
 import logging
 import tempfile
 import zlib
 from array import array
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
@@ -44,10 +46,21 @@ from integrations.importing.building import (
     dumps_json,
 )
 from integrations.importing.cells import takes_constant
+from integrations.importing.layout import (
+    HEADER_SEARCH_RECORDS,
+    MAX_HEADER_ROW,
+    WIDTH_SAMPLE_RECORDS,
+    Records,
+    column_names,
+    filled,
+    find_header_row,
+    first_records,
+    header_row_problem,
+)
 from integrations.importing.lookups import lookup_paths
 from integrations.importing.mapping import auto_map, mapping_problems, normalise_header
-from integrations.importing.reading import SAMPLE_BYTES, ImportFileError, detect, iter_rows
-from integrations.importing.workbook import is_workbook, workbook_to_csv
+from integrations.importing.reading import SAMPLE_BYTES, ImportFileError, detect, iter_records
+from integrations.importing.workbook import is_workbook, workbook_sheets, workbook_to_csv
 from integrations.models import JobSource, MirroredRecipient, SyncJob
 from integrations.planner import analyze_if_stale
 from integrations.sync.services import job_create_push
@@ -55,6 +68,9 @@ from integrations.sync.services import job_create_push
 logger = logging.getLogger(__name__)
 
 ROW_BATCH = 1000
+# A title line naming a field this surely is a header (a name or a synonym, not a header
+# that merely contains one: "Email export").
+KNOWN_NAME_CONFIDENCE = 90
 IMPORTABLE_PROVIDERS = (Provider.REDFLAG, Provider.SNAPPY)
 
 
@@ -80,18 +96,33 @@ class ConstantsError(ImportStateError):
 
 
 def _read_header(import_run: Import) -> list[str]:
+    """The column names: the record on row ``header_row`` (the first below it when that row
+    is blank), or for a file without a header "Column 1"… as many as its first rows have."""
+    header_row = import_run.header_row
     with import_run.file.open("rb") as stored:
-        handle = cast(BinaryIO, stored)  # a FieldFile proxies the binary file it opened
-        rows = iter_rows(handle, encoding=import_run.encoding, delimiter=import_run.delimiter)
-        header = next(rows, None)
-        rows.close()
-    if not header:
+        records = first_records(
+            cast(BinaryIO, stored),  # a FieldFile proxies the binary file it opened
+            encoding=import_run.encoding,
+            delimiter=import_run.delimiter,
+            count=1 if header_row else WIDTH_SAMPLE_RECORDS,
+            upto=header_row - 1,
+        )
+    if not records:
         raise ImportFileError("The file is empty.")
-    if len(header) == 1 and not header[0].strip():
-        raise ImportFileError("The first line is empty: it should name the columns.")
+    if not header_row:
+        header = column_names(max(len(cells) for _, cells in records))
+        where = "The file's rows have"
+    else:
+        number, header = records[-1]
+        if number < header_row:
+            raise ImportFileError(header_row_problem(records, header_row))
+        if not filled(header):
+            line = "The first line" if number == 1 else f"Row {number}"
+            raise ImportFileError(f"{line} is empty: it should name the columns.")
+        where = "The first line names" if number == 1 else f"Row {number} names"
     if len(header) > settings.IMPORT_MAX_COLUMNS:
         raise ImportFileError(
-            f"The first line names {len(header):,} columns; an import takes at most "
+            f"{where} {len(header):,} columns; an import takes at most "
             f"{settings.IMPORT_MAX_COLUMNS:,}. Export only the columns you want to send."
         )
     return header
@@ -109,11 +140,19 @@ def _auto_mapping(import_run: Import) -> list[dict[str, Any]]:
 
 
 def import_create(
-    *, connection: Connection, upload: UploadedFile | File, user: Any, inline: bool = False
+    *,
+    connection: Connection,
+    upload: UploadedFile | File,
+    user: Any,
+    inline: bool = False,
+    sheet: str = "",
+    header_row: int | None = None,
 ) -> Import:
     """Store an uploaded file, detect how to read it, map its columns, start the preview.
 
     ``inline`` builds the preview now whatever the file's size (the command line does).
+    ``sheet`` names the sheet of a workbook to read (by default the first with data);
+    ``header_row`` the row that names the columns (0: none; by default the row found).
 
     Raises ``ImportFileError`` (nothing stored) when the file cannot be read as CSV at all.
     """
@@ -123,15 +162,52 @@ def import_create(
     sample = upload.read(SAMPLE_BYTES)
     upload.seek(0)
     with ExitStack() as stack:
-        sheet = ""
+        workbook = None
         if is_workbook(sample, original_name):
             converted = stack.enter_context(tempfile.TemporaryFile())
-            sheet = workbook_to_csv(upload, converted, max_bytes=settings.IMPORT_MAX_BYTES)
+            read = workbook_to_csv(
+                upload, converted, max_bytes=settings.IMPORT_MAX_BYTES, sheet_name=sheet or None
+            )
+            upload.seek(0)
+            workbook = _Workbook(source=upload, sheet=read, sheets=_sheet_list(upload))
             converted.seek(0)
             upload = File(converted, name=f"{Path(original_name).stem}.csv")
             sample = upload.read(SAMPLE_BYTES)
             upload.seek(0)
-        return _import_store(connection, upload, original_name, sample, sheet, user, inline)
+        elif sheet:
+            raise ImportFileError("Only an Excel workbook has sheets: this file is read as CSV.")
+        return _import_store(
+            connection, upload, original_name, sample, workbook, header_row, user, inline
+        )
+
+
+@dataclass(frozen=True)
+class _Workbook:
+    """An uploaded workbook: the file itself, the sheet read and every worksheet's name."""
+
+    source: UploadedFile | File
+    sheet: str
+    sheets: list[dict[str, Any]]
+
+
+def _sheet_list(source: UploadedFile | File) -> list[dict[str, Any]]:
+    """The workbook's worksheets as ``Import.sheets`` keeps them: name, and whether empty."""
+    sheets = [{"name": s.name, "empty": not s.has_data} for s in workbook_sheets(source)]
+    source.seek(0)
+    return sheets
+
+
+def _short_stem(original_name: str) -> str:
+    """The upload's name without its extension, cut to 100 bytes of UTF-8 (a file name
+    may have at most 255, and a Japanese letter takes 3)."""
+    stem = Path(original_name).stem.encode()[:100].decode(errors="ignore")
+    return stem or "upload"
+
+
+def _source_name(original_name: str) -> str:
+    """A name to store the original workbook under (the upload's, shortened)."""
+    suffix = Path(original_name).suffix
+    return _short_stem(original_name) + (suffix if len(suffix.encode()) <= 10 else ".xlsx")
 
 
 def _import_store(
@@ -139,25 +215,33 @@ def _import_store(
     upload: UploadedFile | File,
     original_name: str,
     sample: bytes,
-    sheet: str,
+    workbook: _Workbook | None,
+    header_row: int | None,
     user: Any,
     inline: bool,
 ) -> Import:
     detected = detect(sample)
+    sheet = workbook.sheet if workbook else ""
     import_run = Import(
         connection=connection,
         original_name=original_name[:255],
         sheet=sheet[:100],
+        sheets=workbook.sheets if workbook else [],
         size=upload.size or 0,
         encoding=detected.encoding,
         delimiter=detected.delimiter,
         created_by=user if getattr(user, "is_authenticated", False) else None,
     )
     import_run.file.save(upload.name or "upload.csv", upload, save=False)
+    if workbook:
+        import_run.source_file.save(_source_name(original_name), workbook.source, save=False)
     try:
+        import_run.header_row = _header_row_for(import_run, header_row)
         import_run.header = _read_header(import_run)
     except ImportFileError:
         import_run.file.delete(save=False)
+        if import_run.source_file:
+            import_run.source_file.delete(save=False)
         raise
     import_run.mapping = _auto_mapping(import_run)
     import_run.constants = _remembered_constants(connection)
@@ -191,6 +275,174 @@ def import_set_reading(*, import_run: Import, encoding: str, delimiter: str, use
     import_run.save()
     _start_preview_if_mapped(import_run)
     return import_run
+
+
+# -- the sheet and the header row ----------------------------------------------------------
+
+
+class LayoutError(ImportStateError):
+    """A sheet or header row that cannot be used; ``field`` is the choice ("sheet" or
+    "header_row") the message is about."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def _names_a_field(connection: Connection) -> Callable[[str], bool]:
+    """Tell whether a cell is a column name the connection knows: a field's name or synonym,
+    or a header mapped before (the fields are read when a first cell is asked about)."""
+
+    @functools.cache
+    def known() -> tuple[list[FieldSpec], dict[str, str]]:
+        return import_fields(connection=connection), _remembered(connection)
+
+    def names(title: str) -> bool:
+        fields, remembered = known()
+        if normalise_header(title) in remembered:
+            return True
+        match = auto_map([title], fields)[0]
+        return bool(match.path) and match.confidence >= KNOWN_NAME_CONFIDENCE
+
+    return names
+
+
+def _records_of(handle: BinaryIO, encoding: str, delimiter: str, header_row: int | None) -> Records:
+    """The first records of a file: enough to find its header, and to check ``header_row``."""
+    upto = min(header_row or 0, MAX_HEADER_ROW)
+    return first_records(
+        handle, encoding=encoding, delimiter=delimiter, count=HEADER_SEARCH_RECORDS, upto=upto
+    )
+
+
+def _header_row_for(import_run: Import, header_row: int | None) -> int:
+    """The row found to name the columns (``header_row`` None), or ``header_row`` checked.
+
+    Raises ``ImportFileError`` when the stored file cannot have its header there.
+    """
+    with import_run.file.open("rb") as stored:
+        handle = cast(BinaryIO, stored)  # a FieldFile proxies the binary file it opened
+        records = _records_of(handle, import_run.encoding, import_run.delimiter, header_row)
+    if header_row is None:
+        return find_header_row(records, _names_a_field(import_run.connection))
+    problem = header_row_problem(records, header_row)
+    if problem:
+        raise ImportFileError(problem)
+    return header_row
+
+
+def import_set_layout(
+    *, import_run: Import, sheet: str, header_row: int | None, user: Any
+) -> Import:
+    """Read another sheet of the workbook, or the column names from another row (0: none,
+    None: the row found), then map the columns afresh and rebuild the preview.
+
+    Raises ``LayoutError`` (nothing changed) when the sheet cannot be read or the row cannot
+    name the columns.
+    """
+    _require_open(import_run)
+    before = {"sheet": import_run.sheet, "header row": import_run.header_row}
+    with ExitStack() as stack:
+        converted: File | None = None
+        if sheet and sheet != import_run.sheet:
+            target = stack.enter_context(tempfile.TemporaryFile())
+            converted, sheet = _sheet_converted(import_run, sheet, target)
+            reading = detect(converted.read(SAMPLE_BYTES))
+            converted.seek(0)
+            handle = cast(BinaryIO, converted)
+            records = _records_of(handle, reading.encoding, reading.delimiter, header_row)
+            converted.seek(0)
+        else:
+            sheet = import_run.sheet
+            with import_run.file.open("rb") as stored:
+                handle = cast(BinaryIO, stored)  # a FieldFile proxies the binary file it opened
+                try:
+                    records = _records_of(
+                        handle, import_run.encoding, import_run.delimiter, header_row
+                    )
+                except ImportFileError as exc:
+                    raise LayoutError("header_row", str(exc)) from None
+        if header_row is None:
+            header_row = find_header_row(records, _names_a_field(import_run.connection))
+        elif problem := header_row_problem(records, header_row):
+            raise LayoutError("header_row", problem)
+        if converted is not None:
+            old = import_run.file.name
+            import_run.file.save(converted.name or "sheet.csv", converted, save=False)
+            if old:
+                import_run.file.storage.delete(old)
+            import_run.sheet, import_run.size = sheet[:100], converted.size
+            import_run.encoding, import_run.delimiter = reading.encoding, reading.delimiter
+    import_run.header_row = header_row
+    _preview_dropped(import_run)
+    try:
+        import_run.header = _read_header(import_run)
+    except ImportFileError as exc:
+        import_run.status = ImportStatus.FAILED
+        import_run.error = str(exc)[:1000]
+        import_run.save()
+        return import_run
+    import_run.error = ""
+    import_run.status = ImportStatus.UPLOADED
+    import_run.mapping = _auto_mapping(import_run)
+    import_run.save()
+    after = {"sheet": import_run.sheet, "header row": import_run.header_row}
+    changes = {
+        key: {"before": before[key], "after": after[key]}
+        for key in before
+        if before[key] != after[key]
+    }
+    if changes:
+        audit_record(
+            actor=user,
+            action="import.layout_changed",
+            target=import_run,
+            summary=f"{import_run.original_name}: {layout_text(import_run)}",
+            changes=changes,
+        )
+    _start_preview_if_mapped(import_run)
+    return import_run
+
+
+def _sheet_converted(import_run: Import, sheet: str, target: BinaryIO) -> tuple[File, str]:
+    """The workbook's sheet ``sheet`` written as CSV to ``target``, and the sheet's name.
+
+    Raises ``LayoutError`` when the import is no workbook or the sheet cannot be read.
+    """
+    if not import_run.source_file:
+        raise LayoutError("sheet", "Only an Excel workbook has sheets to choose from.")
+    try:
+        with import_run.source_file.open("rb") as source:
+            read = workbook_to_csv(
+                source, target, max_bytes=settings.IMPORT_MAX_BYTES, sheet_name=sheet
+            )
+    except ImportFileError as exc:
+        raise LayoutError("sheet", str(exc)) from None
+    except OSError:
+        raise LayoutError("sheet", "The workbook is no longer stored: upload it again.") from None
+    target.seek(0)
+    return File(target, name=f"{_short_stem(import_run.original_name)}.csv"), read
+
+
+def _preview_dropped(import_run: Import) -> None:
+    """Forget the preview (its rows were read with another layout), stopping one still
+    being built; the caller saves the import."""
+    import_run.generation += 1
+    import_run.n_rows = import_run.n_create = import_run.n_update = 0
+    import_run.n_unchanged = import_run.n_invalid = 0
+    import_run.bytes_read = 0
+    import_run.previewed_at = None
+    ImportRow.objects.filter(import_run=import_run).delete()
+
+
+def layout_text(import_run: Import) -> str:
+    """Where the import reads its rows, in words: "sheet “Staff”, header on row 3"."""
+    parts = [f"sheet “{import_run.sheet}”"] if import_run.sheet else []
+    if import_run.header_row == 0:
+        parts.append("no header row")
+    else:
+        parts.append(f"header on row {import_run.header_row}")
+    return ", ".join(parts)
 
 
 def import_set_mapping(*, import_run: Import, paths: Sequence[str], user: Any) -> Import:
@@ -435,15 +687,19 @@ def _mirror_lookup(
 _ROW_FIELDS = (
     "number", "cells", "kind", "payload", "errors", "changes", "identifier", "remote_id",
 )  # fmt: skip
-# The first data row (the header is row 1) keeps its cells whatever its kind: the mapping
-# form shows them as each column's sample.
-FIRST_ROW = 2
 
 
-def _stored_cells(number: int, kind: str, cells: list[str]) -> list[str]:
+def first_data_row(import_run: Import) -> int:
+    """The row number of the file's first data row: the row below the header (row 1
+    without one). It keeps its cells whatever its kind: the mapping form shows them as each
+    column's sample."""
+    return import_run.header_row + 1 if import_run.header_row else 1
+
+
+def _stored_cells(number: int, kind: str, cells: list[str], first_row: int) -> list[str]:
     """The cells a preview row keeps: an invalid row's (shown beside its errors and written
     to invalid.csv) and the first row's. Every other row is shown by what it would send."""
-    return cells if kind == RowKind.INVALID or number == FIRST_ROW else []
+    return cells if kind == RowKind.INVALID or number == first_row else []
 
 
 def _insert_rows(import_run: Import, rows: list[list[Any]]) -> None:
@@ -455,9 +711,11 @@ def _insert_rows(import_run: Import, rows: list[list[Any]]) -> None:
     Django's and psycopg's dumpers, which together cost more than validating the row.
     """
     run_id, generation = import_run.pk, import_run.generation
+    first_row = first_data_row(import_run)
     values = [
         (
-            run_id, generation, number, dumps_json(_stored_cells(number, kind, cells)), kind,
+            run_id, generation, number,
+            dumps_json(_stored_cells(number, kind, cells, first_row)), kind,
             payload, errors, changes, identifier, remote_id, warnings,
         )
         for number, cells, kind, payload, errors, changes, identifier, remote_id, *more in rows
@@ -497,7 +755,7 @@ class _FirstRows:
         self.mask = size - 1
         self.hashes = array("q", bytes(8 * size))
         self.checks = array("I", bytes(4 * size))
-        self.numbers = array("i", bytes(4 * size))  # 0: empty (row numbers start at 2)
+        self.numbers = array("i", bytes(4 * size))  # 0: empty (row numbers start at 1)
 
     def setdefault(self, key: str, number: int) -> int:
         """The number stored for ``key``, after storing ``number`` if there was none."""
@@ -562,13 +820,14 @@ class _PreviewWriter:
             mirror.update({(path, key): entry for key, entry in found.items()})
         return mirror
 
-    def write(self, first: int, batch: list[list[str]], previewed: list[Previewed]) -> None:
-        """Store one batch of previewed rows, numbered from ``first``: a row repeating an
+    def write(
+        self, numbers: Sequence[int], batch: list[list[str]], previewed: list[Previewed]
+    ) -> None:
+        """Store one batch of previewed rows, numbered ``numbers``: a row repeating an
         earlier row's identifier is invalid, and so is the earlier row."""
         rows: list[list[Any]] = []
         in_batch: dict[int, list[Any]] = {}  # row number → its row, for duplicates
-        firsts = self._first_rows(first, previewed)
-        numbers = range(first, first + len(batch))
+        firsts = self._first_rows(numbers, previewed)
         for number, cells, one, seen in zip(numbers, batch, previewed, firsts, strict=True):
             kind, payload, errors, changes, identifier, remote_id, cell_errors = one
             key = identifier.lower()
@@ -592,12 +851,12 @@ class _PreviewWriter:
         for row in rows:
             self.kinds[row[2]] = self.kinds.get(row[2], 0) + 1
 
-    def _first_rows(self, first: int, previewed: list[Previewed]) -> list[int]:
-        """For each row of the batch (numbered from ``first``), the number of the first row
+    def _first_rows(self, numbers: Sequence[int], previewed: list[Previewed]) -> list[int]:
+        """For each row of the batch (numbered ``numbers``), the number of the first row
         with its identifier, compared without case (its own number when it is the first, or
         has none)."""
         firsts = []
-        for number, row in enumerate(previewed, start=first):
+        for number, row in zip(numbers, previewed, strict=True):
             key = row[4].lower()
             firsts.append(self.first_seen.setdefault(key, number) if key else number)
         return firsts
@@ -667,10 +926,27 @@ def _row_ids(import_run: Import, numbers: list[int]) -> list[int]:
 
 
 def _data_rows(import_run: Import, handle: BinaryIO) -> Iterator[tuple[int, list[str]]]:
-    """The file's data rows with their numbers (the header is row 1; blank lines skipped)."""
-    rows = iter_rows(handle, encoding=import_run.encoding, delimiter=import_run.delimiter)
-    next(rows, None)  # the header
-    return enumerate(rows, start=FIRST_ROW)
+    """The file's data rows with their row numbers as a spreadsheet shows them: the records
+    below the header (every record without one; blank lines skipped)."""
+    records = iter_records(handle, encoding=import_run.encoding, delimiter=import_run.delimiter)
+    if import_run.header_row:
+        for number, _ in records:  # title lines, then the header
+            if number >= import_run.header_row:
+                break
+    if import_run.sheet:
+        return _padded(records, len(import_run.header))
+    return records
+
+
+def _padded(
+    records: Iterator[tuple[int, list[str]]], width: int
+) -> Iterator[tuple[int, list[str]]]:
+    """A workbook's rows as wide as its header: a sheet's row ends at its last filled cell,
+    so one whose last cells are empty is no shorter than the others in the sheet."""
+    for number, cells in records:
+        if len(cells) < width:
+            cells.extend([""] * (width - len(cells)))
+        yield number, cells
 
 
 def _cells_of(import_run: Import, numbers: set[int]) -> dict[int, list[str]]:
@@ -688,20 +964,20 @@ def _cells_of(import_run: Import, numbers: set[int]) -> dict[int, list[str]]:
 
 def _batches(
     import_run: Import, handle: BinaryIO
-) -> Iterator[tuple[tuple[int, int], list[list[str]]]]:
-    """The data rows in batches of ``ROW_BATCH``, each keyed by its first row's number and
-    the bytes of the file read once it was (the progress to show when it is written)."""
+) -> Iterator[tuple[tuple[list[int], int], list[list[str]]]]:
+    """The data rows in batches of ``ROW_BATCH``, each keyed by its rows' numbers (a blank
+    line between two rows counts) and the bytes of the file read once it was (the progress
+    to show when it is written)."""
     batch: list[list[str]] = []
-    first = FIRST_ROW
+    numbers: list[int] = []
     for number, cells in _data_rows(import_run, handle):
-        if not batch:
-            first = number
+        numbers.append(number)
         batch.append(cells)
         if len(batch) >= ROW_BATCH:
-            yield (first, handle.tell()), batch
-            batch = []
+            yield (numbers, handle.tell()), batch
+            batch, numbers = [], []
     if batch:
-        yield (first, handle.tell()), batch
+        yield (numbers, handle.tell()), batch
 
 
 def _helpers(import_run: Import) -> int:
@@ -782,7 +1058,7 @@ def import_build_preview(*, import_id: int, generation: int) -> None:
         return
     current = Import.objects.filter(pk=import_id, generation=generation)
     writer = _PreviewWriter(import_run, import_fields(connection=import_run.connection))
-    builder: BatchBuilder[tuple[int, int]] = BatchBuilder(
+    builder: BatchBuilder[tuple[list[int], int]] = BatchBuilder(
         writer.spec, helpers=_helpers(import_run), lookup=writer.lookup
     )
     try:
@@ -792,9 +1068,10 @@ def import_build_preview(*, import_id: int, generation: int) -> None:
             # into a scan of the connection's recipients.
             analyze_if_stale(MirroredRecipient)
             handle = cast(BinaryIO, stored)  # a FieldFile proxies the binary file it opened
-            for (first, bytes_read), batch, built in builder.results(_batches(import_run, handle)):
+            batches = _batches(import_run, handle)
+            for (numbers, bytes_read), batch, built in builder.results(batches):
                 with _batch_transaction():
-                    writer.write(first, batch, built)
+                    writer.write(numbers, batch, built)
                     progress = {"bytes_read": bytes_read, **writer.counts()}
                     if not current.update(**progress):
                         raise _Superseded  # and the batch is not stored
@@ -890,5 +1167,7 @@ def import_discard(*, import_run: Import, user: Any) -> Import:
     ImportRow.objects.filter(import_run=import_run).delete()
     if import_run.file:
         import_run.file.delete(save=False)
+    if import_run.source_file:
+        import_run.source_file.delete(save=False)
     audit_record(actor=user, action="import.discarded", target=import_run)
     return import_run

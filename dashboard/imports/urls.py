@@ -10,6 +10,7 @@ urlpatterns = [
     path("sample.csv", views.import_sample_csv, name="sample_csv"),
     path("<int:pk>/", views.import_detail, name="detail"),
     path("<int:pk>/reading/", views.import_reading, name="reading"),
+    path("<int:pk>/layout/", views.import_layout, name="layout"),
     path("<int:pk>/mapping/", views.import_mapping, name="mapping"),
     path("<int:pk>/constants/", views.import_constants, name="constants"),
     path("<int:pk>/refresh/", views.import_refresh, name="refresh"),

@@ -17,11 +17,12 @@ from dashboard.accounts.roles import Capability
 from dashboard.core.http import HtmxHttpRequest
 from dashboard.imports import services
 from dashboard.imports.exports import invalid_csv_lines
-from dashboard.imports.forms import ConstantsForm, ReadingForm, UploadForm
+from dashboard.imports.forms import ConstantsForm, LayoutForm, ReadingForm, UploadForm
 from dashboard.imports.models import Import, ImportRow, ImportStatus, RowKind
 from dashboard.imports.selectors import (
     ImportLookups,
     import_fields,
+    import_first_records,
     import_is_stale,
     import_lookups,
     import_rows,
@@ -101,6 +102,8 @@ def _import_new(request: HttpRequest, cap: SizeCappedUploadHandler) -> HttpRespo
             except ImportFileError as exc:
                 form.add_error("file", str(exc))
             else:
+                if import_run.header_row > 1:
+                    messages.info(request, _header_found(import_run.header_row))
                 return redirect("imports:detail", pk=import_run.pk)
     status = 422 if form.errors else 200
     context = {"form": form, "limit": limit}
@@ -308,6 +311,7 @@ def _detail_context(request: HttpRequest, import_run: Import) -> dict[str, Any]:
         "display_rows": [_display(row, import_run, labels, names) for row in page.object_list],
         "stale": import_run.status == ImportStatus.PREVIEWED
         and import_is_stale(import_run=import_run),
+        "layout": _layout_context(import_run),
     }
 
 
@@ -360,6 +364,73 @@ def import_reading(request: HttpRequest, pk: int) -> HttpResponse:
         except services.ImportStateError as exc:
             messages.error(request, str(exc))
     return _back(request, import_run)
+
+
+def _header_found(header_row: int) -> str:
+    skipped = "row 1" if header_row == 2 else f"rows 1\N{EN DASH}{header_row - 1}"
+    return (
+        f"Header found on row {header_row}; {skipped} skipped. If that is wrong, change it "
+        "under “Sheet and header row”."
+    )
+
+
+# The rows shown to choose the header from: the first ones, and a few below the header.
+LAYOUT_ROWS = 10
+LAYOUT_CELLS = 4
+
+
+def _layout_initial(import_run: Import) -> dict[str, Any]:
+    return {
+        "sheet": import_run.sheet,
+        "header_row": import_run.header_row or None,
+        "no_header": import_run.header_row == 0,
+    }
+
+
+def _layout_context(import_run: Import, form: LayoutForm | None = None) -> dict[str, Any]:
+    """The sheet and header-row card: its form and the file's first rows as the spreadsheet
+    numbers them (the header marked), to choose the header from."""
+    if form is None:
+        form = LayoutForm(initial=_layout_initial(import_run), sheets=import_run.sheets)
+    count = min(max(LAYOUT_ROWS, import_run.header_row + 3), 3 * LAYOUT_ROWS)
+    rows = [
+        {
+            "number": number,
+            "cells": cells[:LAYOUT_CELLS],
+            "more": max(0, len(cells) - LAYOUT_CELLS),
+            "is_header": number == import_run.header_row,
+            "skipped": number < import_run.header_row,
+        }
+        for number, cells in import_first_records(import_run=import_run, count=count)
+    ]
+    return {"form": form, "rows": rows, "skipped": max(0, import_run.header_row - 1)}
+
+
+@require_POST
+@require_capability(Capability.MANAGE_IMPORTS)
+def import_layout(request: HttpRequest, pk: int) -> HttpResponse:
+    """Read another sheet of the workbook, or the column names from another row (or none)."""
+    import_run = get_object_or_404(Import.objects.select_related("connection", "job"), pk=pk)
+    form = LayoutForm(request.POST, initial=_layout_initial(import_run), sheets=import_run.sheets)
+    if form.is_valid():
+        sheet, header_row = form.layout()
+        try:
+            services.import_set_layout(
+                import_run=import_run, sheet=sheet, header_row=header_row, user=request.user
+            )
+        except services.LayoutError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, str(exc))
+        except services.ImportStateError as exc:
+            messages.error(request, str(exc))
+            return _back(request, import_run)
+        else:
+            messages.success(
+                request, f"Now reading {services.layout_text(import_run)}; columns mapped again."
+            )
+            return _back(request, import_run)
+    context = _detail_context(request, import_run)
+    context["layout"] = _layout_context(import_run, form)
+    return render(request, "imports/detail.html", context, status=422)
 
 
 @require_POST

@@ -10,6 +10,7 @@ import codecs
 import contextlib
 import csv
 import io
+from collections import Counter
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -135,7 +136,9 @@ def detect_delimiter(text: str) -> str:
 
     ``csv.Sniffer`` misreads quoted commas and one-column files; instead each candidate parses
     the first rows and the one giving the same number of columns (more than one) on most rows
-    wins, the earlier candidate on a tie.
+    wins, the wider split and then the earlier candidate on a tie. The number of columns is
+    the commonest, not the first row's: title lines above the header ("Employee export",
+    "Generated 2025-01-02") have one cell whatever the delimiter.
     """
     lines = text.splitlines(keepends=True)
     # The last line of a sample may be cut short: leave it out unless it is the only one.
@@ -148,12 +151,10 @@ def detect_delimiter(text: str) -> str:
             rows = [row for row in csv.reader(io.StringIO(sample), delimiter=delimiter) if row]
         except csv.Error:
             continue
-        if not rows:
+        widths = Counter(len(row) for row in rows if len(row) > 1)
+        if not widths:
             continue
-        width = len(rows[0])
-        if width < 2:
-            continue
-        consistent = sum(len(row) == width for row in rows)
+        width, consistent = max(widths.items(), key=lambda item: (item[1], item[0]))
         score = (consistent, width)
         if score > best_score:
             best, best_score = delimiter, score
@@ -193,13 +194,15 @@ class _Lines:
             yield line
 
 
-def iter_rows(
+def iter_records(
     binary: BinaryIO, *, encoding: str, delimiter: str
-) -> Generator[list[str], None, None]:
-    """Yield every record of the file (the header first) as a list of cells.
+) -> Generator[tuple[int, list[str]], None, None]:
+    """Yield every non-blank record of the file with its place in the file.
 
-    Quoted newlines and CRLF line ends are handled by ``csv`` itself (``newline=""``); blank
-    lines are skipped. A UTF-8 byte-order mark is dropped whichever UTF-8 is chosen.
+    The place counts blank records too (1 is the first record), so it is the row number a
+    spreadsheet shows for the record. Quoted newlines and CRLF line ends are handled by
+    ``csv`` itself (``newline=""``). A UTF-8 byte-order mark is dropped whichever UTF-8 is
+    chosen.
     """
     if encoding.replace("_", "-").lower() in {"utf-8", "utf8"}:
         encoding = "utf-8-sig"
@@ -207,10 +210,10 @@ def iter_rows(
     lines = _Lines(text, encoding)
     reader = csv.reader(lines, delimiter=delimiter, strict=False)
     try:
-        for row in reader:
+        for number, row in enumerate(reader, start=1):
             if not row or (len(row) == 1 and not row[0].strip()):
                 continue
-            yield row
+            yield number, row
     except csv.Error as exc:
         message = f"Line {lines.line}: the file cannot be read as CSV ({exc})."
         raise ImportFileError(message) from None
@@ -218,3 +221,13 @@ def iter_rows(
         # Hand the binary file back open: its owner closes it.
         with contextlib.suppress(ValueError):
             text.detach()
+
+
+def iter_rows(
+    binary: BinaryIO, *, encoding: str, delimiter: str
+) -> Generator[list[str], None, None]:
+    """Yield every record of the file (the header first) as a list of cells; blank lines are
+    skipped (``iter_records`` tells where each record is)."""
+    with contextlib.closing(iter_records(binary, encoding=encoding, delimiter=delimiter)) as rows:
+        for _, row in rows:
+            yield row

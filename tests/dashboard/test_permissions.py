@@ -68,6 +68,7 @@ TABLE: dict[str, tuple[str, str, Expectations]] = {
     "imports:sample_csv": ("get", "/imports/sample.csv", ADMIN_ONLY),
     "imports:detail": ("get", "/imports/{pk}/", ADMIN_ONLY),
     "imports:reading": ("post", "/imports/{pk}/reading/", ADMIN_ONLY),
+    "imports:layout": ("post", "/imports/{pk}/layout/", ADMIN_ONLY),
     "imports:mapping": ("post", "/imports/{pk}/mapping/", ADMIN_ONLY),
     "imports:constants": ("post", "/imports/{pk}/constants/", ADMIN_ONLY),
     "imports:refresh": ("post", "/imports/{pk}/refresh/", ADMIN_ONLY),

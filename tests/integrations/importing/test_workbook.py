@@ -97,8 +97,8 @@ def test_a_formula_is_read_as_its_computed_value_never_as_formula_text():
     assert rows[1] == ["a@example.com"]
 
 
-def test_an_empty_first_sheet_is_refused():
-    with pytest.raises(ImportFileError, match=r"first sheet \(“Empty”\) of this workbook is empty"):
+def test_a_workbook_without_data_is_refused():
+    with pytest.raises(ImportFileError, match="The sheet “Empty” of this workbook is empty"):
         convert(xlsx(title="Empty"))
 
 

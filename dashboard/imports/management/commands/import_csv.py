@@ -1,8 +1,10 @@
-"""``import_csv --connection NAME FILE [--dry-run]``: the upload pipeline from a shell.
+"""``import_csv --connection NAME FILE [--sheet NAME] [--header-row N] [--dry-run]``: the
+upload pipeline from a shell.
 
-Reads the file exactly as the upload page does (encoding, delimiter, the mapping remembered
-for the connection or the automatic one), prints the preview's counts and, without
-``--dry-run``, confirms it: the create and update rows become one push job.
+Reads the file exactly as the upload page does (encoding, delimiter, the sheet of a workbook
+and the header row, the mapping remembered for the connection or the automatic one), prints
+the preview's counts and, without ``--dry-run``, confirms it: the create and update rows
+become one push job.
 """
 
 from __future__ import annotations
@@ -32,17 +34,34 @@ class Command(BaseCommand):
         parser.add_argument(
             "--dry-run", action="store_true", help="Print the preview's counts; send nothing."
         )
+        parser.add_argument(
+            "--sheet",
+            metavar="NAME",
+            default="",
+            help="The sheet of an .xlsx workbook to read (default: the first with data).",
+        )
+        parser.add_argument(
+            "--header-row",
+            metavar="N",
+            type=int,
+            default=None,
+            help="The row that names the columns, as a spreadsheet numbers it; 0: the file has "
+            "no header row (default: found, skipping title lines above it).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         path: Path = options["file"]
         if not path.is_file():
             raise CommandError(f"No such file: {path}")
+        header_row: int | None = options["header_row"]
+        if header_row is not None and header_row < 0:
+            raise CommandError("--header-row: row numbers start at 1 (0: no header row).")
         connection = connection_by_name(options["connection"], purpose="import")
         with path.open("rb") as handle:
             try:
                 run = services.import_create(
                     connection=connection, upload=File(handle, name=path.name), user=None,
-                    inline=True,
+                    inline=True, sheet=options["sheet"], header_row=header_row,
                 )  # fmt: skip
             except ImportFileError as exc:
                 raise CommandError(f"{path}: {exc} Nothing was sent.") from None
@@ -51,7 +70,8 @@ class Command(BaseCommand):
             for title, entry in zip(run.header, run.mapping, strict=True)
         )
         self.stdout.write(
-            f"Import {run.pk}: {path.name}, {run.encoding}, delimiter {run.delimiter!r}\n"
+            f"Import {run.pk}: {path.name}, {run.encoding}, delimiter {run.delimiter!r}, "
+            f"{services.layout_text(run)}\n"
             f"Columns: {header}"
         )
         if run.status == ImportStatus.UPLOADED:
