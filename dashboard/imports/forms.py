@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.core.validators import ProhibitNullCharactersValidator
 
 from dashboard.connections.models import Connection
 from integrations.importing.reading import DELIMITER_CHOICES, ENCODING_CHOICES
@@ -32,3 +33,19 @@ class UploadForm(forms.Form):
 class ReadingForm(forms.Form):
     encoding = forms.ChoiceField(choices=ENCODING_CHOICES)
     delimiter = forms.ChoiceField(choices=DELIMITER_CHOICES)
+
+
+class FixCellForm(forms.Form):
+    """A new value for one cell of an invalid preview row (the service checks the value)."""
+
+    column = forms.IntegerField()
+    value = forms.CharField(required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # A NUL byte is refused by the service, in the words it uses for every bad value.
+        self.fields["value"].validators = [
+            validator
+            for validator in self.fields["value"].validators
+            if not isinstance(validator, ProhibitNullCharactersValidator)
+        ]

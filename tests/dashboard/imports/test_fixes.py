@@ -357,3 +357,173 @@ def test_a_fix_applies_to_a_large_file_read_in_batches(redflag, admin_user, monk
     rebuild(run)
     assert fingerprint(run) == fixed
 
+
+# -- on the page ----------------------------------------------------------------------------
+
+HTMX = {"HX-Request": "true", "HX-Target": "row-3"}
+
+
+def post_fix(client, run: Import, number: int, data: dict, htmx: bool = True):
+    return client.post(f"/imports/{run.pk}/rows/{number}/fix/", data, headers=HTMX if htmx else {})
+
+
+def test_the_preview_offers_an_editor_for_each_problem_cell(admin_client, run):
+    page = admin_client.get(f"/imports/{run.pk}/").content.decode()
+    action = f"/imports/{run.pk}/rows/3/fix/"
+    assert f'action="{action}" hx-post="{action}" hx-target="closest tr"' in page
+    assert 'Edit email<span class="visually-hidden"> of row 3</span></summary>' in page
+    assert '<label for="fix-3-0">New email' in page
+    assert 'id="fix-3-0" name="value" value="bob(at)example.com" maxlength="1000"' in page
+    assert '<input type="hidden" name="column" value="0">' in page
+    assert 'src="/static/js/import_fix.js" defer nonce=' in page
+    # Only the invalid row has one.
+    assert page.count('class="cell-fix"') == 1
+
+
+def test_a_duplicate_row_is_fixed_in_its_identifier_cell(admin_client, redflag, admin_user):
+    run = start(redflag, admin_user, "email,firstName,lastName\r\na@x.io,A,A\r\na@x.io,B,B\r\n")
+    page = admin_client.get(f"/imports/{run.pk}/").content.decode()
+    assert 'id="fix-2-0"' in page and 'id="fix-3-0"' in page
+
+
+def test_a_fix_with_htmx_answers_with_the_row_in_its_class_and_the_counts(admin_client, run):
+    response = post_fix(admin_client, run, 3, {"column": "0", "value": " bob@example.com "})
+
+    assert response.status_code == 200
+    body = response.content.decode()
+    row = body.split("</tr>")[0]
+    assert row.lstrip().startswith('<tr id="row-3" class="row-create" tabindex="-1" autofocus>')
+    assert '<span class="badge kind-create">Create</span>' in row
+    assert "bob@example.com" in row
+    assert "Fixed in the preview: <strong>email</strong> <q>bob@example.com</q>" in row
+    assert 'class="cell-fix"' not in row
+    assert '<dl id="import-stats" class="stats import-stats" hx-swap-oob="true">' in body
+    assert '<dd class="count-create">2</dd>' in body
+    assert '<dd class="count-invalid">0</dd>' in body
+    assert 'Invalid <span class="tab-count">0</span>' in body
+    assert "Confirm: send 3 rows to Acme RedFlag" in body
+    assert "Download the" not in body  # the invalid rows' link went with the last of them
+    assert (
+        '<p id="fix-status" hx-swap-oob="innerHTML">Row 3 fixed: it will create a recipient.</p>'
+        in body
+    )
+    assert rows(run)[3].cells == ["bob@example.com", "Bob", "Marsh"]
+
+
+def test_a_refused_value_opens_the_editor_again_with_the_reason(admin_client, run):
+    response = post_fix(admin_client, run, 3, {"column": "0", "value": "x" * 1001})
+
+    assert response.status_code == 422
+    body = response.content.decode()
+    assert '<details class="cell-fix" open>' in body
+    assert 'aria-describedby="fix-3-0-error fix-3-0-help" aria-invalid="true" autofocus' in body
+    assert (
+        '<p class="error-text" id="fix-3-0-error">A cell holds at most 1,000 characters; '
+        "this value has 1,001.</p>"
+    ) in body
+    assert f'value="{"x" * 1001}"' in body  # what was typed, to shorten
+    assert '<p id="fix-status" hx-swap-oob="innerHTML"></p>' in body
+    assert rows(run)[3].cells[0] == "bob(at)example.com"
+
+
+def test_a_nul_byte_is_refused_in_words(admin_client, run):
+    response = post_fix(admin_client, run, 3, {"column": "0", "value": "bob@example.com\x00"})
+    assert response.status_code == 422
+    assert "The value contains a NUL character" in response.content.decode()
+    response = post_fix(admin_client, run, 3, {"column": "0", "value": "a\x00"}, htmx=False)
+    assert response.status_code == 302
+    page = admin_client.get(response["Location"]).content.decode()
+    assert "The value contains a NUL character" in page
+
+
+def test_a_fix_that_settles_a_duplicate_swaps_the_other_row_of_the_page_too(
+    admin_client, redflag, admin_user
+):
+    text = "email,firstName,lastName\r\na@x.io,A,A\r\nA@x.io,B,B\r\nz@x.io,Z,Z\r\n"
+    run = start(redflag, admin_user, text)
+
+    response = post_fix(admin_client, run, 3, {"column": "0", "value": "b@x.io", "rows": ""})
+
+    body = response.content.decode()
+    assert '<tr id="row-3" class="row-create" tabindex="-1" autofocus>' in body
+    assert '<tr id="row-2" class="row-create" tabindex="-1" hx-swap-oob="true">' in body
+    assert '<tr id="row-4"' not in body  # unchanged: not sent again
+    assert "Row 3 fixed: it will create a recipient. Row 2 is now create." in body
+
+
+def test_without_javascript_a_fix_goes_back_to_the_row_on_its_tab(admin_client, run):
+    response = post_fix(
+        admin_client, run, 3, {"column": "0", "value": "bob@example.com", "rows": "invalid"},
+        htmx=False,
+    )  # fmt: skip
+    assert response.status_code == 302
+    assert response["Location"] == f"/imports/{run.pk}/?rows=invalid#row-3"
+    page = admin_client.get(response["Location"]).content.decode()
+    assert "Row 3 fixed: it will create a recipient." in page
+    assert '<dd class="count-create">2</dd>' in page
+
+
+@pytest.mark.parametrize(
+    ("number", "data", "status", "message"),
+    [
+        (9, {"column": "0", "value": "x"}, 409, "There is no row 9 in this preview."),
+        (3, {"column": "7", "value": "x"}, 422, "There is no column 8: the file has 3."),
+        (3, {"value": "x"}, 422, "Choose a cell of the row and type its new value."),
+        (2, {"column": "0", "value": "x"}, 422, "Row 2 is not invalid"),
+    ],
+)
+def test_bad_fixes_answer_in_words(admin_client, run, number, data, status, message):
+    response = post_fix(admin_client, run, number, data)
+    assert response.status_code == status
+    assert message in response.content.decode()
+    response = post_fix(admin_client, run, number, data, htmx=False)
+    assert response.status_code == 302
+    assert message in admin_client.get(response["Location"]).content.decode()
+
+
+def test_the_invalid_rows_csv_lists_the_rows_still_invalid_as_fixed(
+    admin_client, redflag, admin_user
+):
+    text = (
+        "email,firstName,lastName,country\r\n"
+        "bad1,A,A,Norway\r\n"  # fixed: valid
+        "bad2,B,B,Atlantis\r\n"  # fixed twice, and still invalid for its country
+        "bad3,C,C,Atlantis\r\n"  # not fixed
+    )
+    run = start(redflag, admin_user, text)
+    fix(run, 2, 0, "a@x.io", admin_user)
+    fix(run, 3, 3, "Narnia", admin_user)
+    fix(run, 3, 0, "b@x.io", admin_user)
+
+    response = admin_client.get(f"/imports/{run.pk}/invalid.csv")
+
+    lines = b"".join(response.streaming_content).decode("utf-8-sig").splitlines()
+    assert lines[0] == "email,firstName,lastName,country,Errors"
+    assert lines[1].startswith("b@x.io,B,B,Narnia,country: ")
+    assert lines[2].startswith("bad3,C,C,Atlantis,email: ")
+    assert len(lines) == 3
+
+
+@pytest.mark.parametrize("role", ["support", "manager"])
+def test_support_and_managers_cannot_fix_a_cell_on_the_page(role_clients, run, role):
+    for htmx in (True, False):
+        response = post_fix(role_clients[role], run, 3, {"column": "0", "value": "b@x.io"}, htmx)
+        assert response.status_code == 403
+        assert "You need the HR admin role to upload CSV imports" in response.content.decode()
+    assert rows(run)[3].kind == "invalid"
+    run.refresh_from_db()
+    assert run.fixes == {}
+
+
+def test_a_new_recipient_missing_a_needed_field_is_fixed_in_its_empty_cell(
+    admin_client, redflag, admin_user
+):
+    run = start(redflag, admin_user, "email,firstName,lastName\r\nann@x.io,,Lee\r\n")
+    assert "needs First name" in rows(run)[2].errors["row"]
+    page = admin_client.get(f"/imports/{run.pk}/").content.decode()
+    assert 'id="fix-2-1" name="value" value=""' in page
+    assert 'id="fix-2-0"' not in page and 'id="fix-2-2"' not in page  # filled in: not offered
+
+    body = post_fix(admin_client, run, 2, {"column": "1", "value": "Ann"}).content.decode()
+
+    assert '<tr id="row-2" class="row-create"' in body
