@@ -493,6 +493,10 @@ def import_fix_cell(request: HtmxHttpRequest, pk: int, number: int) -> HttpRespo
         "stale": import_is_stale(import_run=import_run),
         "fix_status": "" if shows_error else error or _fix_status(row, import_run.header, others),
     }
+    if context["stale"] and not error:
+        context["fix_status"] += (
+            " The preview is out of date: refresh it before confirming (it keeps your fixes)."
+        )
     return render(
         request, "imports/detail.html#fix_response", context, status=422 if error else 200
     )

@@ -527,3 +527,18 @@ def test_a_new_recipient_missing_a_needed_field_is_fixed_in_its_empty_cell(
     body = post_fix(admin_client, run, 2, {"column": "1", "value": "Ann"}).content.decode()
 
     assert '<tr id="row-2" class="row-create"' in body
+
+
+def test_a_fix_on_an_out_of_date_preview_says_it_must_still_be_refreshed(
+    admin_client, run, redflag
+):
+    redflag.mirror_refreshed_at = timezone.now()
+    redflag.save()
+    body = post_fix(admin_client, run, 3, {"column": "0", "value": "b@x.io"}).content.decode()
+    assert (
+        "Row 3 fixed: it will create a recipient. The preview is out of date: refresh it before "
+        "confirming (it keeps your fixes)."
+    ) in body
+    assert 'type="submit" disabled>Confirm: send 3 rows' in body
+    page = admin_client.get(f"/imports/{run.pk}/").content.decode()
+    assert "Refresh it before confirming (it keeps the cells you fixed)." in page
