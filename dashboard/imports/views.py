@@ -479,6 +479,10 @@ def import_fix_cell(request: HtmxHttpRequest, pk: int, number: int) -> HttpRespo
         for other in import_rows(import_run=import_run).filter(number__in=shown)
         if other.number != number and (other.kind, other.errors) != shown[other.number]
     ]
+    stale = import_is_stale(import_run=import_run)
+    status = "" if shows_error else error or _fix_status(row, import_run.header, others)
+    if stale and not error:
+        status += " The preview is out of date: refresh it before confirming (it keeps your fixes)."
     context = {
         "import_run": import_run,
         "connection": import_run.connection,
@@ -490,13 +494,9 @@ def import_fix_cell(request: HtmxHttpRequest, pk: int, number: int) -> HttpRespo
         "tabs": _tabs(import_run, kind),
         "kind": kind,
         "page": page,
-        "stale": import_is_stale(import_run=import_run),
-        "fix_status": "" if shows_error else error or _fix_status(row, import_run.header, others),
+        "stale": stale,
+        "fix_status": status,
     }
-    if context["stale"] and not error:
-        context["fix_status"] += (
-            " The preview is out of date: refresh it before confirming (it keeps your fixes)."
-        )
     return render(
         request, "imports/detail.html#fix_response", context, status=422 if error else 200
     )

@@ -13,19 +13,32 @@
     if (summary) summary.focus();
   }
 
-  function showCancel(root) {
-    root.querySelectorAll("[data-fix-cancel]").forEach(function (button) { button.hidden = false; });
-  }
-
-  // "toggle" does not bubble: listen while it goes down.
-  document.addEventListener("toggle", function (event) {
-    var editor = event.target;
-    if (!editor.matches || !editor.matches("details.cell-fix") || !editor.open) return;
+  function edit(editor) {
     var input = editor.querySelector("input[name=value]");
     if (input && document.activeElement !== input) {
       input.focus();
       input.select();
     }
+  }
+
+  function showCancel(root) {
+    root.querySelectorAll("[data-fix-cancel]").forEach(function (button) { button.hidden = false; });
+  }
+
+  // Opened from its Edit button (a click, or Enter or Space on it): open it here, so the box
+  // has the focus before the next key (the browser's "toggle" comes a task later).
+  document.addEventListener("click", function (event) {
+    var summary = event.target.closest && event.target.closest("details.cell-fix > summary");
+    if (!summary || summary.parentElement.open) return;
+    event.preventDefault();
+    summary.parentElement.open = true;
+    edit(summary.parentElement);
+  });
+
+  // Opened any other way. "toggle" does not bubble: listen while it goes down.
+  document.addEventListener("toggle", function (event) {
+    var editor = event.target;
+    if (editor.matches && editor.matches("details.cell-fix") && editor.open) edit(editor);
   }, true);
 
   document.addEventListener("keydown", function (event) {

@@ -96,6 +96,7 @@ def test_an_invalid_cell_is_fixed_from_the_keyboard_and_the_row_moves_to_create(
     expect(box).to_be_hidden()
     expect(page.locator("#row-4 summary")).to_be_focused()
     page.keyboard.press("Enter")
+    expect(box).to_be_focused()
     expect(box).to_have_value("cy@")
 
     # A value that still fails: the row says why now, and keeps its editor.

@@ -10,6 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from dashboard.imports import services
 from integrations.clients import client_for
+from integrations.clients.redflag import RedFlagClient
 from integrations.models import JobStatus, SyncItem
 from integrations.sync.engine import job_execute
 from tests.factories import ConnectionFactory
@@ -51,6 +52,7 @@ def test_a_fixed_email_is_sent_to_the_provider_as_fixed(sandbox, admin_user, tmp
         enabled_fields={"email", "firstName", "lastName"},
         rate_limit=None,
     )
+    assert isinstance(client, RedFlagClient)
     try:
         sent = client.get_recipient(item.remote_id)
     finally:
