@@ -167,6 +167,8 @@ def _import_store(
 def import_set_reading(*, import_run: Import, encoding: str, delimiter: str, user: Any) -> Import:
     """Read the file again with another encoding or delimiter; the mapping starts afresh."""
     _require_open(import_run)
+    if delimiter != import_run.delimiter:
+        import_run.fixes = {}  # the cells fixed in the preview are in other columns now
     import_run.encoding, import_run.delimiter = encoding, delimiter
     try:
         import_run.header = _read_header(import_run)

@@ -145,6 +145,26 @@ def test_fixes_survive_a_preview_rebuild_with_the_same_result(run, admin_user):
     assert "needs First name" in rows(run)[3].errors["row"]
 
 
+def test_fixes_survive_reading_the_file_again_and_never_land_in_other_columns(run, admin_user):
+    """Another encoding reads the same rows and columns: the fix applies. Another delimiter
+    splits the rows into other columns: the fixes are dropped, as they would land in the
+    wrong cells (with ";", this file's one column would take the fixed email)."""
+    fix(run, 3, 0, "bob@example.com", admin_user)
+    run.refresh_from_db()
+
+    services.import_set_reading(import_run=run, encoding="cp1252", delimiter=",", user=admin_user)
+    assert rows(run)[3].kind == "create"
+    assert rows(run)[3].payload["email"] == "bob@example.com"
+
+    services.import_set_reading(import_run=run, encoding="cp1252", delimiter=";", user=admin_user)
+    run.refresh_from_db()
+    assert run.header == ["email,firstName,lastName"]
+    assert run.fixes == {}
+    services.import_set_reading(import_run=run, encoding="cp1252", delimiter=",", user=admin_user)
+    assert rows(run)[3].kind == "invalid"
+    assert rows(run)[3].cells[0] == "bob(at)example.com"
+
+
 def test_a_fix_that_repeats_another_rows_identifier_makes_both_rows_invalid(run, admin_user):
     """Row 2 is a valid create and keeps no cells: they are read from the file, as an invalid
     row needs them (invalid.csv)."""
