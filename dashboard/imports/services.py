@@ -785,9 +785,10 @@ def import_fix_cell(
         raise PermissionDenied(denied_message(Capability.MANAGE_IMPORTS))
     _check_fix_value(value)
     with transaction.atomic():
-        import_run = (
-            Import.objects.select_for_update().select_related("connection").get(pk=import_run.pk)
-        )
+        # One fix at a time per import (the counts move by each); the connection is not
+        # locked, so a mirror refresh never waits for a fix.
+        locked = Import.objects.select_for_update(of=("self",)).select_related("connection")
+        import_run = locked.get(pk=import_run.pk)
         row = _fixable_row(import_run, number, column)
         before = row.cells[column]
         if value == before:
