@@ -4,6 +4,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django import forms
+from django.core.validators import ProhibitNullCharactersValidator
 
 from dashboard.connections.models import Connection
 from integrations.catalogue import FieldSpec, FieldType
@@ -129,3 +130,19 @@ def _sheet_choice(sheet: dict[str, Any] | str) -> tuple[str, str]:
         return sheet, sheet
     name = str(sheet["name"])
     return name, f"{name} (empty)" if sheet.get("empty") else name
+
+
+class FixCellForm(forms.Form):
+    """A new value for one cell of an invalid preview row (the service checks the value)."""
+
+    column = forms.IntegerField()
+    value = forms.CharField(required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # A NUL byte is refused by the service, in the words it uses for every bad value.
+        self.fields["value"].validators = [
+            validator
+            for validator in self.fields["value"].validators
+            if not isinstance(validator, ProhibitNullCharactersValidator)
+        ]

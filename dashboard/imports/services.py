@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import functools
 import gc
+import json
 import logging
 import tempfile
 import zlib
 from array import array
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,13 +22,16 @@ from typing import Any, BinaryIO, cast
 
 import orjson
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.core.files import File
 from django.core.files.uploadedfile import UploadedFile
 from django.db import connection as db_connection
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.utils import timezone, translation
 
+from dashboard.accounts.permissions import denied_message, has_capability
+from dashboard.accounts.roles import Capability
 from dashboard.audit.services import audit_record
 from dashboard.connections.models import Connection
 from dashboard.imports.models import Import, ImportRow, ImportStatus, RememberedMapping, RowKind
@@ -43,9 +47,10 @@ from integrations.importing.building import (
     BuilderSpec,
     Mirror,
     Previewed,
+    RowPreviewer,
     dumps_json,
 )
-from integrations.importing.cells import takes_constant
+from integrations.importing.cells import MAX_CELL_CHARS, takes_constant
 from integrations.importing.layout import (
     HEADER_SEARCH_RECORDS,
     MAX_HEADER_ROW,
@@ -261,6 +266,8 @@ def _import_store(
 def import_set_reading(*, import_run: Import, encoding: str, delimiter: str, user: Any) -> Import:
     """Read the file again with another encoding or delimiter; the mapping starts afresh."""
     _require_open(import_run)
+    if delimiter != import_run.delimiter:
+        import_run.fixes = {}  # the cells fixed in the preview are in other columns now
     import_run.encoding, import_run.delimiter = encoding, delimiter
     try:
         import_run.header = _read_header(import_run)
@@ -373,6 +380,9 @@ def import_set_layout(
                 import_run.file.storage.delete(old)
             import_run.sheet, import_run.size = sheet[:100], converted.size
             import_run.encoding, import_run.delimiter = reading.encoding, reading.delimiter
+    if (import_run.sheet, import_run.header_row) != (before["sheet"], header_row):
+        # Fixes are kept by row number and column: another sheet or header row moves both.
+        import_run.fixes = {}
     import_run.header_row = header_row
     _preview_dropped(import_run)
     try:
@@ -696,10 +706,13 @@ def first_data_row(import_run: Import) -> int:
     return import_run.header_row + 1 if import_run.header_row else 1
 
 
-def _stored_cells(number: int, kind: str, cells: list[str], first_row: int) -> list[str]:
+def _stored_cells(
+    number: int, kind: str, cells: list[str], first_row: int, fixed: Collection[int] = ()
+) -> list[str]:
     """The cells a preview row keeps: an invalid row's (shown beside its errors and written
-    to invalid.csv) and the first row's. Every other row is shown by what it would send."""
-    return cells if kind == RowKind.INVALID or number == first_row else []
+    to invalid.csv), the first row's and a row fixed in the preview (``fixed``: its corrected
+    cells). Every other row is shown by what it would send."""
+    return cells if kind == RowKind.INVALID or number == first_row or number in fixed else []
 
 
 def _insert_rows(import_run: Import, rows: list[list[Any]]) -> None:
@@ -712,10 +725,11 @@ def _insert_rows(import_run: Import, rows: list[list[Any]]) -> None:
     """
     run_id, generation = import_run.pk, import_run.generation
     first_row = first_data_row(import_run)
+    fixed = _fixed_cells(import_run)
     values = [
         (
             run_id, generation, number,
-            dumps_json(_stored_cells(number, kind, cells, first_row)), kind,
+            dumps_json(_stored_cells(number, kind, cells, first_row, fixed)), kind,
             payload, errors, changes, identifier, remote_id, warnings,
         )
         for number, cells, kind, payload, errors, changes, identifier, remote_id, *more in rows
@@ -736,6 +750,11 @@ def _insert_rows(import_run: Import, rows: list[list[Any]]) -> None:
 
 def _duplicate_message(other: int) -> str:
     return f"Same identifier as row {other}: keep one."
+
+
+def is_duplicate_message(message: str) -> bool:
+    """True for the error of a row whose identifier another row repeats."""
+    return message.startswith("Same identifier as row ")
 
 
 class _FirstRows:
@@ -949,12 +968,48 @@ def _padded(
         yield number, cells
 
 
+def _fixed_cells(import_run: Import) -> dict[int, dict[int, str]]:
+    """The cells fixed in the preview (``Import.fixes``): row number → column → value."""
+    return {
+        int(number): {int(column): value for column, value in columns.items()}
+        for number, columns in (import_run.fixes or {}).items()
+    }
+
+
+def _with_fixes(
+    import_run: Import, rows: Iterator[tuple[int, list[str]]]
+) -> Iterator[tuple[int, list[str]]]:
+    """The file's ``rows`` with the cells fixed in the preview in place of the file's.
+
+    A fix applies only to a row as wide as the header, as every fixed row was: read with
+    another delimiter, a row's cells no longer line up with the columns it was fixed in.
+    """
+    fixed = _fixed_cells(import_run)
+    if not fixed:
+        return rows
+    return _overlaid(rows, fixed, len(import_run.header))
+
+
+def _overlaid(
+    rows: Iterator[tuple[int, list[str]]], fixed: dict[int, dict[int, str]], width: int
+) -> Iterator[tuple[int, list[str]]]:
+    for number, cells in rows:
+        columns = fixed.get(number)
+        if columns and len(cells) == width:
+            cells = list(cells)
+            for column, value in columns.items():
+                if column < width:
+                    cells[column] = value
+        yield number, cells
+
+
 def _cells_of(import_run: Import, numbers: set[int]) -> dict[int, list[str]]:
-    """The cells of the rows ``numbers``, read again from the stored file."""
+    """The cells of the rows ``numbers``, read again from the stored file (with their fixes)."""
     found: dict[int, list[str]] = {}
     last = max(numbers)
     with import_run.file.open("rb") as stored:
-        for number, cells in _data_rows(import_run, cast(BinaryIO, stored)):
+        rows = _with_fixes(import_run, _data_rows(import_run, cast(BinaryIO, stored)))
+        for number, cells in rows:
             if number in numbers:
                 found[number] = cells
             if number >= last:
@@ -970,7 +1025,7 @@ def _batches(
     to show when it is written)."""
     batch: list[list[str]] = []
     numbers: list[int] = []
-    for number, cells in _data_rows(import_run, handle):
+    for number, cells in _with_fixes(import_run, _data_rows(import_run, handle)):
         numbers.append(number)
         batch.append(cells)
         if len(batch) >= ROW_BATCH:
@@ -1101,6 +1156,196 @@ def import_build_preview(*, import_id: int, generation: int) -> None:
         status=ImportStatus.PREVIEWED, previewed_at=timezone.now(), bytes_read=import_run.size,
         **counts,
     )  # fmt: skip
+
+
+# -- fixing a cell in the preview -----------------------------------------------------------
+
+_COUNT_FIELDS = {
+    RowKind.CREATE: "n_create",
+    RowKind.UPDATE: "n_update",
+    RowKind.UNCHANGED: "n_unchanged",
+    RowKind.INVALID: "n_invalid",
+}
+
+
+# Why the cells of an open import that is not previewed cannot be fixed, by its status.
+_NOT_FIXABLE = {
+    ImportStatus.PARSING: "The preview is being built: fix the cell once it is ready.",
+    ImportStatus.UPLOADED: "There is no preview yet: map the columns first.",
+    ImportStatus.FAILED: "The file could not be read: there is no preview to fix.",
+}
+
+
+class CellFixError(ImportStateError):
+    """The cell cannot be fixed as asked; the message is for the admin."""
+
+
+def import_fix_cell(
+    *, import_run: Import, number: int, column: int, value: str, user: Any
+) -> ImportRow:
+    """Correct one cell of an invalid preview row, check the row again at once, keep the fix.
+
+    The row is cleaned and compared with the recipient it names as the preview does (the
+    preview's ``BuilderSpec``, the mirror entry of its identifier) and takes its new class.
+    The rows that share its identifier, before or after the fix, are grouped again by the
+    preview's rule (every row of a repeated identifier is invalid): a fix can make a
+    duplicate, or settle one and give the other row back its own class. The counts follow.
+    The fix is kept in ``Import.fixes``, which every rebuilt preview reads over the file's
+    cell, and audited.
+
+    On a preview older than the mirror, the rows are checked against the mirror as it is now,
+    and the preview stays out of date: it must still be refreshed before it is confirmed,
+    and the refresh applies every fix again.
+
+    Raises ``CellFixError`` (nothing changed) for a value, row or column that cannot be
+    fixed, ``PermissionDenied`` for a user who may not manage imports.
+    """
+    if not has_capability(user, Capability.MANAGE_IMPORTS):
+        raise PermissionDenied(denied_message(Capability.MANAGE_IMPORTS))
+    _check_fix_value(value)
+    with transaction.atomic():
+        # One fix at a time per import (the counts move by each); the connection is not
+        # locked, so a mirror refresh never waits for a fix.
+        locked = Import.objects.select_for_update(of=("self",)).select_related("connection")
+        import_run = locked.get(pk=import_run.pk)
+        row = _fixable_row(import_run, number, column)
+        before = row.cells[column]
+        if value == before:
+            return row
+        cells = [*row.cells]
+        cells[column] = value
+        fixes = dict(import_run.fixes or {})
+        fixes[str(number)] = {**fixes.get(str(number), {}), str(column): value}
+        import_run.fixes = fixes
+        for old_kind, new_kind in _recheck(import_run, row, cells):
+            for kind, step in ((old_kind, -1), (new_kind, 1)):
+                field = _COUNT_FIELDS[RowKind(kind)]
+                setattr(import_run, field, getattr(import_run, field) + step)
+        import_run.save(update_fields=["fixes", *_COUNT_FIELDS.values(), "updated_at"])
+        row.refresh_from_db()
+        title = import_run.header[column] or f"column {column + 1}"
+        audit_record(
+            actor=user,
+            action="import.cell_fixed",
+            target=import_run,
+            summary=f"Row {number} of {import_run.original_name}, {title}: the row is now "
+            f"{row.get_kind_display().lower()}",
+            changes={f"Row {number}, {title} (column {column + 1})": {"before": before,
+                                                                      "after": value}},
+        )  # fmt: skip
+    return row
+
+
+def _check_fix_value(value: str) -> None:
+    if "\x00" in value:
+        raise CellFixError(
+            "The value contains a NUL character (an invisible control code): remove it and "
+            "save again."
+        )
+    if len(value) > MAX_CELL_CHARS:
+        raise CellFixError(
+            f"A cell holds at most {MAX_CELL_CHARS:,} characters; this value has {len(value):,}."
+        )
+
+
+def _fixable_row(import_run: Import, number: int, column: int) -> ImportRow:
+    """The invalid row ``number`` of a finished preview, whose cell ``column`` can be fixed."""
+    _require_open(import_run)
+    if import_run.status != ImportStatus.PREVIEWED:
+        status = ImportStatus(import_run.status)
+        raise CellFixError(_NOT_FIXABLE.get(status, "There is no preview to fix."))
+    row = import_rows(import_run=import_run).filter(number=number).first()
+    if row is None:
+        raise CellFixError(f"There is no row {number} in this preview.")
+    if row.kind != RowKind.INVALID:
+        raise CellFixError(
+            f"Row {number} is not invalid (it is “{row.get_kind_display()}”): only invalid rows "
+            "are fixed in the preview."
+        )
+    width = len(import_run.header)
+    if len(row.cells) != width:
+        raise CellFixError(
+            f"Row {number} has {len(row.cells)} cells but the header has {width}: fix it in "
+            "the file (download the invalid rows) and upload it again."
+        )
+    if not 0 <= column < width:
+        raise CellFixError(f"There is no column {column + 1}: the file has {width}.")
+    return row
+
+
+def _recheck(import_run: Import, fixed: ImportRow, cells: list[str]) -> list[tuple[str, str]]:
+    """Preview the fixed row from ``cells`` again, and the rows sharing its identifier before
+    or after the fix from theirs; store each row whose outcome changed. Return the class
+    before and after of every row stored."""
+    # The preview's own writer: its spec and mirror lookup are the ones the preview used.
+    writer = _PreviewWriter(import_run, import_fields(connection=import_run.connection))
+    previewer = RowPreviewer(writer.spec)
+    own = previewer.preview([cells], writer.lookup(previewer.identifiers([cells])))[0]
+    keys = {key for key in (fixed.identifier.lower(), own[4].lower()) if key}
+    others = [row for row in _rows_with_identifiers(import_run, keys) if row.pk != fixed.pk]
+    # A valid row keeps no cells: read them from the file (it becomes a duplicate).
+    unstored = {row.number for row in others if not row.cells}
+    from_file = _cells_of(import_run, unstored) if unstored else {}
+    cells_of = {fixed.number: cells}
+    cells_of.update({row.number: row.cells or from_file[row.number] for row in others})
+    outcomes = {fixed.number: own}
+    if others:
+        batch = [cells_of[row.number] for row in others]
+        again = previewer.preview(batch, writer.lookup(previewer.identifiers(batch)))
+        outcomes.update({row.number: one for row, one in zip(others, again, strict=True)})
+    fixed_numbers = _fixed_cells(import_run).keys()
+    moved = []
+    for row in [fixed, *others]:
+        kind, payload, errors, changes, identifier, remote_id = _regrouped(outcomes, row.number)
+        stored = _stored_cells(
+            row.number, kind, cells_of[row.number], first_data_row(import_run), fixed_numbers
+        )
+        before = (row.kind, row.payload, row.errors, row.changes, row.cells, row.remote_id)
+        after = (kind, payload, errors, changes, stored, remote_id)
+        if before == after and row.pk != fixed.pk:
+            continue
+        ImportRow.objects.filter(pk=row.pk).update(
+            kind=kind, payload=payload, errors=errors, changes=changes, cells=stored,
+            identifier=identifier[:320], remote_id=remote_id[:100],
+        )  # fmt: skip
+        moved.append((row.kind, kind))
+    return moved
+
+
+def _rows_with_identifiers(import_run: Import, keys: set[str]) -> list[ImportRow]:
+    """The preview's rows whose identifier is one of ``keys`` (lower-cased), in file order.
+
+    No index serves this (see ``ImportRow.Meta``): it reads the preview's rows once, a
+    fraction of a second for the largest file, which a fix can spend and a preview cannot.
+    """
+    if not keys:
+        return []
+    wanted = Q()
+    for key in keys:
+        wanted |= Q(identifier__iexact=key[:320])
+    return list(import_rows(import_run=import_run).filter(wanted))
+
+
+def _regrouped(
+    outcomes: dict[int, Previewed], number: int
+) -> tuple[str, dict[str, Any], dict[str, str], dict[str, Any], str, str]:
+    """Row ``number``'s stored outcome among ``outcomes`` (every row of its identifier), by
+    the preview's rule for a repeated identifier (``_PreviewWriter``): the first row keeps its
+    errors and its recipient and names the second; each later row keeps its cells' errors
+    and names the first."""
+    kind, payload, errors, changes, identifier, remote_id, cell_errors = outcomes[number]
+    key = identifier.lower()
+    group = sorted(n for n, one in outcomes.items() if key and one[4].lower() == key)
+    decoded: dict[str, str] = orjson.loads(errors)
+    if len(group) < 2:
+        # The standard decoder: orjson reads an integer beyond 64 bits as a float.
+        return kind, json.loads(payload), decoded, json.loads(changes), identifier, remote_id
+    if number == group[0]:
+        decoded = {**decoded, "row": _duplicate_message(group[1])}
+    else:
+        decoded = {**cell_errors, "row": _duplicate_message(group[0])}
+        remote_id = ""
+    return RowKind.INVALID, {}, decoded, {}, identifier, remote_id
 
 
 # -- confirm and discard --------------------------------------------------------------------

@@ -17,4 +17,5 @@ urlpatterns = [
     path("<int:pk>/confirm/", views.import_confirm, name="confirm"),
     path("<int:pk>/discard/", views.import_discard, name="discard"),
     path("<int:pk>/invalid.csv", views.import_invalid_csv, name="invalid_csv"),
+    path("<int:pk>/rows/<int:number>/fix/", views.import_fix_cell, name="fix_cell"),
 ]

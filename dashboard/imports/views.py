@@ -2,12 +2,14 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefresh
@@ -16,8 +18,8 @@ from dashboard.accounts.permissions import require_capability
 from dashboard.accounts.roles import Capability
 from dashboard.core.http import HtmxHttpRequest
 from dashboard.imports import services
-from dashboard.imports.exports import invalid_csv_lines
-from dashboard.imports.forms import ConstantsForm, LayoutForm, ReadingForm, UploadForm
+from dashboard.imports.exports import invalid_csv_lines, row_error_text
+from dashboard.imports.forms import ConstantsForm, FixCellForm, LayoutForm, ReadingForm, UploadForm
 from dashboard.imports.models import Import, ImportRow, ImportStatus, RowKind
 from dashboard.imports.selectors import (
     ImportLookups,
@@ -30,7 +32,7 @@ from dashboard.imports.selectors import (
 from dashboard.imports.upload import SizeCappedUploadHandler
 from dashboard.recipients.fields import display_value
 from integrations.catalogue import FieldSpec, catalogue
-from integrations.importing.cells import takes_constant
+from integrations.importing.cells import MAX_CELL_CHARS, takes_constant
 from integrations.importing.lookups import lookup_paths, provider_name
 from integrations.importing.mapping import (
     ENTRY_MEMBERS,
@@ -173,6 +175,79 @@ def _display(
     return {"row": row, "problems": problems, "changes": changes}
 
 
+def _key_columns(import_run: Import, fields: list[FieldSpec]) -> dict[str, list[int]]:
+    """The columns mapped to a field that identifies a person (email, id), and to a field a
+    new recipient needs: the cells a row-level error may be fixed in."""
+    paths = import_run.mapped_paths
+    identifies = {spec.path for spec in fields if spec.identifies}
+    required = {
+        spec.path for spec in catalogue(import_run.connection.provider) if spec.required_on_create
+    }
+    return {
+        "identifying": [i for i, path in enumerate(paths) if path in identifies],
+        "required": [i for i, path in enumerate(paths) if path in required],
+    }
+
+
+def _fix_controls(
+    item: dict[str, Any],
+    import_run: Import,
+    key_columns: dict[str, list[int]],
+    error: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Add to a displayed row the cells fixed in the preview (``fixed``) and, for an invalid
+    row, the cells it can be fixed in (``fixes``): each column with an error; for an error
+    of the whole row, the empty cells of fields a new recipient needs and, for a missing or
+    repeated identifier, the identifier columns.
+
+    ``error`` ({"column", "value", "message"}) opens the editor of that column again with
+    the value refused and why.
+    """
+    row: ImportRow = item["row"]
+    header = import_run.header
+    fixed = (import_run.fixes or {}).get(str(row.number), {})
+    # A fixed row keeps its cells: a fix they do not hold did not apply (the file was read
+    # again with other columns).
+    item["fixed"] = [
+        {"column": _column_title(header, int(column)), "value": value}
+        for column, value in sorted(fixed.items(), key=lambda entry: int(entry[0]))
+        if row.cells[int(column) : int(column) + 1] == [value]
+    ]
+    item["fixes"] = []
+    if (
+        import_run.status != ImportStatus.PREVIEWED
+        or row.kind != RowKind.INVALID
+        or len(row.cells) != len(header)
+    ):
+        return item
+    columns = sorted(int(key) for key in row.errors if key.isdigit() and int(key) < len(header))
+    row_error = row.errors.get("row")
+    if row_error is not None:
+        if not row.identifier or services.is_duplicate_message(row_error):
+            columns += [c for c in key_columns["identifying"] if c not in columns]
+        columns += [
+            c for c in key_columns["required"] if c not in columns and not row.cells[c].strip()
+        ]
+    for column in columns:
+        fix = {
+            "index": column,
+            "title": _column_title(header, column),
+            "value": row.cells[column],
+            "id": f"fix-{row.number}-{column}",
+            "max_length": MAX_CELL_CHARS,
+            "error": "",
+        }
+        if error is not None and error["column"] == column:
+            fix.update(value=error["value"], error=error["message"])
+        item["fixes"].append(fix)
+    return item
+
+
+def _column_title(header: list[str], column: int) -> str:
+    title = header[column] if column < len(header) else ""
+    return title.strip() or f"column {column + 1}"
+
+
 def _tabs(import_run: Import, current: str) -> list[dict[str, Any]]:
     tabs = [
         ("", "All", import_run.n_rows),
@@ -285,6 +360,7 @@ def _detail_context(request: HttpRequest, import_run: Import) -> dict[str, Any]:
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
     fields = import_fields(connection=import_run.connection)
     labels = _labels(import_run, fields)
+    key_columns = _key_columns(import_run, fields)
     first = import_rows(import_run=import_run).first()
     problems = mapping_problems(import_run.mapped_paths, fields)
     lookups = _import_lookups(import_run, fields)
@@ -308,7 +384,10 @@ def _detail_context(request: HttpRequest, import_run: Import) -> dict[str, Any]:
         "kind": kind,
         "page": page,
         "query": f"rows={kind}" if kind else "",
-        "display_rows": [_display(row, import_run, labels, names) for row in page.object_list],
+        "display_rows": [
+            _fix_controls(_display(row, import_run, labels, names), import_run, key_columns)
+            for row in page.object_list
+        ],
         "stale": import_run.status == ImportStatus.PREVIEWED
         and import_is_stale(import_run=import_run),
         "layout": _layout_context(import_run),
@@ -529,3 +608,106 @@ def import_invalid_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
     safe = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in stem)[:80]
     response["Content-Disposition"] = f'attachment; filename="{safe}-invalid-rows.csv"'
     return response
+
+
+@require_POST
+@require_capability(Capability.MANAGE_IMPORTS)
+def import_fix_cell(request: HtmxHttpRequest, pk: int, number: int) -> HttpResponse:
+    """Fix one cell of an invalid preview row.
+
+    With htmx the answer is the row in its new class, with the counts, the tabs, the confirm
+    bar and any other row of the page that the fix changed (a repeated identifier) out of
+    band; without, the page again at the row.
+    """
+    import_run = get_object_or_404(Import.objects.select_related("connection", "job"), pk=pk)
+    kind = request.POST.get("rows", "")
+    kind = kind if kind in RowKind.values else ""
+    page = Paginator(import_rows(import_run=import_run, kind=kind), PAGE_SIZE).get_page(
+        request.POST.get("page")
+    )
+    # The page's rows as shown, to tell which the fix changed.
+    shown = {row.number: (row.kind, row.errors) for row in page.object_list}
+    form = FixCellForm(request.POST)
+    fixed: ImportRow | None = None
+    error = ""
+    if not form.is_valid():
+        error = "Choose a cell of the row and type its new value."
+    else:
+        try:
+            fixed = services.import_fix_cell(
+                import_run=import_run,
+                number=number,
+                column=form.cleaned_data["column"],
+                value=form.cleaned_data["value"],
+                user=request.user,
+            )
+        except services.ImportStateError as exc:
+            error = str(exc)
+    if not request.htmx:
+        if error:
+            messages.error(request, error)
+        elif fixed is not None:
+            still_invalid = fixed.kind == RowKind.INVALID
+            said = _fix_status(fixed, import_run.header, [])
+            (messages.warning if still_invalid else messages.success)(request, said)
+        back = {"rows": kind} if kind else {}
+        if page.number > 1:
+            back["page"] = str(page.number)
+        url = reverse("imports:detail", args=[import_run.pk])
+        query = f"?{urlencode(back)}" if back else ""
+        return redirect(f"{url}{query}#row-{number}")
+    import_run.refresh_from_db()
+    row = fixed or import_rows(import_run=import_run).filter(number=number).first()
+    if row is None:
+        # No row to show the message beside: the page shows it as an alert.
+        return HttpResponse(error, status=409, content_type="text/plain; charset=utf-8")
+    fields = import_fields(connection=import_run.connection)
+    labels, key_columns = _labels(import_run, fields), _key_columns(import_run, fields)
+    refused = None
+    if error and form.is_valid():
+        refused = {**form.cleaned_data, "message": error}
+    item = _fix_controls(_display(row, import_run, labels), import_run, key_columns, refused)
+    shows_error = any(fix["error"] for fix in item["fixes"])
+    item["focus"] = not shows_error  # else the refused value's box has the focus
+    others = [
+        other
+        for other in import_rows(import_run=import_run).filter(number__in=shown)
+        if other.number != number and (other.kind, other.errors) != shown[other.number]
+    ]
+    stale = import_is_stale(import_run=import_run)
+    status = "" if shows_error else error or _fix_status(row, import_run.header, others)
+    if stale and not error:
+        status += " The preview is out of date: refresh it before confirming (it keeps your fixes)."
+    context = {
+        "import_run": import_run,
+        "connection": import_run.connection,
+        "item": item,
+        "changed_rows": [
+            _fix_controls(_display(other, import_run, labels), import_run, key_columns)
+            for other in others
+        ],
+        "tabs": _tabs(import_run, kind),
+        "kind": kind,
+        "page": page,
+        "stale": stale,
+        "fix_status": status,
+    }
+    return render(
+        request, "imports/detail.html#fix_response", context, status=422 if error else 200
+    )
+
+
+def _fix_status(row: ImportRow, header: list[str], others: list[ImportRow]) -> str:
+    """What a fix did, in a sentence for the page (and a screen reader)."""
+    outcome = {
+        RowKind.CREATE: "it will create a recipient",
+        RowKind.UPDATE: "it will update the recipient",
+        RowKind.UNCHANGED: "it is already the same at the provider and is not sent",
+    }
+    if row.kind == RowKind.INVALID:
+        said = f"Row {row.number} is still invalid: {row_error_text(row, header)}"
+    else:
+        said = f"Row {row.number} fixed: {outcome[RowKind(row.kind)]}."
+    for other in others:
+        said += f" Row {other.number} is now {other.get_kind_display().lower()}."
+    return said

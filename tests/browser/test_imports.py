@@ -65,7 +65,8 @@ def test_admin_uploads_the_messy_sample_fixes_a_mapping_and_confirms(
     run = Import.objects.get()
     expect(page.get_by_label("Encoding")).to_have_value("utf-8-sig")
     expect(page.get_by_label("Delimiter")).to_have_value(";")
-    expect(page.get_by_label("E-mail")).to_have_value("email")
+    # Exact: each invalid row's cell editor is labelled "New E-mail of row N".
+    expect(page.get_by_label("E-mail", exact=True)).to_have_value("email")
     expect(page.get_by_label("Dept")).to_have_value("department")
     # "Employee ID" would map to Organization ID, which this connection has disabled.
     expect(page.get_by_label("Employee ID")).to_have_value("")

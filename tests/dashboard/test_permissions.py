@@ -75,6 +75,7 @@ TABLE: dict[str, tuple[str, str, Expectations]] = {
     "imports:confirm": ("post", "/imports/{pk}/confirm/", ADMIN_ONLY),
     "imports:discard": ("post", "/imports/{pk}/discard/", ADMIN_ONLY),
     "imports:invalid_csv": ("get", "/imports/{pk}/invalid.csv", ADMIN_ONLY),
+    "imports:fix_cell": ("post", "/imports/{pk}/rows/2/fix/", ADMIN_ONLY),
     "campaigns:test_send": ("get", "/campaigns/test-send/", ADMIN_ONLY),
     "campaigns:people": ("get", "/campaigns/test-send/people/?q=zoe", ADMIN_ONLY),
     "campaigns:allowlist": ("get", "/campaigns/allowlist/{pk}/", ADMIN_ONLY),
