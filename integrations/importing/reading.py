@@ -10,9 +10,12 @@ import codecs
 import contextlib
 import csv
 import io
+from collections import Counter
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
+
+from integrations.importing.filetypes import binary_file_message, text_file_message
 
 # Enough to see a header and a few rows; also what charset-normalizer is given.
 SAMPLE_BYTES = 64 * 1024
@@ -45,10 +48,6 @@ DELIMITER_CHOICES: tuple[tuple[str, str], ...] = (
 )
 DELIMITERS = tuple(value for value, _ in DELIMITER_CHOICES)
 
-_XLSX_MAGIC = b"PK\x03\x04"
-_OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # legacy .xls
-_PDF_MAGIC = b"%PDF"
-
 
 class ImportFileError(ValueError):
     """The file cannot be read as CSV; the message is for the person who uploaded it."""
@@ -68,21 +67,11 @@ def _encoding_name(name: str) -> str:
 
 
 def check_not_binary(sample: bytes) -> None:
-    """Refuse spreadsheets, PDFs and other binary files named ``.csv``, naming what they are."""
-    if not sample:
-        raise ImportFileError("The file is empty.")
-    if sample.startswith(_XLSX_MAGIC):
-        # Workbooks are converted before they get here (``workbook.is_workbook``).
-        raise ImportFileError(
-            "This is a zip archive, not a CSV file or an Excel workbook: upload the CSV (or "
-            ".xlsx) file it contains."
-        )
-    if sample.startswith(_OLE_MAGIC):
-        raise ImportFileError(
-            "This is an old Excel workbook (.xls), not a CSV file. Save it as CSV UTF-8 first."
-        )
-    if sample.startswith(_PDF_MAGIC):
-        raise ImportFileError("This is a PDF document, not a CSV file.")
+    """Refuse archives, compressed files, spreadsheets, PDFs and other binary files named
+    ``.csv``, naming what they are."""
+    message = binary_file_message(sample)
+    if message:
+        raise ImportFileError(message)
 
 
 def detect_encoding(sample: bytes) -> str:
@@ -160,12 +149,41 @@ def detect_delimiter(text: str) -> str:
     return best
 
 
-def detect(sample: bytes) -> Detected:
+def _splits_consistently(lines: list[str]) -> bool:
+    """Whether a delimiter splits most of the lines into the same two or more columns."""
+    sample = "\n".join(lines[:50])
+    for delimiter in DELIMITERS:
+        try:
+            rows = [row for row in csv.reader(io.StringIO(sample), delimiter=delimiter) if row]
+        except csv.Error:
+            continue
+        widths = Counter(len(row) for row in rows)
+        if widths:
+            width, count = widths.most_common(1)[0]
+            if width >= 2 and count >= 0.8 * len(rows):
+                return True
+    return False
+
+
+def detect(sample: bytes, *, encoding: str = "", complete: bool | None = None) -> Detected:
+    """How to read a file from its first bytes: its encoding (``encoding`` when already
+    chosen) and delimiter, after refusing what is not a CSV file at all.
+
+    ``complete``: the sample is the whole file (by default, when shorter than
+    ``SAMPLE_BYTES``).
+    """
     check_not_binary(sample)
-    encoding = detect_encoding(sample)
+    encoding = encoding or detect_encoding(sample)
     text = codecs.getincrementaldecoder(encoding)("replace").decode(sample, final=False)
     if "\x00" in text:
         check_no_nul(text, text[: text.index("\x00")].count("\n") + 1)
+    if complete is None:
+        complete = len(sample) < SAMPLE_BYTES
+    message = text_file_message(
+        text.removeprefix("\ufeff"), complete=complete, splits_consistently=_splits_consistently
+    )
+    if message:
+        raise ImportFileError(message)
     return Detected(encoding=encoding, delimiter=detect_delimiter(text))
 
 
