@@ -32,7 +32,7 @@ import codecs
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any, BinaryIO
 
 ENCODING_CHOICES: tuple[tuple[str, str], ...] = (
@@ -66,7 +66,7 @@ HEAD_BYTES = 64 * 1024
 SCAN_BYTES = 4 * 1024 * 1024
 _CHUNK = 256 * 1024
 # Lines holding bytes beyond ASCII that are weighed (enough to judge; bounded for big files).
-_MAX_LINES = 2000
+_MAX_LINES = 500
 MAX_ROWS_SHOWN = 10
 _MAX_CHOICES = 4
 _ROW_WIDTH = 120
@@ -288,6 +288,7 @@ def _latin_letters_fit(letters: set[str]) -> bool:
     return any(letters <= alphabet for alphabet in _ALPHABETS)
 
 
+@lru_cache(maxsize=65536)  # a file repeats its towns, departments and common names
 def _odd_word(word: str, encoding: str) -> tuple[int, str]:
     """Points against a word (with characters beyond ASCII) and why; 0 for a plausible one."""
     scripts: set[str] = set()
