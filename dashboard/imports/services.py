@@ -51,6 +51,8 @@ from integrations.importing.building import (
     dumps_json,
 )
 from integrations.importing.cells import MAX_CELL_CHARS, takes_constant
+from integrations.importing.encoding import LABELS as ENCODING_LABELS
+from integrations.importing.encoding import weigh_encodings
 from integrations.importing.layout import (
     HEADER_SEARCH_RECORDS,
     MAX_HEADER_ROW,
@@ -64,7 +66,13 @@ from integrations.importing.layout import (
 )
 from integrations.importing.lookups import lookup_paths
 from integrations.importing.mapping import auto_map, mapping_problems, normalise_header
-from integrations.importing.reading import SAMPLE_BYTES, ImportFileError, detect, iter_records
+from integrations.importing.reading import (
+    SAMPLE_BYTES,
+    ImportFileError,
+    check_not_binary,
+    detect,
+    iter_records,
+)
 from integrations.importing.workbook import is_workbook, workbook_sheets, workbook_to_csv
 from integrations.models import JobSource, MirroredRecipient, SyncJob
 from integrations.planner import analyze_if_stale
@@ -225,7 +233,14 @@ def _import_store(
     user: Any,
     inline: bool,
 ) -> Import:
-    detected = detect(sample)
+    check_not_binary(sample)
+    # Weighed once per upload, on the sample and (when it is all ASCII) a bounded read on.
+    upload.seek(len(sample))
+    evidence = weigh_encodings(
+        sample, cast(BinaryIO, upload), remembered=_remembered_encoding(connection)
+    )
+    upload.seek(0)
+    detected = detect(sample, encoding=evidence.encoding, complete=len(sample) < SAMPLE_BYTES)
     sheet = workbook.sheet if workbook else ""
     import_run = Import(
         connection=connection,
@@ -234,6 +249,7 @@ def _import_store(
         sheets=workbook.sheets if workbook else [],
         size=upload.size or 0,
         encoding=detected.encoding,
+        encoding_evidence=evidence.as_json(),
         delimiter=detected.delimiter,
         created_by=user if getattr(user, "is_authenticated", False) else None,
     )
@@ -263,12 +279,60 @@ def _import_store(
     return import_run
 
 
+def _remembered_encoding(connection: Connection) -> str:
+    memory = RememberedMapping.objects.filter(connection=connection).first()
+    return memory.encoding if memory else ""
+
+
+def encoding_question(import_run: Import) -> bool:
+    """Whether the admin must choose the encoding: the readings left differ on the text."""
+    evidence = import_run.encoding_evidence or {}
+    return bool(evidence.get("question")) and not evidence.get("confirmed")
+
+
+def _encoding_chosen(import_run: Import, encoding: str, user: Any) -> None:
+    """Record the admin's encoding as confirmed in the evidence and remember it for the
+    connection's next files."""
+    evidence = dict(import_run.encoding_evidence or {})
+    evidence.update(
+        encoding=encoding,
+        confirmed=True,
+        confirmed_by=user.get_username() if getattr(user, "is_authenticated", False) else "",
+        confirmed_at=timezone.now().isoformat(),
+    )
+    import_run.encoding_evidence = evidence
+    RememberedMapping.objects.update_or_create(
+        connection=import_run.connection, defaults={"encoding": encoding}
+    )
+
+
 def import_set_reading(*, import_run: Import, encoding: str, delimiter: str, user: Any) -> Import:
-    """Read the file again with another encoding or delimiter; the mapping starts afresh."""
+    """Read the file again with another encoding or delimiter; the mapping starts afresh.
+
+    An encoding that answers the question the evidence raised, or replaces the one detected,
+    is recorded as the admin's choice and remembered for the connection.
+    """
     _require_open(import_run)
     if delimiter != import_run.delimiter:
         import_run.fixes = {}  # the cells fixed in the preview are in other columns now
+    before = {"encoding": import_run.encoding, "delimiter": import_run.delimiter}
+    if encoding != import_run.encoding or encoding_question(import_run):
+        _encoding_chosen(import_run, encoding, user)
     import_run.encoding, import_run.delimiter = encoding, delimiter
+    after = {"encoding": encoding, "delimiter": delimiter}
+    changes = {
+        key: {"before": before[key], "after": after[key]}
+        for key in before
+        if before[key] != after[key]
+    }
+    audit_record(
+        actor=user,
+        action="import.reading_changed",
+        target=import_run,
+        summary=f"{import_run.original_name} read as {ENCODING_LABELS.get(encoding, encoding)}, "
+        f"delimiter {delimiter!r}",
+        changes=changes,
+    )
     try:
         import_run.header = _read_header(import_run)
     except ImportFileError as exc:
@@ -494,7 +558,7 @@ def import_set_mapping(*, import_run: Import, paths: Sequence[str], user: Any) -
             f"{import_run.original_name}",
             changes=changed,
         )
-    import_start_preview(import_run=import_run)
+    _start_preview_if_mapped(import_run)
     return import_run
 
 
@@ -626,7 +690,19 @@ def preview_blockers(import_run: Import) -> list[str]:
     """What must be settled before a preview is built (each a sentence for the admin): a
     column that identifies people, and any question the reading of the file raised."""
     fields = import_fields(connection=import_run.connection)
-    return mapping_problems(import_run.mapped_paths, fields)
+    problems = mapping_problems(import_run.mapped_paths, fields)
+    problems += _reading_questions(import_run)
+    return problems
+
+
+def _reading_questions(import_run: Import) -> list[str]:
+    if not encoding_question(import_run):
+        return []
+    labels = [choice["label"] for choice in import_run.encoding_evidence.get("choices", [])]
+    return [
+        f"Choose the file's encoding ({' or '.join(labels)}): they read some rows "
+        "differently, shown under “How the file is read”."
+    ]
 
 
 def _start_preview_if_mapped(import_run: Import, *, inline: bool = False) -> None:
@@ -640,6 +716,8 @@ def _start_preview_if_mapped(import_run: Import, *, inline: bool = False) -> Non
 def import_start_preview(*, import_run: Import, inline: bool = False) -> Import:
     """(Re)build the preview: inline for small files, on a worker for large ones."""
     _require_open(import_run)
+    if encoding_question(import_run):
+        raise ImportStateError(_reading_questions(import_run)[0])
     with transaction.atomic():
         import_run.generation += 1
         import_run.status = ImportStatus.PARSING

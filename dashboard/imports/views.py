@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -33,6 +34,7 @@ from dashboard.imports.upload import SizeCappedUploadHandler
 from dashboard.recipients.fields import display_value
 from integrations.catalogue import FieldSpec, catalogue
 from integrations.importing.cells import MAX_CELL_CHARS, takes_constant
+from integrations.importing.encoding import LABELS as ENCODING_LABELS
 from integrations.importing.lookups import lookup_paths, provider_name
 from integrations.importing.mapping import (
     ENTRY_MEMBERS,
@@ -353,6 +355,40 @@ def _constants_context(
     }
 
 
+_PARTS = re.compile(r"([\s,;|]+)")
+
+
+def _marked(texts: list[str]) -> list[list[dict[str, Any]]]:
+    """Each reading of a line in parts (words and what separates them), the parts where
+    the readings differ marked; unmarked when they do not split alike (CJK readings)."""
+    split = [_PARTS.split(text) for text in texts]
+    if len({len(parts) for parts in split}) != 1:
+        return [[{"text": text, "differs": False}] for text in texts]
+    return [
+        [
+            {"text": part, "differs": len({other[i] for other in split}) > 1}
+            for i, part in enumerate(parts)
+        ]
+        for parts in split
+    ]
+
+
+def _encoding_context(import_run: Import) -> dict[str, Any]:
+    """The encoding chosen for the file, why, and the rows its rivals read differently."""
+    evidence = import_run.encoding_evidence or {}
+    return {
+        "label": ENCODING_LABELS.get(import_run.encoding, import_run.encoding),
+        "evidence": evidence,
+        "question": services.encoding_question(import_run),
+        "choices": evidence.get("choices", []),
+        "rows": [
+            {"line": row["line"], "readings": _marked(row["texts"])}
+            for row in evidence.get("rows", [])
+        ],
+        "candidates": evidence.get("candidates", []),
+    }
+
+
 def _detail_context(request: HttpRequest, import_run: Import) -> dict[str, Any]:
     kind = request.GET.get("rows", "")
     kind = kind if kind in RowKind.values else ""
@@ -377,6 +413,7 @@ def _detail_context(request: HttpRequest, import_run: Import) -> dict[str, Any]:
         "has_entries": any(entry_member(spec.path) for spec in fields),
         "mapping_rows": _mapping_rows(import_run, first, fields),
         "mapping_problems": problems,
+        "encoding": _encoding_context(import_run),
         "reading_form": ReadingForm(
             initial={"encoding": import_run.encoding, "delimiter": import_run.delimiter}
         ),
@@ -439,7 +476,8 @@ def import_reading(request: HttpRequest, pk: int) -> HttpResponse:
                 delimiter=form.cleaned_data["delimiter"],
                 user=request.user,
             )
-            messages.success(request, "File read again with the new settings.")
+            label = ENCODING_LABELS.get(import_run.encoding, import_run.encoding)
+            messages.success(request, f"File read again as {label}.")
         except services.ImportStateError as exc:
             messages.error(request, str(exc))
     return _back(request, import_run)

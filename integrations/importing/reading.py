@@ -15,29 +15,12 @@ from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-# Enough to see a header and a few rows; also what charset-normalizer is given.
-SAMPLE_BYTES = 64 * 1024
+from integrations.importing.encoding import ENCODING_CHOICES as ENCODING_CHOICES
+from integrations.importing.encoding import HEAD_BYTES, weigh_encodings
+from integrations.importing.filetypes import binary_file_message, text_file_message
 
-ENCODING_CHOICES: tuple[tuple[str, str], ...] = (
-    ("utf-8", "UTF-8"),
-    ("utf-8-sig", "UTF-8 with byte-order mark"),
-    ("utf-16", "UTF-16 (with byte-order mark)"),
-    ("cp1252", "Windows-1252 (Western European)"),
-    ("latin-1", "Latin-1 (ISO 8859-1)"),
-    ("cp1250", "Windows-1250 (Central European)"),
-    ("cp1251", "Windows-1251 (Cyrillic)"),
-    ("cp1253", "Windows-1253 (Greek)"),
-    ("cp1254", "Windows-1254 (Turkish)"),
-    ("iso8859-15", "Latin-9 (ISO 8859-15)"),
-    ("mac-roman", "Mac Roman"),
-    ("shift_jis", "Shift JIS (Japanese)"),
-    ("gb18030", "GB 18030 (Chinese)"),
-    ("big5", "Big5 (Traditional Chinese)"),
-    ("euc_kr", "EUC-KR (Korean)"),
-)
-# What charset-normalizer may answer: the encodings HR systems and Excel actually write.
-# Left free, it names DOS code pages (cp775, cp437) for short Western European files.
-_GUESSABLE = [value for value, _ in ENCODING_CHOICES if not value.startswith("utf")]
+# Enough to see a header and a few rows, weigh the encoding and tell what kind of file it is.
+SAMPLE_BYTES = HEAD_BYTES
 DELIMITER_CHOICES: tuple[tuple[str, str], ...] = (
     (",", "Comma ,"),
     (";", "Semicolon ;"),
@@ -45,10 +28,6 @@ DELIMITER_CHOICES: tuple[tuple[str, str], ...] = (
     ("|", "Pipe |"),
 )
 DELIMITERS = tuple(value for value, _ in DELIMITER_CHOICES)
-
-_XLSX_MAGIC = b"PK\x03\x04"
-_OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # legacy .xls
-_PDF_MAGIC = b"%PDF"
 
 
 class ImportFileError(ValueError):
@@ -61,64 +40,17 @@ class Detected:
     delimiter: str
 
 
-def _encoding_name(name: str) -> str:
-    """Name an encoding as ``ENCODING_CHOICES`` does (charset-normalizer says ``cp1252``…)."""
-    normalised = codecs.lookup(name).name
-    aliases = {"iso8859-1": "latin-1", "ascii": "utf-8", "mac-roman": "mac-roman"}
-    return aliases.get(normalised, normalised)
-
-
 def check_not_binary(sample: bytes) -> None:
-    """Refuse spreadsheets, PDFs and other binary files named ``.csv``, naming what they are."""
-    if not sample:
-        raise ImportFileError("The file is empty.")
-    if sample.startswith(_XLSX_MAGIC):
-        # Workbooks are converted before they get here (``workbook.is_workbook``).
-        raise ImportFileError(
-            "This is a zip archive, not a CSV file or an Excel workbook: upload the CSV (or "
-            ".xlsx) file it contains."
-        )
-    if sample.startswith(_OLE_MAGIC):
-        raise ImportFileError(
-            "This is an old Excel workbook (.xls), not a CSV file. Save it as CSV UTF-8 first."
-        )
-    if sample.startswith(_PDF_MAGIC):
-        raise ImportFileError("This is a PDF document, not a CSV file.")
+    """Refuse archives, compressed files, spreadsheets, PDFs and other binary files named
+    ``.csv``, naming what they are."""
+    message = binary_file_message(sample)
+    if message:
+        raise ImportFileError(message)
 
 
 def detect_encoding(sample: bytes) -> str:
-    """Guess the encoding of a file from its first bytes.
-
-    Strict UTF-8 first (with or without a byte-order mark), then UTF-16 by its byte-order mark;
-    only then charset-normalizer, which misdetects short files (DESIGN "encodings"). A guess
-    is always shown and can be changed.
-    """
-    if sample.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig"
-    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16"
-    try:
-        # Incremental: the sample may end in the middle of a multi-byte character.
-        codecs.getincrementaldecoder("utf-8")("strict").decode(sample, final=False)
-        return "utf-8"
-    except UnicodeDecodeError:
-        pass
-    from charset_normalizer import from_bytes
-
-    best = from_bytes(sample, cp_isolation=_GUESSABLE).best()
-    if best is None:
-        return "cp1252"
-    name = _encoding_name(best.encoding)
-    if name not in dict(ENCODING_CHOICES):
-        return "cp1252"
-    # Windows-1252 when it reads the sample the same way (cp1250 and cp1252 share most
-    # letters; Excel on Windows in the West writes the latter).
-    try:
-        if sample.decode("cp1252") == sample.decode(name, errors="replace"):
-            return "cp1252"
-    except UnicodeDecodeError:
-        pass
-    return name
+    """The encoding ``weigh_encodings`` chooses for a file that is only ``sample``."""
+    return weigh_encodings(sample).encoding
 
 
 def check_no_nul(text: str, row: int) -> None:
@@ -161,12 +93,41 @@ def detect_delimiter(text: str) -> str:
     return best
 
 
-def detect(sample: bytes) -> Detected:
+def _splits_consistently(lines: list[str]) -> bool:
+    """Whether a delimiter splits most of the lines into the same two or more columns."""
+    sample = "\n".join(lines[:50])
+    for delimiter in DELIMITERS:
+        try:
+            rows = [row for row in csv.reader(io.StringIO(sample), delimiter=delimiter) if row]
+        except csv.Error:
+            continue
+        widths = Counter(len(row) for row in rows)
+        if widths:
+            width, count = widths.most_common(1)[0]
+            if width >= 2 and count >= 0.8 * len(rows):
+                return True
+    return False
+
+
+def detect(sample: bytes, *, encoding: str = "", complete: bool | None = None) -> Detected:
+    """How to read a file from its first bytes: its encoding (``encoding`` when already
+    chosen) and delimiter, after refusing what is not a CSV file at all.
+
+    ``complete``: the sample is the whole file (by default, when shorter than
+    ``SAMPLE_BYTES``).
+    """
     check_not_binary(sample)
-    encoding = detect_encoding(sample)
+    encoding = encoding or detect_encoding(sample)
     text = codecs.getincrementaldecoder(encoding)("replace").decode(sample, final=False)
     if "\x00" in text:
         check_no_nul(text, text[: text.index("\x00")].count("\n") + 1)
+    if complete is None:
+        complete = len(sample) < SAMPLE_BYTES
+    message = text_file_message(
+        text.removeprefix("\ufeff"), complete=complete, splits_consistently=_splits_consistently
+    )
+    if message:
+        raise ImportFileError(message)
     return Detected(encoding=encoding, delimiter=detect_delimiter(text))
 
 

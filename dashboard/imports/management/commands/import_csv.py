@@ -17,8 +17,6 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from dashboard.imports import services
 from dashboard.imports.models import ImportStatus
-from dashboard.imports.selectors import import_fields
-from integrations.importing.mapping import mapping_problems
 from integrations.importing.reading import ImportFileError
 from integrations.management.sync_command import connection_by_name
 
@@ -75,8 +73,8 @@ class Command(BaseCommand):
             f"Columns: {header}"
         )
         if run.status == ImportStatus.UPLOADED:
-            problems = mapping_problems(run.mapped_paths, import_fields(connection=connection))
-            raise CommandError(" ".join(problems) + " Map it once on the import page.")
+            problems = services.preview_blockers(run)
+            raise CommandError(" ".join(problems) + " Settle it once on the import page.")
         if run.status == ImportStatus.FAILED:
             raise CommandError(f"{run.error} Nothing was sent.")
         self.stdout.write(
