@@ -30,7 +30,8 @@ from dashboard.audit.services import audit_record
 from dashboard.connections.models import Connection
 from dashboard.imports.models import Import, ImportRow, ImportStatus, RememberedMapping, RowKind
 from dashboard.imports.selectors import import_fields, import_is_stale, import_rows
-from integrations.catalogue import FieldSpec, Provider
+from integrations.catalogue import FieldSpec, FieldType, Provider
+from integrations.importing import dates
 from integrations.importing.building import (
     BatchBuilder,
     BuilderSpec,
@@ -237,6 +238,118 @@ def _start_preview_if_mapped(import_run: Import, *, inline: bool = False) -> Non
         import_start_preview(import_run=import_run, inline=inline)
 
 
+# -- dates by column --------------------------------------------------------------------------
+
+
+def _date_columns(import_run: Import, fields: Sequence[FieldSpec]) -> list[int]:
+    """The columns mapped to a date field (a history entry's dates included)."""
+    date_paths = {spec.path for spec in fields if spec.type is FieldType.DATE}
+    return [column for column, path in enumerate(import_run.mapped_paths) if path in date_paths]
+
+
+def _date_source(import_run: Import, column: int) -> str:
+    """What a column's values were read from: the evidence of an earlier preview is reused
+    while the file, how it is read and the column's fixed cells are the same."""
+    fixed = sorted(
+        (number, str(cells[str(column)]))
+        for number, cells in (import_run.fixes or {}).items()
+        if isinstance(cells, dict) and str(column) in cells
+    )
+    reading = (
+        import_run.file.name, import_run.encoding, import_run.delimiter, import_run.header_row,
+        import_run.sheet, len(import_run.header), column, fixed,
+    )  # fmt: skip
+    return f"{zlib.crc32(orjson.dumps(reading)):08x}"
+
+
+def _dates_scan(import_run: Import, columns: Sequence[int]) -> dict[int, dates.Evidence]:
+    """Read the stored file's ``columns`` once: each one's distinct values, with how many
+    rows hold each and the first of them, and what they say (``dates.column_evidence``).
+
+    Rows of the wrong width are left out (their cells are not where the header says); cells
+    fixed in the preview count as fixed. A value's rows and first row are one integer (the
+    count above ``_ROWS_SHIFT``): a large file's distinct dates take half the memory.
+    """
+    seen: dict[int, dict[str, int]] = {column: {} for column in columns}
+    one = 1 << _ROWS_SHIFT
+    width = len(import_run.header)
+    fixes = {
+        int(number): cells
+        for number, cells in (import_run.fixes or {}).items()
+        if str(number).isdigit() and isinstance(cells, dict)
+    }
+    with import_run.file.open("rb") as stored:
+        for number, cells in _data_rows(import_run, cast(BinaryIO, stored)):
+            if len(cells) != width:
+                continue
+            fixed = fixes.get(number) if fixes else None
+            for column, values in seen.items():
+                value = cells[column].strip()
+                if fixed and str(column) in fixed:
+                    value = str(fixed[str(column)]).strip()
+                if value:
+                    values[value] = values.get(value, number) + one
+    mask = one - 1
+    return {
+        column: dates.column_evidence(
+            (value, (packed >> _ROWS_SHIFT, packed & mask)) for value, packed in values.items()
+        )
+        for column, values in seen.items()
+    }
+
+
+_ROWS_SHIFT = 32
+
+
+def _dates_decide(import_run: Import, fields: Sequence[FieldSpec]) -> bool:
+    """Decide how each date column's dates are read, from all its values, and keep it in
+    the column's mapping entry (``dates.entry_with_evidence``); False when a newer preview
+    started meanwhile.
+
+    The file is read for the columns whose values are not known yet (a first preview, another
+    reading or mapping); a rebuild after choosing an order or a refresh reuses the evidence.
+    """
+    columns = _date_columns(import_run, fields)
+    if not columns:
+        return True
+    sources = {column: _date_source(import_run, column) for column in columns}
+    unknown = [
+        column
+        for column in columns
+        if (import_run.mapping[column].get("date_evidence") or {}).get("source") != sources[column]
+    ]
+    scanned = _dates_scan(import_run, unknown) if unknown else {}
+    memory = RememberedMapping.objects.filter(connection=import_run.connection).first()
+    remembered = dict(((memory.options or {}).get("date_orders") or {}) if memory else {})
+    with transaction.atomic():
+        stored = (
+            Import.objects.select_for_update()
+            .filter(pk=import_run.pk, generation=import_run.generation)
+            .values_list("mapping", flat=True)
+            .first()
+        )
+        if stored is None:
+            return False
+        mapping = list(stored) if len(stored) == len(import_run.mapping) else []
+        for column in columns:
+            entry = import_run.mapping[column]
+            if mapping and mapping[column].get("path") == entry.get("path"):
+                entry = mapping[column]  # an order chosen since this preview started
+            evidence = scanned.get(column) or dates.Evidence.from_json(entry["date_evidence"])
+            decided = dates.entry_with_evidence(
+                entry,
+                evidence,
+                remembered=str(remembered.get(normalise_header(import_run.header[column]), "")),
+            )
+            decided["date_evidence"]["source"] = sources[column]
+            import_run.mapping[column] = decided
+            if mapping and mapping[column].get("path") == entry.get("path"):
+                mapping[column] = decided
+        if mapping:
+            Import.objects.filter(pk=import_run.pk).update(mapping=mapping)
+    return True
+
+
 # -- the preview ---------------------------------------------------------------------------
 
 
@@ -404,6 +517,7 @@ class _PreviewWriter:
             width=len(import_run.header),
             default_region=(import_run.connection.options or {}).get("default_region"),
             language=translation.get_language(),
+            date_orders=tuple(dates.entry_reading(entry) for entry in import_run.mapping),
         )
         self.first_seen = _FirstRows()
         # First row number → a later row with its identifier, for first rows already stored
@@ -430,7 +544,7 @@ class _PreviewWriter:
         firsts = self._first_rows(first, previewed)
         numbers = range(first, first + len(batch))
         for number, cells, one, seen in zip(numbers, batch, previewed, firsts, strict=True):
-            kind, payload, errors, changes, identifier, remote_id, cell_errors = one
+            kind, payload, errors, changes, identifier, remote_id, cell_errors, warnings = one
             key = identifier.lower()
             if key and seen != number:
                 kind, payload, changes, remote_id = RowKind.INVALID, "{}", "{}", ""
@@ -444,6 +558,7 @@ class _PreviewWriter:
                     earlier[2:6] = [RowKind.INVALID, "{}", dumps_json(earlier_errors), "{}"]
             row: list[Any] = [
                 number, cells, kind, payload, errors, changes, identifier[:320], remote_id[:100],
+                warnings,
             ]  # fmt: skip
             if key:
                 in_batch.setdefault(number, row)
@@ -641,7 +756,14 @@ def import_build_preview(*, import_id: int, generation: int) -> None:
     if import_run is None or import_run.generation != generation:
         return
     current = Import.objects.filter(pk=import_id, generation=generation)
-    writer = _PreviewWriter(import_run, import_fields(connection=import_run.connection))
+    fields = import_fields(connection=import_run.connection)
+    try:
+        if not _dates_decide(import_run, fields):
+            return  # a newer preview started
+    except ImportFileError as exc:
+        current.update(status=ImportStatus.FAILED, error=str(exc)[:1000])
+        return
+    writer = _PreviewWriter(import_run, fields)
     builder: BatchBuilder[tuple[int, int]] = BatchBuilder(
         writer.spec, helpers=_helpers(import_run), lookup=writer.lookup
     )

@@ -49,8 +49,9 @@ logger = logging.getLogger(__name__)
 Mirror = dict[tuple[str, str], tuple[str, Any]]
 # One row as previewed, in a tuple (a fraction of a dataclass's pickling cost across the
 # process boundary): kind, then payload, errors and changes as JSON text, identifier, remote
-# id, and the cells' own errors (a duplicate of an earlier row keeps those).
-Previewed = tuple[str, str, str, str, str, str, dict[str, str]]
+# id, the cells' own errors (a duplicate of an earlier row keeps those), and the cells'
+# warnings as JSON text.
+Previewed = tuple[str, str, str, str, str, str, dict[str, str], str]
 
 # Batches given to the helper and not yet built; past this the caller builds the next itself.
 HELPER_QUEUE = 4
@@ -82,6 +83,7 @@ class BuilderSpec:
             paths=self.paths,
             width=self.width,
             default_region=self.default_region,
+            date_orders=self.date_orders,
         )
 
 
@@ -140,6 +142,7 @@ class RowPreviewer:
             row = (
                 kind, dumps_json(payload), dumps_json(errors), dumps_json(changes),
                 built.identifier, remote_id, built.errors,
+                dumps_json(built.warnings) if built.warnings else "{}",
             )  # fmt: skip
             results.append(row)
         return results
