@@ -5,6 +5,7 @@ from typing import Any
 from django import forms
 
 from dashboard.connections.models import Connection
+from integrations.importing.dates import ORDER_NAMES
 from integrations.importing.reading import DELIMITER_CHOICES, ENCODING_CHOICES
 
 
@@ -32,3 +33,10 @@ class UploadForm(forms.Form):
 class ReadingForm(forms.Form):
     encoding = forms.ChoiceField(choices=ENCODING_CHOICES)
     delimiter = forms.ChoiceField(choices=DELIMITER_CHOICES)
+
+
+class DateOrderForm(forms.Form):
+    """How one date column writes its dates: day first or month first."""
+
+    column = forms.IntegerField(min_value=0)
+    order = forms.ChoiceField(choices=list(ORDER_NAMES.items()))

@@ -241,6 +241,67 @@ def _start_preview_if_mapped(import_run: Import, *, inline: bool = False) -> Non
 # -- dates by column --------------------------------------------------------------------------
 
 
+def import_set_date_order(*, import_run: Import, column: int, order: str, user: Any) -> Import:
+    """Read one date column's dates ``order`` (day or month first), and rebuild the preview.
+
+    The choice is kept in the column's mapping entry, remembered for the connection's later
+    files with a column of that name, and audited like a mapping change.
+    """
+    _require_open(import_run)
+    if order not in dates.ORDERS:
+        raise ImportStateError("Choose whether the dates are written day first or month first.")
+    fields = import_fields(connection=import_run.connection)
+    if column not in _date_columns(import_run, fields):
+        raise ImportStateError("That column is not mapped to a date field.")
+    entry = import_run.mapping[column]
+    before = entry.get("date_order", "") if entry.get("date_how") else ""
+    import_run.mapping[column] = {**entry, "date_order": order, "date_how": dates.CHOSEN}
+    import_run.save(update_fields=["mapping", "updated_at"])
+    title = import_run.header[column]
+    if key := normalise_header(title):
+        memory, _ = RememberedMapping.objects.get_or_create(connection=import_run.connection)
+        options = dict(memory.options or {})
+        options["date_orders"] = {**(options.get("date_orders") or {}), key: order}
+        memory.options = options
+        memory.save(update_fields=["options", "updated_at"])
+    if before != order:
+        name = f"{title or 'column'} (column {column + 1})"
+        audit_record(
+            actor=user,
+            action="import.mapping_changed",
+            target=import_run,
+            summary=f"Dates of {name} read {dates.ORDER_NAMES[order]} in "
+            f"{import_run.original_name}",
+            changes={
+                f"{name}: dates": {
+                    "before": dates.ORDER_NAMES.get(before, "undecided"),
+                    "after": dates.ORDER_NAMES[order],
+                }
+            },
+        )
+    import_start_preview(import_run=import_run)
+    return import_run
+
+
+def import_date_questions(*, import_run: Import) -> list[tuple[int, str]]:
+    """The date columns whose order the admin must choose before confirming, each with a
+    sentence saying why: (column, sentence)."""
+    questions = []
+    for column, entry in enumerate(import_run.mapping):
+        value = dates.entry_question(entry) if entry.get("path") else ""
+        if value:
+            title = import_run.header[column] if column < len(import_run.header) else ""
+            questions.append(
+                (
+                    column,
+                    f"Choose how the dates in “{title or f'column {column + 1}'}” are written: "
+                    f"“{value}” could be day first or month first, and no date in the column "
+                    "tells which.",
+                )
+            )
+    return questions
+
+
 def _date_columns(import_run: Import, fields: Sequence[FieldSpec]) -> list[int]:
     """The columns mapped to a date field (a history entry's dates included)."""
     date_paths = {spec.path for spec in fields if spec.type is FieldType.DATE}
@@ -835,6 +896,8 @@ def import_confirm(*, import_run: Import, user: Any) -> SyncJob:
             f"Only a finished preview can be confirmed; this import is "
             f"{import_run.get_status_display().lower()}."
         )
+    if questions := import_date_questions(import_run=import_run):
+        raise ImportStateError(" ".join(question for _, question in questions))
     if import_is_stale(import_run=import_run):
         raise ImportStateError(
             "The recipients changed since this preview was built. Refresh the preview and check "

@@ -11,6 +11,7 @@ urlpatterns = [
     path("<int:pk>/", views.import_detail, name="detail"),
     path("<int:pk>/reading/", views.import_reading, name="reading"),
     path("<int:pk>/mapping/", views.import_mapping, name="mapping"),
+    path("<int:pk>/date-order/", views.import_date_order, name="date_order"),
     path("<int:pk>/refresh/", views.import_refresh, name="refresh"),
     path("<int:pk>/confirm/", views.import_confirm, name="confirm"),
     path("<int:pk>/discard/", views.import_discard, name="discard"),

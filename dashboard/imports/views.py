@@ -17,12 +17,13 @@ from dashboard.accounts.roles import Capability
 from dashboard.core.http import HtmxHttpRequest
 from dashboard.imports import services
 from dashboard.imports.exports import invalid_csv_lines
-from dashboard.imports.forms import ReadingForm, UploadForm
+from dashboard.imports.forms import DateOrderForm, ReadingForm, UploadForm
 from dashboard.imports.models import Import, ImportRow, ImportStatus, RowKind
 from dashboard.imports.selectors import import_fields, import_is_stale, import_rows
 from dashboard.imports.upload import SizeCappedUploadHandler
-from dashboard.recipients.fields import display_value
-from integrations.catalogue import FieldSpec, catalogue
+from dashboard.recipients.fields import display_value, parse_provider_date
+from integrations.catalogue import FieldSpec, FieldType, catalogue
+from integrations.importing import dates
 from integrations.importing.mapping import (
     ENTRY_MEMBERS,
     disabled_matches,
@@ -128,7 +129,36 @@ def _shown(path: str, value: Any) -> Any:
     return value
 
 
-def _display(row: ImportRow, import_run: Import, labels: dict[str, str]) -> dict[str, Any]:
+def _readable_dates(path: str, value: Any, date_paths: frozenset[str]) -> Any:
+    """A date (or a history entry's dates) as a person reads it: "3 March 2025", where the
+    payload holds the provider's format (``20250303``)."""
+    if path in date_paths:
+        day = parse_provider_date(value)
+        return dates.spoken(day) if day else value
+    if isinstance(value, dict) and path in ENTRY_MEMBERS:
+        members = {m.name for m in ENTRY_MEMBERS[path] if m.type is FieldType.DATE}
+        return {
+            name: _readable_dates(f"{path}.{name}", item, date_paths) if name in members else item
+            for name, item in value.items()
+        }
+    return value
+
+
+def _warnings(row: ImportRow, header: list[str]) -> list[dict[str, str]]:
+    """A row's warnings (values sent all the same) with their columns' titles."""
+    return [
+        {"column": header[int(key)] if key.isdigit() and int(key) < len(header) else "",
+         "message": message}
+        for key, message in (row.warnings or {}).items()
+    ]  # fmt: skip
+
+
+def _display(
+    row: ImportRow,
+    import_run: Import,
+    labels: dict[str, str],
+    date_paths: frozenset[str] = frozenset(),
+) -> dict[str, Any]:
     header = import_run.header
     problems = []
     for key, message in row.errors.items():
@@ -143,12 +173,13 @@ def _display(row: ImportRow, import_run: Import, labels: dict[str, str]) -> dict
         {
             "label": labels.get(path, path),
             "path": path,
-            "old": _shown(path, old),
-            "new": _shown(path, new),
+            "old": _shown(path, _readable_dates(path, old, date_paths)),
+            "new": _shown(path, _readable_dates(path, new, date_paths)),
         }
         for path, (old, new) in row.changes.items()
     ]
-    return {"row": row, "problems": problems, "changes": changes}
+    warnings = _warnings(row, header)
+    return {"row": row, "problems": problems, "changes": changes, "warnings": warnings}
 
 
 def _tabs(import_run: Import, current: str) -> list[dict[str, Any]]:
@@ -171,6 +202,7 @@ def _mapping_rows(
     # An ignored column named like a field the connection disables says so: the admin sees why
     # "Mobile" is not offered a match, and where to change it.
     disabled = disabled_matches(import_run.header, import_run.connection.provider, fields)
+    date_paths = _date_paths(fields)
     rows = []
     for index, (title, entry) in enumerate(zip(import_run.header, import_run.mapping, strict=True)):
         sample = ""
@@ -179,8 +211,14 @@ def _mapping_rows(
         row = {"index": index, "title": title, "sample": sample, **entry}
         if not entry.get("path") and index in disabled:
             row["disabled_field"] = disabled[index].label
+        if entry.get("path") in date_paths:
+            row["date_format"] = dates.describe(entry)
         rows.append(row)
     return rows
+
+
+def _date_paths(fields: list[FieldSpec]) -> frozenset[str]:
+    return frozenset(spec.path for spec in fields if spec.type is FieldType.DATE)
 
 
 def _detail_context(request: HttpRequest, import_run: Import) -> dict[str, Any]:
@@ -208,7 +246,10 @@ def _detail_context(request: HttpRequest, import_run: Import) -> dict[str, Any]:
         "kind": kind,
         "page": page,
         "query": f"rows={kind}" if kind else "",
-        "display_rows": [_display(row, import_run, labels) for row in page.object_list],
+        "display_rows": [
+            _display(row, import_run, labels, _date_paths(fields)) for row in page.object_list
+        ],
+        "date_questions": services.import_date_questions(import_run=import_run),
         "stale": import_run.status == ImportStatus.PREVIEWED
         and import_is_stale(import_run=import_run),
     }
@@ -279,6 +320,29 @@ def import_mapping(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, str(exc))
     else:
         messages.success(request, "Mapping saved; the preview is being rebuilt.")
+    return _back(request, import_run)
+
+
+@require_POST
+@require_capability(Capability.MANAGE_IMPORTS)
+def import_date_order(request: HttpRequest, pk: int) -> HttpResponse:
+    """Read one date column's dates day first or month first, and rebuild the preview."""
+    import_run = get_object_or_404(Import, pk=pk)
+    form = DateOrderForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose whether the column's dates are day first or month first.")
+        return _back(request, import_run)
+    try:
+        services.import_set_date_order(
+            import_run=import_run,
+            column=form.cleaned_data["column"],
+            order=form.cleaned_data["order"],
+            user=request.user,
+        )
+    except services.ImportStateError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "Date order saved; the preview is being rebuilt.")
     return _back(request, import_run)
 
 
