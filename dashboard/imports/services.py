@@ -260,9 +260,11 @@ def import_set_date_order(*, import_run: Import, column: int, order: str, user: 
     title = import_run.header[column]
     if key := normalise_header(title):
         memory, _ = RememberedMapping.objects.get_or_create(connection=import_run.connection)
-        options = dict(memory.options or {})
-        options["date_orders"] = {**(options.get("date_orders") or {}), key: order}
-        memory.options = options
+        options = memory.options if isinstance(memory.options, dict) else {}
+        memory.options = {
+            **options,
+            "date_orders": {**_remembered_date_orders(import_run.connection), key: order},
+        }
         memory.save(update_fields=["options", "updated_at"])
     if before != order:
         name = f"{title or 'column'} (column {column + 1})"
@@ -300,6 +302,16 @@ def import_date_questions(*, import_run: Import) -> list[tuple[int, str]]:
                 )
             )
     return questions
+
+
+def _remembered_date_orders(connection: Connection) -> dict[str, str]:
+    """The date orders chosen for the connection's files, by normalised column name."""
+    memory = RememberedMapping.objects.filter(connection=connection).first()
+    options = memory.options if memory is not None and isinstance(memory.options, dict) else {}
+    orders = options.get("date_orders")
+    if not isinstance(orders, dict):
+        return {}
+    return {str(key): order for key, order in orders.items() if order in dates.ORDERS}
 
 
 def _date_columns(import_run: Import, fields: Sequence[FieldSpec]) -> list[int]:
@@ -380,8 +392,7 @@ def _dates_decide(import_run: Import, fields: Sequence[FieldSpec]) -> bool:
         if (import_run.mapping[column].get("date_evidence") or {}).get("source") != sources[column]
     ]
     scanned = _dates_scan(import_run, unknown) if unknown else {}
-    memory = RememberedMapping.objects.filter(connection=import_run.connection).first()
-    remembered = dict(((memory.options or {}).get("date_orders") or {}) if memory else {})
+    remembered = _remembered_date_orders(import_run.connection)
     with transaction.atomic():
         stored = (
             Import.objects.select_for_update()
@@ -394,13 +405,13 @@ def _dates_decide(import_run: Import, fields: Sequence[FieldSpec]) -> bool:
         mapping = list(stored) if len(stored) == len(import_run.mapping) else []
         for column in columns:
             entry = import_run.mapping[column]
+            evidence = scanned.get(column) or dates.Evidence.from_json(entry["date_evidence"])
             if mapping and mapping[column].get("path") == entry.get("path"):
                 entry = mapping[column]  # an order chosen since this preview started
-            evidence = scanned.get(column) or dates.Evidence.from_json(entry["date_evidence"])
             decided = dates.entry_with_evidence(
                 entry,
                 evidence,
-                remembered=str(remembered.get(normalise_header(import_run.header[column]), "")),
+                remembered=remembered.get(normalise_header(import_run.header[column]), ""),
             )
             decided["date_evidence"]["source"] = sources[column]
             import_run.mapping[column] = decided

@@ -348,3 +348,52 @@ def test_a_bad_date_order_request_changes_nothing(redflag, admin_user, admin_cli
     run.refresh_from_db()
     assert run.mapping[3]["date_order"] == ""
     assert not AuditEvent.objects.filter(action="import.mapping_changed").exists()
+
+
+def test_snappy_gets_its_own_date_format_and_the_page_reads_it_in_words(
+    snappy, admin_user, admin_client
+):
+    connection_services.field_setting_set(
+        connection=snappy, path="employee.workingSince", enabled=True, user=admin_user
+    )
+    MirroredRecipient.objects.create(
+        connection=snappy,
+        remote_id="s-1",
+        email="p0@example.com",
+        email_lower="p0@example.com",
+        record={"_id": "s-1", "email": "p0@example.com", "firstName": "Pat", "lastName": "Lee0",
+                "employee": {"workingSince": "2024-01-01T00:00:00.000Z"}},
+        last_seen_at=timezone.now() - timedelta(hours=1),
+    )  # fmt: skip
+    run = services.import_create(
+        connection=snappy,
+        upload=upload(people(["03/02/2025", "12/31/2025"])),
+        user=admin_user,
+    )
+    assert run.mapped_paths[3] == "employee.workingSince"
+    row = import_rows(import_run=run).get(number=2)
+    assert row.kind == "update", row.errors
+    assert row.payload["employee"]["workingSince"] == "2025-03-02"
+    assert "Start date 1 January 2024 → 2 March 2025" in text_of(page_of(admin_client, run))
+
+
+def test_cells_fixed_in_the_preview_count_in_their_columns_evidence(redflag, admin_user):
+    run = services.import_create(
+        connection=redflag, upload=upload(people(["03/02/2025", "04/05/2025"])), user=admin_user
+    )
+    assert run.mapping[3]["date_order"] == ""
+    run.fixes = {"3": {START: "12/31/2025"}}
+    run.save(update_fields=["fixes"])
+    services.import_start_preview(import_run=run)
+    run.refresh_from_db()
+    assert (run.mapping[3]["date_order"], run.mapping[3]["date_how"]) == ("mdy", "file")
+    assert import_rows(import_run=run).get(number=2).payload["sfHireDate"] == "20250302"
+
+
+def test_a_row_of_the_wrong_width_is_no_evidence(redflag, admin_user):
+    """A ragged row's cells are not where the header says: its "31/12/2025" under the date
+    column's index decides nothing."""
+    lines = [*people(["03/02/2025"]), "x@example.com,Pat,Lee,31/12/2025,extra"]
+    run = services.import_create(connection=redflag, upload=upload(lines), user=admin_user)
+    assert run.mapping[3]["date_order"] == ""
+    assert services.import_date_questions(import_run=run)
