@@ -69,6 +69,7 @@ TABLE: dict[str, tuple[str, str, Expectations]] = {
     "imports:detail": ("get", "/imports/{pk}/", ADMIN_ONLY),
     "imports:reading": ("post", "/imports/{pk}/reading/", ADMIN_ONLY),
     "imports:mapping": ("post", "/imports/{pk}/mapping/", ADMIN_ONLY),
+    "imports:date_order": ("post", "/imports/{pk}/date-order/", ADMIN_ONLY),
     "imports:refresh": ("post", "/imports/{pk}/refresh/", ADMIN_ONLY),
     "imports:confirm": ("post", "/imports/{pk}/confirm/", ADMIN_ONLY),
     "imports:discard": ("post", "/imports/{pk}/discard/", ADMIN_ONLY),
