@@ -351,7 +351,8 @@ def _dates_scan(import_run: Import, columns: Sequence[int]) -> dict[int, dates.E
         for number, cells in (import_run.fixes or {}).items()
         if str(number).isdigit() and isinstance(cells, dict)
     }
-    with import_run.file.open("rb") as stored:
+    # A file of its own: the preview reads the import's (``FieldFile`` keeps one) meanwhile.
+    with import_run.file.storage.open(str(import_run.file.name), "rb") as stored:
         for number, cells in _data_rows(import_run, cast(BinaryIO, stored)):
             if len(cells) != width:
                 continue
@@ -829,12 +830,6 @@ def import_build_preview(*, import_id: int, generation: int) -> None:
         return
     current = Import.objects.filter(pk=import_id, generation=generation)
     fields = import_fields(connection=import_run.connection)
-    try:
-        if not _dates_decide(import_run, fields):
-            return  # a newer preview started
-    except ImportFileError as exc:
-        current.update(status=ImportStatus.FAILED, error=str(exc)[:1000])
-        return
     writer = _PreviewWriter(import_run, fields)
     builder: BatchBuilder[tuple[int, int]] = BatchBuilder(
         writer.spec, helpers=_helpers(import_run), lookup=writer.lookup
@@ -845,6 +840,10 @@ def import_build_preview(*, import_id: int, generation: int) -> None:
             # statistics, and stale ones (a refresh just wrote the account) turn each lookup
             # into a scan of the connection's recipients.
             analyze_if_stale(MirroredRecipient)
+            # While it starts too: how each date column is read, from all its values.
+            if not _dates_decide(import_run, fields):
+                raise _Superseded
+            builder.read_dates(tuple(dates.entry_reading(entry) for entry in import_run.mapping))
             handle = cast(BinaryIO, stored)  # a FieldFile proxies the binary file it opened
             for (first, bytes_read), batch, built in builder.results(_batches(import_run, handle)):
                 with _batch_transaction():

@@ -5,6 +5,7 @@ person reads them, and the admin's choice of order on the mapping table."""
 from __future__ import annotations
 
 import io
+import logging
 import re
 from datetime import datetime, timedelta
 
@@ -397,3 +398,27 @@ def test_a_row_of_the_wrong_width_is_no_evidence(redflag, admin_user):
     run = services.import_create(connection=redflag, upload=upload(lines), user=admin_user)
     assert run.mapping[3]["date_order"] == ""
     assert services.import_date_questions(import_run=run)
+
+
+def test_a_helper_process_reads_the_dates_in_the_order_decided_after_it_started(
+    redflag, admin_user, settings, monkeypatch, caplog
+):
+    """The helper starts while the file's date columns are read: the batches it builds read
+    them in the order decided then, as the caller's own do."""
+    monkeypatch.setattr(services, "ROW_BATCH", 20)
+    settings.IMPORT_INLINE_MAX_BYTES = 10**9
+    settings.IMPORT_PREVIEW_HELPERS, settings.IMPORT_PREVIEW_HELPER_MIN_BYTES = 1, 0
+    dates = [f"{n % 12 + 1:02d}/{n % 9 + 1:02d}/2025 10:00" for n in range(600)]
+    dates[-1] = "12/31/2025"  # the last row decides: month first
+    with caplog.at_level(logging.INFO, logger="dashboard.imports.services"):
+        run = services.import_create(
+            connection=redflag, upload=upload(people(dates)), user=admin_user
+        )
+    built = re.search(r"(\d+) of its batches built by 1 helper", caplog.text)
+    assert built and int(built[1]) > 0, caplog.text
+    rows = list(import_rows(import_run=run))
+    assert run.n_invalid == 0
+    assert [row.payload["sfHireDate"] for row in rows] == [
+        f"2025{n % 12 + 1:02d}{n % 9 + 1:02d}" for n in range(599)
+    ] + ["20251231"]
+    assert all("(10:00)" in row.warnings[START] for row in rows[:-1])
