@@ -407,16 +407,17 @@ def _dates_decide(import_run: Import, fields: Sequence[FieldSpec]) -> bool:
         for column in columns:
             entry = import_run.mapping[column]
             evidence = scanned.get(column) or dates.Evidence.from_json(entry["date_evidence"])
-            if mapping and mapping[column].get("path") == entry.get("path"):
-                entry = mapping[column]  # an order chosen since this preview started
+            # The stored entry, when the column still maps to the same field: it keeps an
+            # order chosen since this preview started.
+            same = bool(mapping) and mapping[column].get("path") == entry.get("path")
             decided = dates.entry_with_evidence(
-                entry,
+                mapping[column] if same else entry,
                 evidence,
                 remembered=remembered.get(normalise_header(import_run.header[column]), ""),
             )
             decided["date_evidence"]["source"] = sources[column]
             import_run.mapping[column] = decided
-            if mapping and mapping[column].get("path") == entry.get("path"):
+            if same:
                 mapping[column] = decided
         if mapping:
             Import.objects.filter(pk=import_run.pk).update(mapping=mapping)

@@ -422,3 +422,22 @@ def test_a_helper_process_reads_the_dates_in_the_order_decided_after_it_started(
         f"2025{n % 12 + 1:02d}{n % 9 + 1:02d}" for n in range(599)
     ] + ["20251231"]
     assert all("(10:00)" in row.warnings[START] for row in rows[:-1])
+
+
+def test_an_order_chosen_while_a_preview_reads_the_dates_is_kept(redflag, admin_user):
+    """A preview on the worker read the import before the admin chose an order: storing
+    what the file says keeps the choice rather than writing the older entry back."""
+    from dashboard.imports.selectors import import_fields
+
+    run = services.import_create(
+        connection=redflag, upload=upload(people(["03/02/2025"])), user=admin_user
+    )
+    worker_copy = Import.objects.get(pk=run.pk)
+    chosen = [*run.mapping]
+    chosen[3] = {**chosen[3], "date_order": "mdy", "date_how": "chosen"}
+    Import.objects.filter(pk=run.pk).update(mapping=chosen)
+
+    assert services._dates_decide(worker_copy, import_fields(connection=redflag))
+    assert worker_copy.mapping[3]["date_order"] == "mdy"
+    run.refresh_from_db()
+    assert (run.mapping[3]["date_order"], run.mapping[3]["date_how"]) == ("mdy", "chosen")
