@@ -22,8 +22,8 @@ a second), ``YYYYMMDD``, English month names (``14 Aug 2002``, ``Aug 14, 2002``,
 day and month as numbers separated by ``/``, ``.`` or ``-`` (``3/2/2025``, ``03.02.25``),
 optionally followed by a time (``3/2/2025 0:00``, ``3/2/2025 12:00:00 AM``). Excel serial
 numbers (``45678``: days since 30 December 1899, what a date cell formatted as a number
-holds) are read in a column whose numbers are all plausible serials of 1920 to 2099 and
-that has no day/month numbers.
+holds) are read in a column that has serials of 1920 to 2099 and no day/month numbers;
+any other number is no date.
 
 A two-digit year is the year ending in those digits that is at most ten years from now: in
 2026, ``25`` is 2025, ``36`` is 2036 and ``37`` is 1937 (birth and hire dates, the dates an
@@ -47,8 +47,6 @@ DAY_FIRST = "dmy"
 MONTH_FIRST = "mdy"
 ORDERS = (DAY_FIRST, MONTH_FIRST)
 ORDER_NAMES = {DAY_FIRST: "day first", MONTH_FIRST: "month first"}
-# What a value that only one order reads proves, for the mapping table's choices.
-ORDER_EXAMPLES = {DAY_FIRST: "31/12/2025", MONTH_FIRST: "12/31/2025"}
 # How a column's order was decided (a mapping entry's "date_how").
 FROM_FILE, CHOSEN, REMEMBERED = "file", "chosen", "remembered"
 # A column's reading as ``BuilderSpec.date_orders`` holds it: "" (no order: a value either
