@@ -328,9 +328,12 @@ def fill_mirror(connection, path: Path, share: float = 0.3) -> int:
         rows = iter_rows(handle, encoding="utf-8-sig", delimiter=",")
         header = next(rows)
         paths = [match.path for match in auto_map(header, fields)]
+        # The hire dates are day first, as the file's own values prove to the preview.
+        orders = ["dmy" if path == "sfHireDate" else "" for path in paths]
         builder = RowBuilder(
-            provider="redflag", fields=fields, paths=paths, width=len(header), default_region="GB"
-        )
+            provider="redflag", fields=fields, paths=paths, width=len(header),
+            default_region="GB", date_orders=orders,
+        )  # fmt: skip
         for n, cells in enumerate(rows):
             if rng.random() >= share:
                 continue

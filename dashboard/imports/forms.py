@@ -9,6 +9,7 @@ from django.core.validators import ProhibitNullCharactersValidator
 from dashboard.connections.models import Connection
 from integrations.catalogue import FieldSpec, FieldType
 from integrations.importing.cells import MAX_CELL_CHARS
+from integrations.importing.dates import ORDER_NAMES
 from integrations.importing.layout import MAX_HEADER_ROW
 from integrations.importing.reading import DELIMITER_CHOICES, ENCODING_CHOICES
 
@@ -146,3 +147,10 @@ class FixCellForm(forms.Form):
             for validator in self.fields["value"].validators
             if not isinstance(validator, ProhibitNullCharactersValidator)
         ]
+
+
+class DateOrderForm(forms.Form):
+    """How one date column writes its dates: day first or month first."""
+
+    column = forms.IntegerField(min_value=0)
+    order = forms.ChoiceField(choices=list(ORDER_NAMES.items()))

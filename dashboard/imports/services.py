@@ -41,7 +41,8 @@ from dashboard.imports.selectors import (
     import_lookups,
     import_rows,
 )
-from integrations.catalogue import FieldSpec, Provider
+from integrations.catalogue import FieldSpec, FieldType, Provider
+from integrations.importing import dates
 from integrations.importing.building import (
     BatchBuilder,
     BuilderSpec,
@@ -710,6 +711,192 @@ def _start_preview_if_mapped(import_run: Import, *, inline: bool = False) -> Non
         import_start_preview(import_run=import_run, inline=inline)
 
 
+# -- dates by column --------------------------------------------------------------------------
+
+
+def import_set_date_order(*, import_run: Import, column: int, order: str, user: Any) -> Import:
+    """Read one date column's dates ``order`` (day or month first), and rebuild the preview.
+
+    The choice is kept in the column's mapping entry, remembered for the connection's later
+    files with a column of that name, and audited like a mapping change.
+    """
+    _require_open(import_run)
+    if order not in dates.ORDERS:
+        raise ImportStateError("Choose whether the dates are written day first or month first.")
+    fields = import_fields(connection=import_run.connection)
+    if column not in _date_columns(import_run, fields):
+        raise ImportStateError("That column is not mapped to a date field.")
+    entry = import_run.mapping[column]
+    before = entry.get("date_order", "") if entry.get("date_how") else ""
+    import_run.mapping[column] = {**entry, "date_order": order, "date_how": dates.CHOSEN}
+    import_run.save(update_fields=["mapping", "updated_at"])
+    title = import_run.header[column]
+    if key := normalise_header(title):
+        memory, _ = RememberedMapping.objects.get_or_create(connection=import_run.connection)
+        options = memory.options if isinstance(memory.options, dict) else {}
+        memory.options = {
+            **options,
+            "date_orders": {**_remembered_date_orders(import_run.connection), key: order},
+        }
+        memory.save(update_fields=["options", "updated_at"])
+    if before != order:
+        name = f"{title or 'column'} (column {column + 1})"
+        audit_record(
+            actor=user,
+            action="import.mapping_changed",
+            target=import_run,
+            summary=f"Dates of {name} read {dates.ORDER_NAMES[order]} in "
+            f"{import_run.original_name}",
+            changes={
+                f"{name}: dates": {
+                    "before": dates.ORDER_NAMES.get(before, "undecided"),
+                    "after": dates.ORDER_NAMES[order],
+                }
+            },
+        )
+    import_start_preview(import_run=import_run)
+    return import_run
+
+
+def import_date_questions(*, import_run: Import) -> list[tuple[int, str]]:
+    """The date columns whose order the admin must choose before confirming, each with a
+    sentence saying why: (column, sentence)."""
+    questions = []
+    for column, entry in enumerate(import_run.mapping):
+        value = dates.entry_question(entry) if entry.get("path") else ""
+        if value:
+            title = import_run.header[column] if column < len(import_run.header) else ""
+            questions.append(
+                (
+                    column,
+                    f"Choose how the dates in “{title or f'column {column + 1}'}” are written: "
+                    f"“{value}” could be day first or month first, and no date in the column "
+                    "tells which.",
+                )
+            )
+    return questions
+
+
+def _remembered_date_orders(connection: Connection) -> dict[str, str]:
+    """The date orders chosen for the connection's files, by normalised column name."""
+    memory = RememberedMapping.objects.filter(connection=connection).first()
+    options = memory.options if memory is not None and isinstance(memory.options, dict) else {}
+    orders = options.get("date_orders")
+    if not isinstance(orders, dict):
+        return {}
+    return {str(key): order for key, order in orders.items() if order in dates.ORDERS}
+
+
+def _date_columns(import_run: Import, fields: Sequence[FieldSpec]) -> list[int]:
+    """The columns mapped to a date field (a history entry's dates included)."""
+    date_paths = {spec.path for spec in fields if spec.type is FieldType.DATE}
+    return [column for column, path in enumerate(import_run.mapped_paths) if path in date_paths]
+
+
+def _date_source(import_run: Import, column: int) -> str:
+    """What a column's values were read from: the evidence of an earlier preview is reused
+    while the file, how it is read and the column's fixed cells are the same."""
+    fixed = sorted(
+        (number, str(cells[str(column)]))
+        for number, cells in (import_run.fixes or {}).items()
+        if isinstance(cells, dict) and str(column) in cells
+    )
+    reading = (
+        import_run.file.name, import_run.encoding, import_run.delimiter, import_run.header_row,
+        import_run.sheet, len(import_run.header), column, fixed,
+    )  # fmt: skip
+    return f"{zlib.crc32(orjson.dumps(reading)):08x}"
+
+
+def _dates_scan(import_run: Import, columns: Sequence[int]) -> dict[int, dates.Evidence]:
+    """Read the stored file's ``columns`` once: each one's distinct values, with how many
+    rows hold each and the first of them, and what they say (``dates.column_evidence``).
+
+    Rows of the wrong width are left out (their cells are not where the header says); cells
+    fixed in the preview count as fixed. A value's rows and first row are one integer (the
+    count above ``_ROWS_SHIFT``): a large file's distinct dates take half the memory.
+    """
+    seen: dict[int, dict[str, int]] = {column: {} for column in columns}
+    one = 1 << _ROWS_SHIFT
+    width = len(import_run.header)
+    fixes = {
+        int(number): cells
+        for number, cells in (import_run.fixes or {}).items()
+        if str(number).isdigit() and isinstance(cells, dict)
+    }
+    # A file of its own: the preview reads the import's (``FieldFile`` keeps one) meanwhile.
+    with import_run.file.storage.open(str(import_run.file.name), "rb") as stored:
+        for number, cells in _data_rows(import_run, cast(BinaryIO, stored)):
+            if len(cells) != width:
+                continue
+            fixed = fixes.get(number) if fixes else None
+            for column, values in seen.items():
+                value = cells[column].strip()
+                if fixed and str(column) in fixed:
+                    value = str(fixed[str(column)]).strip()
+                if value:
+                    values[value] = values.get(value, number) + one
+    mask = one - 1
+    return {
+        column: dates.column_evidence(
+            (value, (packed >> _ROWS_SHIFT, packed & mask)) for value, packed in values.items()
+        )
+        for column, values in seen.items()
+    }
+
+
+_ROWS_SHIFT = 32
+
+
+def _dates_decide(import_run: Import, fields: Sequence[FieldSpec]) -> bool:
+    """Decide how each date column's dates are read, from all its values, and keep it in
+    the column's mapping entry (``dates.entry_with_evidence``); False when a newer preview
+    started meanwhile.
+
+    The file is read for the columns whose values are not known yet (a first preview, another
+    reading or mapping); a rebuild after choosing an order or a refresh reuses the evidence.
+    """
+    columns = _date_columns(import_run, fields)
+    if not columns:
+        return True
+    sources = {column: _date_source(import_run, column) for column in columns}
+    unknown = [
+        column
+        for column in columns
+        if (import_run.mapping[column].get("date_evidence") or {}).get("source") != sources[column]
+    ]
+    scanned = _dates_scan(import_run, unknown) if unknown else {}
+    remembered = _remembered_date_orders(import_run.connection)
+    with transaction.atomic():
+        stored = (
+            Import.objects.select_for_update()
+            .filter(pk=import_run.pk, generation=import_run.generation)
+            .values_list("mapping", flat=True)
+            .first()
+        )
+        if stored is None:
+            return False
+        mapping = list(stored) if len(stored) == len(import_run.mapping) else []
+        for column in columns:
+            entry = import_run.mapping[column]
+            evidence = scanned.get(column) or dates.Evidence.from_json(entry["date_evidence"])
+            # The stored entry, when the column still maps to the same field: it keeps an
+            # order chosen since this preview started.
+            same = bool(mapping) and mapping[column].get("path") == entry.get("path")
+            decided = dates.entry_with_evidence(
+                mapping[column] if same else entry,
+                evidence,
+                remembered=remembered.get(normalise_header(import_run.header[column]), ""),
+            )
+            decided["date_evidence"]["source"] = sources[column]
+            import_run.mapping[column] = decided
+            if same:
+                mapping[column] = decided
+        if mapping:
+            Import.objects.filter(pk=import_run.pk).update(mapping=mapping)
+    return True
+
+
 # -- the preview ---------------------------------------------------------------------------
 
 
@@ -899,6 +1086,7 @@ class _PreviewWriter:
             constants=constants,
             lookups=lookups,
             unreadable=unreadable,
+            date_orders=tuple(dates.entry_reading(entry) for entry in import_run.mapping),
         )
         self.first_seen = _FirstRows()
         # First row number → a later row with its identifier, for first rows already stored
@@ -926,7 +1114,7 @@ class _PreviewWriter:
         in_batch: dict[int, list[Any]] = {}  # row number → its row, for duplicates
         firsts = self._first_rows(numbers, previewed)
         for number, cells, one, seen in zip(numbers, batch, previewed, firsts, strict=True):
-            kind, payload, errors, changes, identifier, remote_id, cell_errors = one
+            kind, payload, errors, changes, identifier, remote_id, cell_errors, warnings = one
             key = identifier.lower()
             if key and seen != number:
                 kind, payload, changes, remote_id = RowKind.INVALID, "{}", "{}", ""
@@ -940,6 +1128,7 @@ class _PreviewWriter:
                     earlier[2:6] = [RowKind.INVALID, "{}", dumps_json(earlier_errors), "{}"]
             row: list[Any] = [
                 number, cells, kind, payload, errors, changes, identifier[:320], remote_id[:100],
+                warnings,
             ]  # fmt: skip
             if key:
                 in_batch.setdefault(number, row)
@@ -1190,7 +1379,8 @@ def import_build_preview(*, import_id: int, generation: int) -> None:
     if import_run is None or import_run.generation != generation:
         return
     current = Import.objects.filter(pk=import_id, generation=generation)
-    writer = _PreviewWriter(import_run, import_fields(connection=import_run.connection))
+    fields = import_fields(connection=import_run.connection)
+    writer = _PreviewWriter(import_run, fields)
     builder: BatchBuilder[tuple[list[int], int]] = BatchBuilder(
         writer.spec, helpers=_helpers(import_run), lookup=writer.lookup
     )
@@ -1200,6 +1390,10 @@ def import_build_preview(*, import_id: int, generation: int) -> None:
             # statistics, and stale ones (a refresh just wrote the account) turn each lookup
             # into a scan of the connection's recipients.
             analyze_if_stale(MirroredRecipient)
+            # While it starts too: how each date column is read, from all its values.
+            if not _dates_decide(import_run, fields):
+                raise _Superseded
+            builder.read_dates(tuple(dates.entry_reading(entry) for entry in import_run.mapping))
             handle = cast(BinaryIO, stored)  # a FieldFile proxies the binary file it opened
             batches = _batches(import_run, handle)
             for (numbers, bytes_read), batch, built in builder.results(batches):
@@ -1374,17 +1568,22 @@ def _recheck(import_run: Import, fixed: ImportRow, cells: list[str]) -> list[tup
     fixed_numbers = _fixed_cells(import_run).keys()
     moved = []
     for row in [fixed, *others]:
-        kind, payload, errors, changes, identifier, remote_id = _regrouped(outcomes, row.number)
+        kind, payload, errors, changes, identifier, remote_id, warnings = _regrouped(
+            outcomes, row.number
+        )
         stored = _stored_cells(
             row.number, kind, cells_of[row.number], first_data_row(import_run), fixed_numbers
         )
-        before = (row.kind, row.payload, row.errors, row.changes, row.cells, row.remote_id)
-        after = (kind, payload, errors, changes, stored, remote_id)
+        before = (
+            row.kind, row.payload, row.errors, row.changes, row.cells, row.remote_id,
+            row.warnings,
+        )  # fmt: skip
+        after = (kind, payload, errors, changes, stored, remote_id, warnings)
         if before == after and row.pk != fixed.pk:
             continue
         ImportRow.objects.filter(pk=row.pk).update(
             kind=kind, payload=payload, errors=errors, changes=changes, cells=stored,
-            identifier=identifier[:320], remote_id=remote_id[:100],
+            identifier=identifier[:320], remote_id=remote_id[:100], warnings=warnings,
         )  # fmt: skip
         moved.append((row.kind, kind))
     return moved
@@ -1406,24 +1605,28 @@ def _rows_with_identifiers(import_run: Import, keys: set[str]) -> list[ImportRow
 
 def _regrouped(
     outcomes: dict[int, Previewed], number: int
-) -> tuple[str, dict[str, Any], dict[str, str], dict[str, Any], str, str]:
+) -> tuple[str, dict[str, Any], dict[str, str], dict[str, Any], str, str, dict[str, str]]:
     """Row ``number``'s stored outcome among ``outcomes`` (every row of its identifier), by
     the preview's rule for a repeated identifier (``_PreviewWriter``): the first row keeps its
     errors and its recipient and names the second; each later row keeps its cells' errors
     and names the first."""
-    kind, payload, errors, changes, identifier, remote_id, cell_errors = outcomes[number]
+    kind, payload, errors, changes, identifier, remote_id, cell_errors, warned = outcomes[number]
+    warnings: dict[str, str] = orjson.loads(warned)
     key = identifier.lower()
     group = sorted(n for n, one in outcomes.items() if key and one[4].lower() == key)
     decoded: dict[str, str] = orjson.loads(errors)
     if len(group) < 2:
         # The standard decoder: orjson reads an integer beyond 64 bits as a float.
-        return kind, json.loads(payload), decoded, json.loads(changes), identifier, remote_id
+        return (
+            kind, json.loads(payload), decoded, json.loads(changes), identifier, remote_id,
+            warnings,
+        )  # fmt: skip
     if number == group[0]:
         decoded = {**decoded, "row": _duplicate_message(group[1])}
     else:
         decoded = {**cell_errors, "row": _duplicate_message(group[0])}
         remote_id = ""
-    return RowKind.INVALID, {}, decoded, {}, identifier, remote_id
+    return RowKind.INVALID, {}, decoded, {}, identifier, remote_id, warnings
 
 
 # -- confirm and discard --------------------------------------------------------------------
@@ -1453,6 +1656,8 @@ def import_confirm(*, import_run: Import, user: Any) -> SyncJob:
             f"Only a finished preview can be confirmed; this import is "
             f"{import_run.get_status_display().lower()}."
         )
+    if questions := import_date_questions(import_run=import_run):
+        raise ImportStateError(" ".join(question for _, question in questions))
     if import_is_stale(import_run=import_run):
         raise ImportStateError(
             "The recipients changed since this preview was built. Refresh the preview and check "

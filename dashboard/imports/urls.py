@@ -13,6 +13,7 @@ urlpatterns = [
     path("<int:pk>/layout/", views.import_layout, name="layout"),
     path("<int:pk>/mapping/", views.import_mapping, name="mapping"),
     path("<int:pk>/constants/", views.import_constants, name="constants"),
+    path("<int:pk>/date-order/", views.import_date_order, name="date_order"),
     path("<int:pk>/refresh/", views.import_refresh, name="refresh"),
     path("<int:pk>/confirm/", views.import_confirm, name="confirm"),
     path("<int:pk>/discard/", views.import_discard, name="discard"),

@@ -20,7 +20,14 @@ from dashboard.accounts.roles import Capability
 from dashboard.core.http import HtmxHttpRequest
 from dashboard.imports import services
 from dashboard.imports.exports import invalid_csv_lines, row_error_text
-from dashboard.imports.forms import ConstantsForm, FixCellForm, LayoutForm, ReadingForm, UploadForm
+from dashboard.imports.forms import (
+    ConstantsForm,
+    DateOrderForm,
+    FixCellForm,
+    LayoutForm,
+    ReadingForm,
+    UploadForm,
+)
 from dashboard.imports.models import Import, ImportRow, ImportStatus, RowKind
 from dashboard.imports.selectors import (
     ImportLookups,
@@ -31,8 +38,9 @@ from dashboard.imports.selectors import (
     import_rows,
 )
 from dashboard.imports.upload import SizeCappedUploadHandler
-from dashboard.recipients.fields import display_value
-from integrations.catalogue import FieldSpec, catalogue
+from dashboard.recipients.fields import display_value, parse_provider_date
+from integrations.catalogue import FieldSpec, FieldType, catalogue
+from integrations.importing import dates
 from integrations.importing.cells import MAX_CELL_CHARS, takes_constant
 from integrations.importing.encoding import LABELS as ENCODING_LABELS
 from integrations.importing.lookups import lookup_paths, provider_name
@@ -149,11 +157,36 @@ def _shown(path: str, value: Any, names: dict[str, dict[str, str]] | None = None
     return value
 
 
+def _readable_dates(path: str, value: Any, date_paths: frozenset[str]) -> Any:
+    """A date (or a history entry's dates) as a person reads it: "3 March 2025", where the
+    payload holds the provider's format (``20250303``)."""
+    if path in date_paths:
+        day = parse_provider_date(value)
+        return dates.spoken(day) if day else value
+    if isinstance(value, dict) and path in ENTRY_MEMBERS:
+        members = {m.name for m in ENTRY_MEMBERS[path] if m.type is FieldType.DATE}
+        return {
+            name: _readable_dates(f"{path}.{name}", item, date_paths) if name in members else item
+            for name, item in value.items()
+        }
+    return value
+
+
+def _warnings(row: ImportRow, header: list[str]) -> list[dict[str, str]]:
+    """A row's warnings (values sent all the same) with their columns' titles."""
+    return [
+        {"column": header[int(key)] if key.isdigit() and int(key) < len(header) else "",
+         "message": message}
+        for key, message in (row.warnings or {}).items()
+    ]  # fmt: skip
+
+
 def _display(
     row: ImportRow,
     import_run: Import,
     labels: dict[str, str],
     names: dict[str, dict[str, str]] | None = None,
+    date_paths: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
     header = import_run.header
     problems = []
@@ -169,12 +202,13 @@ def _display(
         {
             "label": labels.get(path, path),
             "path": path,
-            "old": _shown(path, old, names),
-            "new": _shown(path, new, names),
+            "old": _shown(path, _readable_dates(path, old, date_paths), names),
+            "new": _shown(path, _readable_dates(path, new, date_paths), names),
         }
         for path, (old, new) in row.changes.items()
     ]
-    return {"row": row, "problems": problems, "changes": changes}
+    warnings = _warnings(row, header)
+    return {"row": row, "problems": problems, "changes": changes, "warnings": warnings}
 
 
 def _key_columns(import_run: Import, fields: list[FieldSpec]) -> dict[str, list[int]]:
@@ -270,6 +304,7 @@ def _mapping_rows(
     # An ignored column named like a field the connection disables says so: the admin sees why
     # "Mobile" is not offered a match, and where to change it.
     disabled = disabled_matches(import_run.header, import_run.connection.provider, fields)
+    date_paths = _date_paths(fields)
     rows = []
     for index, (title, entry) in enumerate(zip(import_run.header, import_run.mapping, strict=True)):
         sample = ""
@@ -278,6 +313,8 @@ def _mapping_rows(
         row = {"index": index, "title": title, "sample": sample, **entry}
         if not entry.get("path") and index in disabled:
             row["disabled_field"] = disabled[index].label
+        if entry.get("path") in date_paths:
+            row["date_format"] = dates.describe(entry)
         rows.append(row)
     return rows
 
@@ -389,6 +426,10 @@ def _encoding_context(import_run: Import) -> dict[str, Any]:
     }
 
 
+def _date_paths(fields: list[FieldSpec]) -> frozenset[str]:
+    return frozenset(spec.path for spec in fields if spec.type is FieldType.DATE)
+
+
 def _detail_context(request: HttpRequest, import_run: Import) -> dict[str, Any]:
     kind = request.GET.get("rows", "")
     kind = kind if kind in RowKind.values else ""
@@ -422,9 +463,14 @@ def _detail_context(request: HttpRequest, import_run: Import) -> dict[str, Any]:
         "page": page,
         "query": f"rows={kind}" if kind else "",
         "display_rows": [
-            _fix_controls(_display(row, import_run, labels, names), import_run, key_columns)
+            _fix_controls(
+                _display(row, import_run, labels, names, _date_paths(fields)),
+                import_run,
+                key_columns,
+            )
             for row in page.object_list
         ],
+        "date_questions": services.import_date_questions(import_run=import_run),
         "stale": import_run.status == ImportStatus.PREVIEWED
         and import_is_stale(import_run=import_run),
         "layout": _layout_context(import_run),
@@ -593,6 +639,29 @@ def import_constants(request: HttpRequest, pk: int) -> HttpResponse:
     context = _detail_context(request, import_run)
     context.update(_constants_context(import_run, fields, lookups, form))
     return render(request, "imports/detail.html", context, status=422)
+
+
+@require_POST
+@require_capability(Capability.MANAGE_IMPORTS)
+def import_date_order(request: HttpRequest, pk: int) -> HttpResponse:
+    """Read one date column's dates day first or month first, and rebuild the preview."""
+    import_run = get_object_or_404(Import, pk=pk)
+    form = DateOrderForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose whether the column's dates are day first or month first.")
+        return _back(request, import_run)
+    try:
+        services.import_set_date_order(
+            import_run=import_run,
+            column=form.cleaned_data["column"],
+            order=form.cleaned_data["order"],
+            user=request.user,
+        )
+    except services.ImportStateError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "Date order saved; the preview is being rebuilt.")
+    return _back(request, import_run)
 
 
 @require_POST

@@ -30,7 +30,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import Any
 
@@ -49,8 +49,9 @@ logger = logging.getLogger(__name__)
 Mirror = dict[tuple[str, str], tuple[str, Any]]
 # One row as previewed, in a tuple (a fraction of a dataclass's pickling cost across the
 # process boundary): kind, then payload, errors and changes as JSON text, identifier, remote
-# id, and the cells' own errors (a duplicate of an earlier row keeps those).
-Previewed = tuple[str, str, str, str, str, str, dict[str, str]]
+# id, the cells' own errors (a duplicate of an earlier row keeps those), and the cells'
+# warnings as JSON text.
+Previewed = tuple[str, str, str, str, str, str, dict[str, str], str]
 
 # Batches given to the helper and not yet built; past this the caller builds the next itself.
 HELPER_QUEUE = 4
@@ -88,6 +89,7 @@ class BuilderSpec:
             constants=self.constants,
             lookups=self.lookups,
             unreadable=self.unreadable,
+            date_orders=self.date_orders,
         )
 
 
@@ -108,6 +110,7 @@ class RowPreviewer:
     changes), unchanged or invalid (why)."""
 
     def __init__(self, spec: BuilderSpec) -> None:
+        self.spec = spec
         self.builder = spec.builder()
 
     def identifiers(self, rows: Sequence[Sequence[str]]) -> dict[str, list[str]]:
@@ -146,6 +149,7 @@ class RowPreviewer:
             row = (
                 kind, dumps_json(payload), dumps_json(errors), dumps_json(changes),
                 built.identifier, remote_id, built.errors,
+                dumps_json(built.warnings) if built.warnings else "{}",
             )  # fmt: skip
             results.append(row)
         return results
@@ -194,8 +198,13 @@ def _helper_ready() -> bool:
     return True
 
 
-def _helper_preview(rows: list[list[str]], mirror: Mirror) -> list[Previewed]:
+def _helper_preview(
+    rows: list[list[str]], mirror: Mirror, date_orders: tuple[str, ...]
+) -> list[Previewed]:
+    global _helper_previewer
     assert _helper_previewer is not None, "the helper was not started"
+    if _helper_previewer.spec.date_orders != date_orders:  # decided after the helper started
+        _helper_previewer = RowPreviewer(replace(_helper_previewer.spec, date_orders=date_orders))
     return _helper_previewer.preview(rows, mirror)
 
 
@@ -279,6 +288,13 @@ class BatchBuilder[Key]:
                 self._give_up(exc)
         return self
 
+    def read_dates(self, date_orders: tuple[str, ...]) -> None:
+        """Read each column's dates as ``date_orders`` says (``BuilderSpec.date_orders``),
+        here and in the helpers: given once the helpers are starting (the caller reads the
+        file's date columns meanwhile), before the first batch."""
+        self.spec = replace(self.spec, date_orders=date_orders)
+        self.local = RowPreviewer(self.spec)
+
     def __exit__(
         self,
         exc_type: type[BaseException] | None,
@@ -337,7 +353,9 @@ class BatchBuilder[Key]:
             if item is None:
                 return
             try:
-                item.future = self.pool.submit(_helper_preview, item.rows, item.mirror)
+                item.future = self.pool.submit(
+                    _helper_preview, item.rows, item.mirror, self.spec.date_orders
+                )
             except HELPER_START_ERRORS as exc:
                 self._give_up(exc)
                 return

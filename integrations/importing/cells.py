@@ -11,7 +11,7 @@ import functools
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from typing import Any, cast
 
 import phonenumbers
@@ -40,6 +40,8 @@ from integrations.catalogue import (
     FieldType,
     Provider,
 )
+from integrations.importing import dates
+from integrations.importing.dates import format_date
 from integrations.importing.mapping import (
     ENTRY_LABELS,
     ENTRY_MEMBERS,
@@ -344,71 +346,17 @@ def _country_code(value: str, language: str | None) -> str:
     return ""
 
 
-_DATE_FORMATS = (
-    "%Y-%m-%d", "%Y%m%d", "%Y/%m/%d", "%d/%m/%Y", "%d.%m.%Y", "%d-%m-%Y", "%d/%m/%y",
-    "%d %b %Y", "%d %B %Y", "%b %d, %Y", "%B %d, %Y", "%Y-%m-%dT%H:%M:%S",
-)  # fmt: skip
+def clean_date(value: str, reading: str = "") -> date:
+    """Parse one date on its own (see ``dates``): a spelling either order reads
+    (``03/04/2025``) is refused unless ``reading`` gives the order (``dates.DAY_FIRST``…).
 
-
-def clean_date(value: str) -> date:
-    """Parse the usual spellings of a date; day before month when both could be either.
-
-    ``03/04/2025`` is read as 3 April (the dashboard's locale is en-GB); ``04/23/2025`` can
-    only be 23 April and is read so.
-    An export repeats the same dates (start dates, birthdays) on many rows: each distinct
-    spelling is parsed once.
+    In a file, dates are read by column (``RowBuilder``'s ``date_orders``), in the order the
+    column's values decide.
     """
-    outcome = _parse_date(value.strip())
-    if outcome is None:
-        raise CellError(f"Not a date: “{value}”. Use YYYY-MM-DD, for example 2025-04-03.")
-    return outcome
-
-
-_ISO_DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
-# The spellings of a day that an HR export uses most, read without ``strptime`` (a tenth of
-# its time): DD/MM/YYYY, DD.MM.YYYY and YYYYMMDD, two-digit days and months. A valid date so
-# written is what the first format of ``_DATE_FORMATS`` that matches it reads; anything else
-# goes through the formats (``test_cells`` compares the two).
-_DAY_FIRST_RE = re.compile(r"([0-9]{2})([/.])([0-9]{2})\2([0-9]{4})")
-_COMPACT_RE = re.compile(r"([0-9]{4})([0-9]{2})([0-9]{2})")
-
-
-@functools.lru_cache(maxsize=16384)
-def _parse_date(text: str) -> date | None:
-    if _ISO_DATE_RE.fullmatch(text):
-        with contextlib.suppress(ValueError):
-            return date.fromisoformat(text)
-    if "T" in text and len(text) > 10:
-        try:
-            return datetime.fromisoformat(text.replace("Z", "+00:00")).date()
-        except ValueError:
-            pass
-    if found := _DAY_FIRST_RE.fullmatch(text):
-        with contextlib.suppress(ValueError):
-            return date(int(found[4]), int(found[3]), int(found[1]))
-    elif found := _COMPACT_RE.fullmatch(text):
-        with contextlib.suppress(ValueError):
-            return date(int(found[1]), int(found[2]), int(found[3]))
-    return _parse_date_by_formats(text)
-
-
-def _parse_date_by_formats(text: str) -> date | None:
-    for fmt in _DATE_FORMATS:
-        try:
-            return datetime.strptime(text, fmt).date()
-        except ValueError:
-            continue
     try:
-        return datetime.strptime(text, "%m/%d/%Y").date()
-    except ValueError:
-        return None
-
-
-def format_date(value: date, fmt: str) -> str:
-    """Write a date as the catalogue's format says: ``YYYYMMDD`` (RedFlag) or ISO."""
-    if fmt == "YYYYMMDD":
-        return f"{value.year:04d}{value.month:02d}{value.day:02d}"
-    return value.isoformat()
+        return dates.clean_date(value, reading)
+    except ValueError as exc:
+        raise CellError(str(exc)) from None
 
 
 _TRUE = frozenset({"true", "yes", "y", "1", "on", "x", "t", "ja", "oui", "si", "active"})
@@ -470,7 +418,9 @@ def clean_custom_value(value: str, provider: Provider | str) -> str | list[str]:
 
 
 def clean_entry_member(member: EntryMember, value: str) -> str:
-    """One member of a history entry: text, a country (ISO alpha-2) or a date as YYYYMMDD."""
+    """One member of a history entry: text, a country (ISO alpha-2) or a date as YYYYMMDD
+    (on its own: a spelling either order reads is refused; in a file, ``RowBuilder`` reads
+    it in its column's order)."""
     if member.type is FieldType.DATE:
         return format_date(clean_date(value), "YYYYMMDD")
     if member.type is FieldType.COUNTRY:
@@ -492,6 +442,9 @@ class RowResult:
     errors: dict[str, str] = field(default_factory=dict)
     identifier: str = ""
     identifier_path: str = ""
+    # Column index (as text) → a message about a value sent all the same (a time on a date);
+    # None for none (most rows: no dictionary made for each).
+    warnings: dict[str, str] | None = None
 
 
 def set_path(payload: dict[str, Any], path: str, value: Any) -> None:
@@ -503,8 +456,17 @@ def set_path(payload: dict[str, Any], path: str, value: Any) -> None:
         payload[path] = value
 
 
-# Cleans one cell and sets its value in a row's payload: (payload, cell text, phone region).
-Cleaner = Callable[[dict[str, Any], str, str | None], None]
+def _read_date(column: dates.DateColumn, raw: str) -> tuple[str, str]:
+    """A date cell's value in the provider's format and its warning ("" for none)."""
+    try:
+        return column.read(raw)
+    except ValueError as exc:
+        raise CellError(str(exc)) from None
+
+
+# Cleans one cell and sets its value in a row's payload: (payload, cell text, phone region);
+# returns a warning about the value, if any.
+Cleaner = Callable[[dict[str, Any], str, str | None], str | None]
 
 
 def _as_is(raw: str) -> str:
@@ -540,6 +502,7 @@ class RowBuilder:
         constants: Sequence[tuple[str, str]] = (),
         lookups: Sequence[tuple[str, Sequence[tuple[str, str]]]] = (),
         unreadable: Sequence[tuple[str, str]] = (),
+        date_orders: Sequence[str] = (),
     ) -> None:
         from integrations.importing.lookups import Lookup
 
@@ -570,10 +533,24 @@ class RowBuilder:
         for column, found in enumerate(self.members):
             if found is not None:
                 self.entry_columns.setdefault(found[0], {})[found[1].name] = column
+        # Per date column, its cells read in the column's order (``dates``); history entry
+        # dates are YYYYMMDD.
+        self.dates = {
+            column: dates.DateColumn(
+                date_orders[column] if column < len(date_orders) else "",
+                "YYYYMMDD" if self.members[column] else self.specs[path].format,
+            )
+            for column, path in enumerate(self.paths)
+            if path in self.specs and self.specs[path].type is FieldType.DATE
+        }
         # Per mapped column, its history member (or None) and the function that cleans and
         # sets its value, chosen once rather than by the field's type in every cell.
         self.columns = [
-            (column, self.members[column] if path in self.specs else None, self._cleaner(path))
+            (
+                column,
+                self.members[column] if path in self.specs else None,
+                self._cleaner(path, self.dates.get(column)),
+            )
             for column, path in enumerate(self.paths)
             if path
         ]
@@ -624,12 +601,18 @@ class RowBuilder:
                 continue  # an empty cell leaves the field as it is
             try:
                 if member is not None:
-                    value = clean_entry_member(member[1], raw)
+                    if member[1].type is FieldType.DATE:
+                        value, day_warning = _read_date(self.dates[column], raw)
+                        if day_warning:
+                            result.warnings = {**(result.warnings or {}), str(column): day_warning}
+                    else:
+                        value = clean_entry_member(member[1], raw)
                     entries.setdefault(member[0], {})[member[1].name] = value
                 else:
                     if len(raw) > MAX_CELL_CHARS:
                         raise CellError(f"Longer than {MAX_CELL_CHARS} characters.")
-                    clean(payload, raw, region)
+                    if warning := clean(payload, raw, region):
+                        result.warnings = {**(result.warnings or {}), str(column): warning}
             except CellError as exc:
                 errors[str(column)] = str(exc)
         for path, value, clean, own in self.constants:
@@ -667,8 +650,9 @@ class RowBuilder:
         shown = value if len(value) <= 60 else value[:59] + "…"
         return f"{label} for every row (“{shown}”):"
 
-    def _cleaner(self, path: str) -> Cleaner:
-        """The function that cleans a cell of ``path`` and sets it in a payload."""
+    def _cleaner(self, path: str, date_column: dates.DateColumn | None = None) -> Cleaner:
+        """The function that cleans a cell of ``path`` and sets it in a payload (a date
+        column's cells read by ``date_column``)."""
         spec = self.specs.get(path)
         if spec is None:
 
@@ -702,6 +686,22 @@ class RowBuilder:
                 set_path(payload, path, clean_phone(raw, region).e164)
 
             return phone
+        if kind is FieldType.DATE and date_column is not None:
+            read = date_column.read
+            parent, dot, child = path.partition(".")
+
+            def day(payload: dict[str, Any], raw: str, region: str | None) -> str:
+                try:
+                    value, warning = read(raw)
+                except ValueError as exc:
+                    raise CellError(str(exc)) from None
+                if dot:
+                    payload.setdefault(parent, {})[child] = value
+                else:
+                    payload[path] = value
+                return warning
+
+            return day
         if kind is FieldType.CALLING_CODE:
 
             def calling_code(payload: dict[str, Any], raw: str, region: str | None) -> None:

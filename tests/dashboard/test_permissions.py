@@ -71,6 +71,7 @@ TABLE: dict[str, tuple[str, str, Expectations]] = {
     "imports:layout": ("post", "/imports/{pk}/layout/", ADMIN_ONLY),
     "imports:mapping": ("post", "/imports/{pk}/mapping/", ADMIN_ONLY),
     "imports:constants": ("post", "/imports/{pk}/constants/", ADMIN_ONLY),
+    "imports:date_order": ("post", "/imports/{pk}/date-order/", ADMIN_ONLY),
     "imports:refresh": ("post", "/imports/{pk}/refresh/", ADMIN_ONLY),
     "imports:confirm": ("post", "/imports/{pk}/confirm/", ADMIN_ONLY),
     "imports:discard": ("post", "/imports/{pk}/discard/", ADMIN_ONLY),

@@ -172,7 +172,7 @@ def test_a_new_recipient_gets_its_tags_and_one_entry_in_the_providers_shape(hr, 
         admin_user,
         "email,firstName,lastName,Cost centre,Languages,education.school,education.degree,"
         "education.country,education.start,education.end",
-        "new@example.com,Ann,New,CC-9,en; fr,Oxford,BA,United Kingdom,01/09/2001,30 June 2004",
+        "new@example.com,Ann,New,CC-9,en; fr,Oxford,BA,United Kingdom,1 Sep 2001,30 June 2004",
     )
     row = rows[2]
     assert row.kind == "create", row.errors

@@ -43,7 +43,7 @@ def test_a_messy_file_is_detected_mapped_and_previewed(redflag, admin_user):
         codecs.BOM_UTF8
         + (
             f"{HEADER}\r\n"
-            "new@example.com;Ann;New;07911 123456;United Kingdom;Finance;03/02/2025\r\n"
+            "new@example.com;Ann;New;07911 123456;United Kingdom;Finance;3 Feb 2025\r\n"
             "known@example.com;Kim;Known;;UK;Sales;\r\n"
             "same@example.com;Sam;Same;;;;\r\n"
             "bad-email;Bo;Bad;;Atlantis;;\r\n"
