@@ -770,10 +770,14 @@ def import_fix_cell(request: HtmxHttpRequest, pk: int, number: int) -> HttpRespo
         return HttpResponse(error, status=409, content_type="text/plain; charset=utf-8")
     fields = import_fields(connection=import_run.connection)
     labels, key_columns = _labels(import_run, fields), _key_columns(import_run, fields)
+    # Shown as the page shows rows: dates as a person reads them, account names beside ids.
+    names, date_paths = _import_lookups(import_run, fields).names(), _date_paths(fields)
     refused = None
     if error and form.is_valid():
         refused = {**form.cleaned_data, "message": error}
-    item = _fix_controls(_display(row, import_run, labels), import_run, key_columns, refused)
+    item = _fix_controls(
+        _display(row, import_run, labels, names, date_paths), import_run, key_columns, refused
+    )
     shows_error = any(fix["error"] for fix in item["fixes"])
     item["focus"] = not shows_error  # else the refused value's box has the focus
     others = [
@@ -790,9 +794,12 @@ def import_fix_cell(request: HtmxHttpRequest, pk: int, number: int) -> HttpRespo
         "connection": import_run.connection,
         "item": item,
         "changed_rows": [
-            _fix_controls(_display(other, import_run, labels), import_run, key_columns)
+            _fix_controls(
+                _display(other, import_run, labels, names, date_paths), import_run, key_columns
+            )
             for other in others
         ],
+        "date_questions": services.import_date_questions(import_run=import_run),
         "tabs": _tabs(import_run, kind),
         "kind": kind,
         "page": page,
