@@ -209,6 +209,18 @@ def test_the_upload_page_links_the_demo_sample_and_it_downloads_whole(admin_clie
     assert b"".join(response.streaming_content) == (DEMO / "messy-new-starters.csv").read_bytes()
 
 
+def test_the_upload_page_links_the_windows_sample_and_it_downloads_byte_for_byte(admin_client):
+    page = admin_client.get("/imports/new/").content.decode()
+    assert 'href="/imports/sample-windows-1252.csv"' in page
+    response = admin_client.get("/imports/sample-windows-1252.csv")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/csv; charset=windows-1252"
+    assert 'filename="international-new-starters.csv"' in response["Content-Disposition"]
+    body = b"".join(response.streaming_content)
+    assert body == (DEMO / "international-new-starters.csv").read_bytes()
+    assert "Bjørn;Ødegård".encode("cp1252") in body
+
+
 def test_the_demo_sample_previews_with_some_invalid_rows(admin_client, redflag):
     post_file(admin_client, redflag, (DEMO / "messy-new-starters.csv").read_bytes())
     run = Import.objects.get()
