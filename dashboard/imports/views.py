@@ -69,9 +69,27 @@ def import_new(request: HttpRequest) -> HttpResponse:
     handlers of a view: the CSRF check reads ``request.POST``, which would parse the upload
     with the default handlers first.
     """
+    if request.method == "POST" and not request.META.get("CONTENT_LENGTH"):
+        return _length_required(request)
     cap = SizeCappedUploadHandler(request, settings.IMPORT_MAX_BYTES)
     request.upload_handlers.insert(0, cap)
     return _import_new(request, cap)
+
+
+def _length_required(request: HttpRequest) -> HttpResponse:
+    """Answer an upload whose body came without its length (streamed in chunks), which a WSGI
+    application is never given: nothing was read, so nothing changes and no CSRF check is
+    needed."""
+    form = UploadForm(data={}, files={})
+    form.is_valid()
+    form.errors.clear()
+    form.add_error(
+        "file",
+        "The upload arrived without its size, so it could not be read: choose the file and "
+        "send it again from this page.",
+    )
+    context = {"form": form, "limit": _megabytes(settings.IMPORT_MAX_BYTES)}
+    return render(request, "imports/new.html", context, status=411)
 
 
 @csrf_protect
@@ -94,7 +112,8 @@ def _import_new(request: HttpRequest, cap: SizeCappedUploadHandler) -> HttpRespo
                 form.add_error("file", str(exc))
             else:
                 return redirect("imports:detail", pk=import_run.pk)
-    status = 422 if form.errors else 200
+    # 413 when the file was too big: it was not read, so no other error is worth showing.
+    status = 413 if cap.too_large else 422 if form.errors else 200
     context = {"form": form, "limit": limit}
     return render(request, "imports/new.html", context, status=status)
 
