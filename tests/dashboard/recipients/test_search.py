@@ -199,6 +199,15 @@ def test_refresh_now_ignores_a_next_address_on_another_site(support_client, conn
     assert response["Location"].startswith("/jobs/")
 
 
+@pytest.mark.parametrize("next_url", ["recipients", "overview", "?q=zoe"])
+def test_refresh_now_ignores_a_next_that_is_not_an_address_on_this_site(
+    support_client, conn, next_url
+):
+    """A word is not a path (``redirect`` took it for a URL name: NoReverseMatch, a 500)."""
+    response = support_client.post(f"/connections/{conn.pk}/refresh/", {"next": next_url})
+    assert response.status_code == 302 and response["Location"].startswith("/jobs/")
+
+
 def test_progress_polling_stops_and_reloads_once_the_refresh_has_ended(support_client, conn):
     job = SyncJobFactory(connection=conn, kind="pull", status="running")
     headers = {"HX-Request": "true", "HX-Target": "mirror-status"}
