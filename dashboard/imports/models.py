@@ -140,6 +140,21 @@ class Import(models.Model):
         return self.n_create + self.n_update
 
     @property
+    def nothing_to_send(self) -> bool:
+        """A finished preview in which every row is unchanged or invalid."""
+        return self.status == ImportStatus.PREVIEWED and self.n_to_send == 0
+
+    @property
+    def status_label(self) -> str:
+        """The status as the pages show it: a preview with nothing to send says so."""
+        return "Nothing to send" if self.nothing_to_send else self.get_status_display()
+
+    @property
+    def status_badge(self) -> str:
+        """The badge's class suffix (``import-…``) for ``status_label``."""
+        return "nothing" if self.nothing_to_send else self.status
+
+    @property
     def percent(self) -> int:
         if self.status != ImportStatus.PARSING:
             return 100
