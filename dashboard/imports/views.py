@@ -184,17 +184,27 @@ def _tabs(import_run: Import, current: str) -> list[dict[str, Any]]:
     ]
 
 
+def _samples(import_run: Import, first_row: ImportRow | None) -> list[str]:
+    """A value of each column to show beside it, read from the file's first rows: needed
+    most before the preview exists (no identifier mapped yet). The first preview row's
+    cells when the file cannot be read."""
+    if import_run.status != ImportStatus.DISCARDED and import_run.file:
+        samples = services.import_sample_values(import_run=import_run)
+        if any(samples):
+            return samples
+    return list(first_row.cells) if first_row is not None else []
+
+
 def _mapping_rows(
     import_run: Import, first_row: ImportRow | None, fields: list[FieldSpec]
 ) -> list[dict[str, Any]]:
     # An ignored column named like a field the connection disables says so: the admin sees why
     # "Mobile" is not offered a match, and where to change it.
     disabled = disabled_matches(import_run.header, import_run.connection.provider, fields)
+    samples = _samples(import_run, first_row)
     rows = []
     for index, (title, entry) in enumerate(zip(import_run.header, import_run.mapping, strict=True)):
-        sample = ""
-        if first_row is not None and index < len(first_row.cells):
-            sample = first_row.cells[index]
+        sample = samples[index] if index < len(samples) else ""
         row = {"index": index, "title": title, "sample": sample, **entry}
         if not entry.get("path") and index in disabled:
             row["disabled_field"] = disabled[index].label

@@ -3,6 +3,7 @@ to send, invalid.csv with ragged rows."""
 
 from __future__ import annotations
 
+import html
 import re
 
 import pytest
@@ -55,3 +56,41 @@ def test_an_import_with_rows_to_send_is_still_ready_to_confirm(admin_client, red
         "previewed: Ready to confirm"
     )
     assert badge(admin_client.get("/imports/").content.decode()) == "previewed: Ready to confirm"
+
+
+# -- sample values before a mapping ---------------------------------------------------------
+
+
+def samples(page: str) -> list[str]:
+    return [
+        html.unescape(value.strip())
+        for value in re.findall(r'<td class="sample">([^<]*)</td>', page)
+    ]
+
+
+def test_the_mapping_table_shows_a_value_of_each_column_before_anything_is_mapped(
+    admin_client, redflag
+):
+    """No identifier mapped (no preview yet): each column's first value that is not blank
+    among the first five rows, read from the file."""
+    data = (
+        "Contact;Name;Family;Notes;Late\r\n"
+        "ann@example.com;Ann;;;\r\n"
+        "bo@example.com;;O'Brien;;\r\n"
+        "cy@example.com;Cy;Lee; ;\r\n"
+        + "x@example.com;X;X;;\r\n" * 2
+        + "z@example.com;Z;Z;;too late\r\n"
+    ).encode()
+    post_file(admin_client, redflag, data)
+    run = Import.objects.get()
+    assert run.status == ImportStatus.UPLOADED  # nothing previewed
+    page = admin_client.get(f"/imports/{run.pk}/").content.decode()
+    assert samples(page) == ["ann@example.com", "Ann", "O'Brien", "", ""]
+
+
+def test_the_samples_come_from_the_file_once_a_preview_exists_too(admin_client, redflag):
+    post_file(admin_client, redflag, b"email,firstName,lastName\r\na@x.io,,Lee\r\nb@x.io,Bo,Li\r\n")
+    run = Import.objects.get()
+    assert run.status == ImportStatus.PREVIEWED
+    page = admin_client.get(f"/imports/{run.pk}/").content.decode()
+    assert samples(page) == ["a@x.io", "Bo", "Lee"]
