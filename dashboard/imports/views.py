@@ -19,7 +19,12 @@ from dashboard.imports import services
 from dashboard.imports.exports import invalid_csv_lines
 from dashboard.imports.forms import ReadingForm, UploadForm
 from dashboard.imports.models import Import, ImportRow, ImportStatus, RowKind
-from dashboard.imports.selectors import import_fields, import_is_stale, import_rows
+from dashboard.imports.selectors import (
+    import_fields,
+    import_invalid_width,
+    import_is_stale,
+    import_rows,
+)
 from dashboard.imports.upload import SizeCappedUploadHandler
 from dashboard.recipients.fields import display_value
 from integrations.catalogue import FieldSpec, catalogue
@@ -354,8 +359,9 @@ def import_discard(request: HttpRequest, pk: int) -> HttpResponse:
 def import_invalid_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
     import_run = get_object_or_404(Import, pk=pk)
     rows = import_rows(import_run=import_run, kind=RowKind.INVALID).iterator(chunk_size=2000)
+    width = import_invalid_width(import_run=import_run)
     response = StreamingHttpResponse(
-        invalid_csv_lines(rows, import_run.header, import_run.delimiter),
+        invalid_csv_lines(rows, import_run.header, import_run.delimiter, width=width),
         content_type="text/csv; charset=utf-8",
     )
     stem = import_run.original_name.rsplit(".", 1)[0] or "import"

@@ -3,7 +3,9 @@ to send, invalid.csv with ragged rows."""
 
 from __future__ import annotations
 
+import csv
 import html
+import io
 import re
 
 import pytest
@@ -94,3 +96,62 @@ def test_the_samples_come_from_the_file_once_a_preview_exists_too(admin_client, 
     assert run.status == ImportStatus.PREVIEWED
     page = admin_client.get(f"/imports/{run.pk}/").content.decode()
     assert samples(page) == ["a@x.io", "Bo", "Lee"]
+
+
+# -- invalid.csv with ragged rows -----------------------------------------------------------
+
+
+def invalid_csv(client, run) -> list[list[str]]:
+    response = client.get(f"/imports/{run.pk}/invalid.csv")
+    body = b"".join(response.streaming_content).decode("utf-8-sig")
+    return list(csv.reader(io.StringIO(body, newline="")))
+
+
+def test_a_short_row_is_padded_so_its_error_stays_in_the_errors_column(admin_client, redflag):
+    post_file(
+        admin_client, redflag, b"email,firstName,lastName\r\nann@example.com\r\nbad,Bo,Li\r\n"
+    )
+    rows = invalid_csv(admin_client, Import.objects.get())
+    assert rows[0] == ["email", "firstName", "lastName", "Errors"]
+    assert rows[1] == [
+        "ann@example.com", "", "",
+        "This row has 1 cell but the header has 3: a delimiter or quote is probably missing.",
+    ]  # fmt: skip
+    assert rows[2][:3] == ["bad", "Bo", "Li"] and rows[2][3].startswith("email: ")
+    assert {len(row) for row in rows} == {4}
+
+
+def test_a_long_rows_extra_cells_follow_the_errors_column_under_their_own_titles(
+    admin_client, redflag
+):
+    data = (
+        b"email,firstName,lastName\r\n"
+        b"ann@example.com,Ann,O,Brien\r\n"  # a comma in a name, unquoted
+        b"bo@example.com,Bo,de,la,Cruz\r\n"
+        b"bad,Cy,Li\r\n"
+        b"short@example.com\r\n"
+    )
+    post_file(admin_client, redflag, data)
+    rows = invalid_csv(admin_client, Import.objects.get())
+    assert rows[0] == ["email", "firstName", "lastName", "Errors", "Extra cell 1", "Extra cell 2"]
+    assert rows[1][:3] == ["ann@example.com", "Ann", "O"]
+    assert rows[1][3].startswith("This row has 4 cells but the header has 3")
+    assert rows[1][4:] == ["Brien", ""]
+    assert rows[2][:3] == ["bo@example.com", "Bo", "de"] and rows[2][4:] == ["la", "Cruz"]
+    assert rows[3][:3] == ["bad", "Cy", "Li"] and rows[3][3].startswith("email: ")
+    assert rows[4][:3] == ["short@example.com", "", ""]
+    assert rows[4][3].startswith("This row has 1 cell")
+    assert {len(row) for row in rows} == {6}
+
+
+def test_invalid_csv_with_extra_cells_can_be_fixed_and_uploaded_again(admin_client, redflag):
+    post_file(admin_client, redflag, b"email,firstName,lastName\r\nann@example.com,Ann,O,Brien\r\n")
+    rows = invalid_csv(admin_client, Import.objects.get())
+    rows[1][2:] = ["O'Brien", "", ""]  # the name joined again, the extra cell emptied
+    fixed = io.StringIO()
+    csv.writer(fixed).writerows(rows)
+    response = post_file(admin_client, redflag, fixed.getvalue().encode(), "fixed.csv")
+    run = Import.objects.get(original_name="fixed.csv")
+    assert response.status_code == 302
+    assert (run.n_create, run.n_invalid) == (1, 0)
+    assert run.rows.get().payload["lastName"] == "O'Brien"
