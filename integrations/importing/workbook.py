@@ -44,6 +44,11 @@ MAX_TOKEN_BYTES = 1 << 20
 MAX_ROW_BYTES = 16 << 20
 # openpyxl holds every part but a sheet whole: the shared strings of all sheets, the styles.
 PARTS_PER_CSV_BYTE = 4
+# openpyxl lays each row out up to its last cell: a cell far right on many rows (even an
+# empty one) costs that many places each. A real sheet's rows are laid out in a few places
+# per byte of its CSV.
+PLACES_PER_CSV_BYTE = 4
+EXCEL_ROWS = 1_048_576
 _XML_NAMES = (".xml", ".rels")
 _CHUNK = 1 << 16
 _SAVE_AGAIN = "Save it again from Excel, or as CSV UTF-8."
@@ -82,6 +87,10 @@ def cell_text(value: Any) -> str:
 def _rows(sheet: Any) -> Iterable[list[str]]:
     """The sheet's rows as text, with trailing empty cells and empty rows at the end dropped
     (Excel often reports a used range wider and longer than the data)."""
+    # Read every row there is, each as long as its own cells: openpyxl otherwise stops at the
+    # sheet's recorded dimension (rows past a wrong one were lost) and pads every row, the
+    # empty ones between rows too, to its width (16,384 columns: a second per row).
+    sheet.reset_dimensions()
     blank = 0
     for values in sheet.iter_rows(values_only=True):
         row = [cell_text(value) for value in values]
@@ -108,10 +117,12 @@ class _PartScanner:
     parser openpyxl uses would expand the entities one declares.
     """
 
-    def __init__(self, info: zipfile.ZipInfo, max_part_bytes: int) -> None:
+    def __init__(self, info: zipfile.ZipInfo, max_bytes: int) -> None:
         self.name = info.filename
         self.size = info.file_size
-        self.max_part_bytes = max_part_bytes
+        self.max_part_bytes = PARTS_PER_CSV_BYTE * max_bytes
+        self.max_places = PLACES_PER_CSV_BYTE * max_bytes
+        self.places = 0  # where the sheet's rows are laid out, so far
         self.parser = expat.ParserCreate()
         if hasattr(self.parser, "SetReparseDeferralEnabled"):
             # Report each tag as soon as it is complete, so a token's length is measured
@@ -125,6 +136,7 @@ class _PartScanner:
         self.last_start = 0  # where the last tag began
         self.row_start = -1  # where the sheet's current row began (-1: not in a row)
         self.row_depth = 0
+        self.row_width = self.column = 0  # the current row's last column, and its cell's
         self.is_sheet: bool | None = None  # known at the root element
 
     def _doctype(self, *args: Any) -> None:
@@ -151,12 +163,34 @@ class _PartScanner:
                 )
         elif self.is_sheet and local == "row" and self.row_start < 0:
             self.row_start, self.row_depth = position, self.depth
+            self.row_width = self.column = 0
+            self._check_row_number(attributes.get("r", ""))
+        elif self.row_start >= 0 and local == "c" and self.depth == self.row_depth + 1:
+            # As openpyxl places a cell: at its reference's column, or after the last one.
+            self.column = _column(attributes.get("r", "")) or self.column + 1
+            self.row_width = max(self.row_width, self.column)
 
     def _element_end(self, name: str) -> None:
         if self.depth == self.row_depth and self.row_start >= 0:
             self._check_row(self.parser.CurrentByteIndex)
             self.row_start = -1
+            self.places += self.row_width
+            if self.places > self.max_places:
+                raise ImportFileError(
+                    f"The sheet “{self.name}” lays its rows out over more than "
+                    f"{self.max_places:,} cells (cells far to the right on many rows), more than "
+                    f"an import reads: {_EXHAUSTING}. {_SAVE_AGAIN}"
+                )
         self.depth -= 1
+
+    def _check_row_number(self, number: str) -> None:
+        # openpyxl gives every row number up to this one (rows missing are empty ones).
+        digits = number.lstrip("0")
+        if digits.isascii() and digits.isdigit() and (len(digits) > 7 or int(digits) > EXCEL_ROWS):
+            raise ImportFileError(
+                f"The sheet “{self.name}” numbers a row {number[:20]}, past Excel's last row "
+                f"({EXCEL_ROWS:,}): {_EXHAUSTING}. {_SAVE_AGAIN}"
+            )
 
     def _check_token(self, position: int) -> None:
         if position - self.last_start > MAX_TOKEN_BYTES:
@@ -194,6 +228,17 @@ class _PartScanner:
         return True
 
 
+def _column(reference: str) -> int:
+    """The column number of a cell reference ("AB12" → 28; 0 for none or a bad one)."""
+    letters = reference.rstrip("0123456789")
+    if not letters or len(letters) > 3 or not letters.isascii() or not letters.isalpha():
+        return 0
+    number = 0
+    for letter in letters.upper():
+        number = number * 26 + ord(letter) - 64
+    return number
+
+
 def workbook_check(source: IO[bytes], *, max_bytes: int) -> None:
     """Refuse a workbook that would take far more memory to read than its data is worth,
     before openpyxl reads anything.
@@ -227,7 +272,7 @@ def workbook_check(source: IO[bytes], *, max_bytes: int) -> None:
                         f"{_SAVE_AGAIN}"
                     )
             for info in members:
-                _scan_part(archive, info, max_part_bytes=PARTS_PER_CSV_BYTE * max_bytes)
+                _scan_part(archive, info, max_bytes=max_bytes)
     except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as exc:
         # A damaged part, an unknown compression method, a password.
         raise ImportFileError(
@@ -238,7 +283,7 @@ def workbook_check(source: IO[bytes], *, max_bytes: int) -> None:
         source.seek(0)
 
 
-def _scan_part(archive: zipfile.ZipFile, info: zipfile.ZipInfo, *, max_part_bytes: int) -> None:
+def _scan_part(archive: zipfile.ZipFile, info: zipfile.ZipInfo, *, max_bytes: int) -> None:
     """Scan one part if it is XML: by its name, or by its first byte (a part's name is only a
     convention: the workbook's relationships may point anywhere)."""
     with archive.open(info) as part:
@@ -248,7 +293,7 @@ def _scan_part(archive: zipfile.ZipFile, info: zipfile.ZipInfo, *, max_part_byte
         looks_like_xml = chunk.lstrip(b"\xef\xbb\xbf\xfe\xff\x00 \t\r\n")[:1] == b"<"
         if not (info.filename.endswith(_XML_NAMES) or looks_like_xml):
             return
-        scanner = _PartScanner(info, max_part_bytes)
+        scanner = _PartScanner(info, max_bytes)
         while chunk and scanner.feed(chunk):
             chunk = part.read(_CHUNK)
         if not chunk:
@@ -269,6 +314,7 @@ def workbook_to_csv(source: IO[bytes], target: IO[bytes], *, max_bytes: int) -> 
         book = openpyxl.load_workbook(source, read_only=True, data_only=True)
     except (
         InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError, ParseError,
+        TypeError, IndexError, AttributeError,  # openpyxl on a styles part it does not expect
     ) as exc:  # fmt: skip
         raise ImportFileError(
             "This Excel workbook could not be opened: it may be damaged, protected by a "
@@ -286,7 +332,10 @@ def workbook_to_csv(source: IO[bytes], target: IO[bytes], *, max_bytes: int) -> 
             while True:
                 try:
                     row = next(rows, None)
-                except (zipfile.BadZipFile, KeyError, TypeError, ValueError, ParseError) as exc:
+                except (
+                    zipfile.BadZipFile, KeyError, TypeError, ValueError, ParseError, IndexError,
+                    AttributeError,  # a cell pointing past the shared strings, and the like
+                ) as exc:  # fmt: skip
                     raise ImportFileError(
                         f"The sheet “{sheet.title}” could not be read to the end: the workbook "
                         "may be damaged. Save it again from Excel, or as CSV UTF-8."

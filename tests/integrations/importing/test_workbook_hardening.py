@@ -332,3 +332,107 @@ def test_what_follows_the_last_row_is_not_counted_in_it():
     )
     assert len(sheet) > 20_000_000  # more than a row may be
     assert convert(xlsx_zip(workbook_parts(sheet))) == [["email"], ["a@example.com"]]
+
+
+# -- rows and columns openpyxl would lay out one by one --------------------------------------
+
+
+def row(number: int | str, value: str, column: str = "A") -> bytes:
+    cell = f'<c r="{column}{number}" t="inlineStr"><is><t>{value}</t></is></c>'
+    return f'<row r="{number}">{cell}</row>'.encode()
+
+
+def test_rows_past_a_wrong_dimension_are_read_too():
+    """A sheet that records a smaller used range than it has: openpyxl stopped at it."""
+    sheet = sheet_xml([["email"], ["a@example.com"], ["b@example.com"], ["c@example.com"]])
+    sheet = sheet.replace(b"<sheetData>", b'<dimension ref="A1:A2"/><sheetData>')
+    assert convert(xlsx_zip(workbook_parts(sheet))) == [
+        ["email"], ["a@example.com"], ["b@example.com"], ["c@example.com"]
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("number", ["1048577", "99999999999", "0000000000001048577"])
+def test_a_row_numbered_past_excels_last_row_is_refused(number):
+    sheet = SHEET_HEAD + row(1, "email") + row(number, "a@x.io") + SHEET_TAIL
+    assert "past Excel's last row (1,048,576)" in refusal(xlsx_zip(workbook_parts(sheet)))
+
+
+def test_cells_far_to_the_right_on_many_rows_are_refused():
+    rows = b"".join(row(n, "", column="XFD") for n in range(2, 1000))
+    data = xlsx_zip(workbook_parts(SHEET_HEAD + row(1, "email") + rows + SHEET_TAIL))
+    assert "lays its rows out over more than 4,000,000 cells" in refusal(data, max_bytes=1_000_000)
+    assert len(convert(data, max_bytes=5_000_000)) == 1  # the empty cells are dropped
+
+
+def far_right_bomb() -> bytes:
+    """A million rows, each one empty cell in the last column: no output, 16 billion places."""
+    rows = b"".join(row(n, "", column="XFD") for n in range(1, 200_001))
+    return xlsx_zip(workbook_parts(SHEET_HEAD + rows + SHEET_TAIL))
+
+
+def wide_gap_bomb() -> bytes:
+    """Two cells a million rows apart in a sheet said to be 16,384 columns wide."""
+    sheet = (
+        SHEET_HEAD.replace(b"<sheetData>", b'<dimension ref="A1:XFD1048576"/><sheetData>')
+        + row(1, "email")
+        + row(1_048_576, "a@x.io")
+        + SHEET_TAIL
+    )
+    return xlsx_zip(workbook_parts(sheet))
+
+
+_CPU_SCRIPT = textwrap.dedent(
+    """
+    import resource, sys, tempfile
+    resource.setrlimit(resource.RLIMIT_CPU, (int(sys.argv[2]), int(sys.argv[2])))
+    from integrations.importing.reading import ImportFileError
+    from integrations.importing.workbook import workbook_to_csv
+    with open(sys.argv[1], "rb") as source, tempfile.TemporaryFile() as target:
+        try:
+            workbook_to_csv(source, target, max_bytes=int(sys.argv[3]))
+        except ImportFileError as exc:
+            print("refused:", exc)
+            sys.exit(0)
+    print("converted")
+    """
+)
+
+
+@pytest.mark.parametrize("bomb", [far_right_bomb, wide_gap_bomb], ids=["far-right", "wide-gap"])
+def test_a_sheet_laid_out_over_billions_of_cells_ends_in_a_process_allowed_30_cpu_seconds(
+    tmp_path, bomb
+):
+    """Either refused or converted: not left computing (the process is killed past its
+    CPU time, and the test fails)."""
+    path = tmp_path / "bomb.xlsx"
+    path.write_bytes(bomb())
+    result = subprocess.run(
+        [sys.executable, "-c", _CPU_SCRIPT, str(path), "30", str(CAP)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+
+
+def test_a_styles_part_openpyxl_cannot_use_gets_the_damaged_message():
+    styles = f'<styleSheet xmlns="{MAIN}"><fills count="1"><fill/></fills></styleSheet>'
+    relationship = (
+        '<Relationship Id="rId9" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
+        'relationships/styles" Target="styles.xml"/></Relationships>'
+    )
+    parts = workbook_parts(sheet_xml([["email"], ["a@example.com"]]))
+    parts["xl/styles.xml"] = styles.encode()
+    rels = parts["xl/_rels/workbook.xml.rels"]
+    assert isinstance(rels, bytes)
+    parts["xl/_rels/workbook.xml.rels"] = rels.replace(b"</Relationships>", relationship.encode())
+    assert refusal(xlsx_zip(parts)).startswith("This Excel workbook could not be opened")
+
+
+def test_a_cell_pointing_past_the_shared_strings_gets_the_damaged_message():
+    sheet = ONE_STRING_SHEET.replace(b"<v>0</v>", b"<v>99</v>")
+    strings = f'<sst xmlns="{MAIN}"><si><t>email</t></si></sst>'.encode()
+    message = refusal(xlsx_zip(workbook_parts(sheet, strings)))
+    assert "could not be read to the end: the workbook may be damaged" in message
