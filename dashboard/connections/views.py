@@ -273,7 +273,8 @@ def connection_refresh(request: HttpRequest, pk: int) -> HttpResponse:
     messages.success(request, f"Refreshing the recipients of “{connection.name}”.")
     # The recipient search posts its own address as ``next`` and shows the progress there.
     next_url = request.POST.get("next", "")
-    if next_url and url_has_allowed_host_and_scheme(
+    # A path on this site only: ``redirect`` takes a bare word for a URL name.
+    if next_url.startswith("/") and url_has_allowed_host_and_scheme(
         next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         return redirect(next_url)

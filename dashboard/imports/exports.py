@@ -2,6 +2,10 @@
 
 Fix the cells and upload the file again. Every cell is made safe for spreadsheets: one that a
 spreadsheet would evaluate (``=HYPERLINK(…)``, ``+44…``) gets a leading ``'``.
+
+Every line has the same cells, so the errors stay in their column: a row shorter than the
+header is padded; a longer row's extra cells follow the errors, under "Extra cell 1", "Extra
+cell 2"… (a missing quote or delimiter put them there; nothing of the row is dropped).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from dashboard.imports.models import ImportRow
 from dashboard.jobs.exports import _Echo, csv_safe
 
 ERROR_COLUMN = "Errors"
+EXTRA_COLUMN = "Extra cell {n}"
 
 
 def row_error_text(row: ImportRow, header: Sequence[str]) -> str:
@@ -28,11 +33,21 @@ def row_error_text(row: ImportRow, header: Sequence[str]) -> str:
 
 
 def invalid_csv_lines(
-    rows: Iterable[ImportRow], header: Sequence[str], delimiter: str = ","
+    rows: Iterable[ImportRow], header: Sequence[str], delimiter: str = ",", *, width: int = 0
 ) -> Iterator[str]:
-    """The CSV line by line, in the upload's delimiter, with a UTF-8 BOM for Excel."""
+    """The CSV line by line, in the upload's delimiter, with a UTF-8 BOM for Excel.
+
+    ``width`` is the most cells a row holds (``import_invalid_width``): the columns for the
+    extra cells of rows longer than the header.
+    """
+    columns = len(header)
+    extra = max(0, width - columns)
+    titles = [*header, ERROR_COLUMN, *(EXTRA_COLUMN.format(n=n) for n in range(1, extra + 1))]
     writer = csv.writer(_Echo(), delimiter=delimiter)
-    yield "\ufeff" + writer.writerow([csv_safe(title) for title in [*header, ERROR_COLUMN]])
+    yield "\ufeff" + writer.writerow([csv_safe(title) for title in titles])
     for row in rows:
         cells = [csv_safe(cell) for cell in row.cells]
-        yield writer.writerow([*cells, csv_safe(row_error_text(row, header))])
+        own = cells[:columns] + [""] * (columns - len(cells))
+        beyond = cells[columns:]
+        beyond += [""] * (extra - len(beyond))
+        yield writer.writerow([*own, csv_safe(row_error_text(row, header)), *beyond])

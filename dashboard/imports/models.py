@@ -13,9 +13,28 @@ from django.core.files.storage import FileSystemStorage
 from django.db import models
 from django.utils import timezone
 
+# The most bytes of a stored file's name: a file system takes 255, and Django may add
+# "_" and seven random characters to a name already taken.
+STORED_NAME_BYTES = 100
+
 
 class ImportUploadStorage(FileSystemStorage):
     """Uploads under ``IMPORT_UPLOAD_DIR``, read when a file is stored, not at import time."""
+
+    def get_valid_name(self, name: str) -> str:
+        """Django's safe name, shortened to ``STORED_NAME_BYTES`` of UTF-8 with its extension
+        kept (a name of 255 accented or Japanese characters is 500 bytes or more). The name
+        as uploaded is kept apart, for display (``Import.original_name``)."""
+        valid = super().get_valid_name(name)
+        if len(valid.encode()) <= STORED_NAME_BYTES:
+            return valid
+        stem, dot, extension = valid.rpartition(".")
+        if not dot or len(extension) > 10:
+            stem, dot, extension = valid, "", ""
+        budget = STORED_NAME_BYTES - len(dot) - len(extension.encode())
+        # Cut at a character boundary: a partial UTF-8 sequence at the end is dropped.
+        short = stem.encode()[:budget].decode(errors="ignore").rstrip("._-") or "upload"
+        return f"{short}{dot}{extension}"
 
     @property
     def base_location(self) -> str:
@@ -119,6 +138,21 @@ class Import(models.Model):
     @property
     def n_to_send(self) -> int:
         return self.n_create + self.n_update
+
+    @property
+    def nothing_to_send(self) -> bool:
+        """A finished preview in which every row is unchanged or invalid."""
+        return self.status == ImportStatus.PREVIEWED and self.n_to_send == 0
+
+    @property
+    def status_label(self) -> str:
+        """The status as the pages show it: a preview with nothing to send says so."""
+        return "Nothing to send" if self.nothing_to_send else self.get_status_display()
+
+    @property
+    def status_badge(self) -> str:
+        """The badge's class suffix (``import-…``) for ``status_label``."""
+        return "nothing" if self.nothing_to_send else self.status
 
     @property
     def percent(self) -> int:

@@ -6,10 +6,10 @@ from collections.abc import Iterable
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import BinaryIO, cast
+from typing import Any, BinaryIO, cast
 
 from django.core.cache import cache
-from django.db.models import Max, QuerySet
+from django.db.models import Func, IntegerField, Max, QuerySet
 
 from dashboard.connections.models import Connection
 from dashboard.imports.models import Import, ImportRow, RowKind
@@ -45,6 +45,26 @@ def import_rows(*, import_run: Import, kind: str = "") -> QuerySet[ImportRow]:
     if kind in RowKind.values:
         rows = rows.filter(kind=kind)
     return rows.order_by("number")
+
+
+class _JSONArrayLength(Func):
+    """The length of a JSON array column: ``jsonb_array_length`` on PostgreSQL,
+    ``json_array_length`` on SQLite."""
+
+    function = "jsonb_array_length"
+    output_field = IntegerField()
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(compiler, connection, function="json_array_length", **extra)
+
+
+def import_invalid_width(*, import_run: Import) -> int:
+    """The most cells any invalid row of the preview holds (0 for none): a row with more
+    cells than the header is invalid, and invalid.csv keeps its extra cells."""
+    widest = import_rows(import_run=import_run, kind=RowKind.INVALID).aggregate(
+        widest=Max(_JSONArrayLength("cells"))
+    )["widest"]
+    return widest or 0
 
 
 def mirror_changed_at(*, connection: Connection) -> datetime | None:

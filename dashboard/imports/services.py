@@ -1284,6 +1284,25 @@ def _cells_of(import_run: Import, numbers: set[int]) -> dict[int, list[str]]:
     return found
 
 
+def import_sample_values(*, import_run: Import, rows: int = 5) -> list[str]:
+    """Each column's first value that is not blank among the file's first ``rows`` data rows
+    ("" for a column blank in all of them): the mapping table shows them before any preview
+    row exists. Empty when the stored file cannot be read."""
+    samples = [""] * len(import_run.header)
+    try:
+        with import_run.file.open("rb") as stored:
+            data = _data_rows(import_run, cast(BinaryIO, stored))
+            for count, (_number, cells) in enumerate(data, start=1):
+                for index, cell in enumerate(cells[: len(samples)]):
+                    if not samples[index] and cell.strip():
+                        samples[index] = cell.strip()
+                if count >= rows or all(samples):
+                    break
+    except (ImportFileError, OSError, ValueError):
+        return [""] * len(import_run.header)
+    return samples
+
+
 def _batches(
     import_run: Import, handle: BinaryIO
 ) -> Iterator[tuple[tuple[list[int], int], list[list[str]]]]:

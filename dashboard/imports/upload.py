@@ -27,11 +27,20 @@ class SizeCappedUploadHandler(FileUploadHandler):
         boundary: str,
         encoding: str | None = None,
     ) -> None:
-        # Refuse at once what is announced as too big (the body is drained, not stored).
+        # A body announced as too big is refused at its file, not here: the fields before
+        # the file (the CSRF token, the connection chosen) are still read, so the page can
+        # answer with the size message. Raising ``StopUpload`` here escapes Django's parser
+        # (it catches it only around the parts): that was a 500.
         if content_length and content_length > self.max_bytes + 64 * 1024:
             self.too_large = True
-            raise StopUpload(connection_reset=False)
         return None
+
+    def new_file(self, *args: Any, **kwargs: Any) -> None:
+        super().new_file(*args, **kwargs)
+        if self.too_large:
+            # Not one byte of it is kept; the rest of the body is drained, so the browser
+            # reads the answer instead of a reset connection.
+            raise StopUpload(connection_reset=False)
 
     def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes | None:
         self.received += len(raw_data)

@@ -33,6 +33,7 @@ from dashboard.imports.selectors import (
     ImportLookups,
     import_fields,
     import_first_records,
+    import_invalid_width,
     import_is_stale,
     import_lookups,
     import_rows,
@@ -102,9 +103,27 @@ def import_new(request: HttpRequest) -> HttpResponse:
     handlers of a view: the CSRF check reads ``request.POST``, which would parse the upload
     with the default handlers first.
     """
+    if request.method == "POST" and not request.META.get("CONTENT_LENGTH"):
+        return _length_required(request)
     cap = SizeCappedUploadHandler(request, settings.IMPORT_MAX_BYTES)
     request.upload_handlers.insert(0, cap)
     return _import_new(request, cap)
+
+
+def _length_required(request: HttpRequest) -> HttpResponse:
+    """Answer an upload whose body came without its length (streamed in chunks), which a WSGI
+    application is never given: nothing was read, so nothing changes and no CSRF check is
+    needed."""
+    form = UploadForm(data={}, files={})
+    form.is_valid()
+    form.errors.clear()
+    form.add_error(
+        "file",
+        "The upload arrived without its size, so it could not be read: choose the file and "
+        "send it again from this page.",
+    )
+    context = {"form": form, "limit": _megabytes(settings.IMPORT_MAX_BYTES)}
+    return render(request, "imports/new.html", context, status=411)
 
 
 @csrf_protect
@@ -129,7 +148,8 @@ def _import_new(request: HttpRequest, cap: SizeCappedUploadHandler) -> HttpRespo
                 if import_run.header_row > 1:
                     messages.info(request, _header_found(import_run.header_row))
                 return redirect("imports:detail", pk=import_run.pk)
-    status = 422 if form.errors else 200
+    # 413 when the file was too big: it was not read, so no other error is worth showing.
+    status = 413 if cap.too_large else 422 if form.errors else 200
     context = {"form": form, "limit": limit}
     return render(request, "imports/new.html", context, status=status)
 
@@ -310,6 +330,17 @@ def _tabs(import_run: Import, current: str) -> list[dict[str, Any]]:
     ]
 
 
+def _samples(import_run: Import, first_row: ImportRow | None) -> list[str]:
+    """A value of each column to show beside it, read from the file's first rows: needed
+    most before the preview exists (no identifier mapped yet). The first preview row's
+    cells when the file cannot be read."""
+    if import_run.status != ImportStatus.DISCARDED and import_run.file:
+        samples = services.import_sample_values(import_run=import_run)
+        if any(samples):
+            return samples
+    return list(first_row.cells) if first_row is not None else []
+
+
 def _mapping_rows(
     import_run: Import, first_row: ImportRow | None, fields: list[FieldSpec]
 ) -> list[dict[str, Any]]:
@@ -317,11 +348,10 @@ def _mapping_rows(
     # "Mobile" is not offered a match, and where to change it.
     disabled = disabled_matches(import_run.header, import_run.connection.provider, fields)
     date_paths = _date_paths(fields)
+    samples = _samples(import_run, first_row)
     rows = []
     for index, (title, entry) in enumerate(zip(import_run.header, import_run.mapping, strict=True)):
-        sample = ""
-        if first_row is not None and index < len(first_row.cells):
-            sample = first_row.cells[index]
+        sample = samples[index] if index < len(samples) else ""
         row = {"index": index, "title": title, "sample": sample, **entry}
         if not entry.get("path") and index in disabled:
             row["disabled_field"] = disabled[index].label
@@ -719,8 +749,9 @@ def import_discard(request: HttpRequest, pk: int) -> HttpResponse:
 def import_invalid_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
     import_run = get_object_or_404(Import, pk=pk)
     rows = import_rows(import_run=import_run, kind=RowKind.INVALID).iterator(chunk_size=2000)
+    width = import_invalid_width(import_run=import_run)
     response = StreamingHttpResponse(
-        invalid_csv_lines(rows, import_run.header, import_run.delimiter),
+        invalid_csv_lines(rows, import_run.header, import_run.delimiter, width=width),
         content_type="text/csv; charset=utf-8",
     )
     stem = import_run.original_name.rsplit(".", 1)[0] or "import"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from io import StringIO
 from pathlib import Path
 
@@ -44,3 +45,23 @@ def test_an_unreadable_file_fails_with_its_reason(redflag, tmp_path):
     path.write_bytes(b"")
     with pytest.raises(CommandError, match=r"The file is empty\. Nothing was sent\."):
         run("--connection", "Acme RedFlag", str(path))
+
+
+def test_a_dry_run_prints_the_invalid_rows_with_their_errors(redflag):
+    output = run("--connection", "acme redflag", str(DEMO / "messy-new-starters.csv"), "--dry-run")
+    assert "Invalid rows (not sent):" in output
+    lines = [line for line in output.splitlines() if line.startswith("  Row ")]
+    assert len(lines) == 8
+    assert all(re.fullmatch(r"  Row \d+: .+", line) for line in lines)
+    assert "more invalid row" not in output
+
+
+def test_only_the_first_ten_invalid_rows_are_printed_and_the_rest_counted(redflag, tmp_path):
+    path = tmp_path / "people.csv"
+    bad = "".join(f"not-an-email-{n},Ann,Lee\r\n" for n in range(13))
+    path.write_text(f"email,firstName,lastName\r\nok@example.com,Ok,Fine\r\n{bad}")
+    output = run("--connection", "Acme RedFlag", str(path), "--dry-run")
+    assert "Invalid rows (not sent), the first 10:" in output
+    assert "  Row 3: email: " in output
+    assert "  Row 12: email: " in output and "  Row 13:" not in output
+    assert "  … and 3 more invalid rows." in output

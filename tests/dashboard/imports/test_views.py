@@ -40,7 +40,7 @@ def test_a_file_over_the_limit_is_refused_while_streaming_and_not_stored(
 ):
     settings.IMPORT_MAX_BYTES = 1000
     response = post_file(admin_client, redflag, b"email\r\n" + b"a@x.io\r\n" * 500)
-    assert response.status_code == 422
+    assert response.status_code == 413
     assert "The file is larger than 0 MB: nothing was stored." in response.content.decode()
     assert not Import.objects.exists()
     assert not (settings.IMPORT_UPLOAD_DIR / "imports").exists()

@@ -132,10 +132,15 @@ def test_a_query_is_cleaned_of_control_characters_and_capped():
     assert len(search_query_clean("x" * 5000)) == 200
 
 
-def test_a_query_with_a_nul_character_still_searches_for_the_rest(support_client, conn):
+def test_a_query_with_a_nul_character_gets_a_message_not_a_search(support_client, conn):
+    """No keyboard or clipboard types NUL (only a made-up address holds one): every view
+    refuses it alike (dashboard.core.middleware); a control character is dropped."""
     mirror(conn, 1, first_name="Zoë", email="zoe@example.com")
     mirror(conn, 2, first_name="Anna", email="anna@example.com")
-    body = support_client.get("/recipients/?q=zo%00e", headers=HTMX_RESULTS).content.decode()
+    response = support_client.get("/recipients/?q=zo%00e", headers=HTMX_RESULTS)
+    assert response.status_code == 400
+    assert "contained a NUL character" in response.content.decode()
+    body = support_client.get("/recipients/?q=zo%07e", headers=HTMX_RESULTS).content.decode()
     assert "zoe@example.com" in body and "anna@example.com" not in body
 
 
@@ -197,6 +202,15 @@ def test_refresh_now_ignores_a_next_address_on_another_site(support_client, conn
         f"/connections/{conn.pk}/refresh/", {"next": "https://evil.example.com/"}
     )
     assert response["Location"].startswith("/jobs/")
+
+
+@pytest.mark.parametrize("next_url", ["recipients", "overview", "?q=zoe"])
+def test_refresh_now_ignores_a_next_that_is_not_an_address_on_this_site(
+    support_client, conn, next_url
+):
+    """A word is not a path (``redirect`` took it for a URL name: NoReverseMatch, a 500)."""
+    response = support_client.post(f"/connections/{conn.pk}/refresh/", {"next": next_url})
+    assert response.status_code == 302 and response["Location"].startswith("/jobs/")
 
 
 def test_progress_polling_stops_and_reloads_once_the_refresh_has_ended(support_client, conn):

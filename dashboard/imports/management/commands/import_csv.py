@@ -3,7 +3,8 @@ upload pipeline from a shell.
 
 Reads the file exactly as the upload page does (encoding, delimiter, the sheet of a workbook
 and the header row, the mapping remembered for the connection or the automatic one), prints
-the preview's counts and, without ``--dry-run``, confirms it: the create and update rows
+the preview's counts and its first invalid rows with their errors and, without
+``--dry-run``, confirms it: the create and update rows
 become one push job.
 """
 
@@ -16,9 +17,14 @@ from django.core.files import File
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from dashboard.imports import services
-from dashboard.imports.models import ImportStatus
+from dashboard.imports.exports import row_error_text
+from dashboard.imports.models import Import, ImportStatus, RowKind
+from dashboard.imports.selectors import import_rows
 from integrations.importing.reading import ImportFileError
 from integrations.management.sync_command import connection_by_name
+
+# Invalid rows printed with their errors; the rest are counted.
+SHOWN_INVALID = 10
 
 
 class Command(BaseCommand):
@@ -81,6 +87,7 @@ class Command(BaseCommand):
             f"Rows: {run.n_rows}  create: {run.n_create}  update: {run.n_update}  "
             f"unchanged: {run.n_unchanged}  invalid: {run.n_invalid}"
         )
+        self._print_invalid(run)
         if options["dry_run"]:
             services.import_discard(import_run=run, user=None)
             self.stdout.write("Dry run: nothing was sent.")
@@ -90,3 +97,16 @@ class Command(BaseCommand):
         except services.ImportStateError as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(f"Queued job {job.pk}: {job.total} records to {connection.name!r}.")
+
+    def _print_invalid(self, run: Import) -> None:
+        """The first invalid rows, numbered as in the file (the header is row 1), with their
+        errors, and how many more there are."""
+        if not run.n_invalid:
+            return
+        some = f", the first {SHOWN_INVALID}" if run.n_invalid > SHOWN_INVALID else ""
+        self.stdout.write(f"Invalid rows (not sent){some}:")
+        for row in import_rows(import_run=run, kind=RowKind.INVALID)[:SHOWN_INVALID]:
+            self.stdout.write(f"  Row {row.number}: {row_error_text(row, run.header)}")
+        if run.n_invalid > SHOWN_INVALID:
+            more = run.n_invalid - SHOWN_INVALID
+            self.stdout.write(f"  … and {more:,} more invalid row{'s' if more != 1 else ''}.")
