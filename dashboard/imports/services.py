@@ -334,17 +334,8 @@ def import_set_reading(*, import_run: Import, encoding: str, delimiter: str, use
         f"delimiter {delimiter!r}",
         changes=changes,
     )
-    try:
-        import_run.header = _read_header(import_run)
-    except ImportFileError as exc:
-        import_run.status = ImportStatus.FAILED
-        import_run.error = str(exc)[:1000]
-        import_run.save()
+    if not _read_again(import_run):
         return import_run
-    import_run.error = ""
-    import_run.status = ImportStatus.UPLOADED
-    import_run.mapping = _auto_mapping(import_run)
-    import_run.save()
     _start_preview_if_mapped(import_run)
     return import_run
 
@@ -450,17 +441,8 @@ def import_set_layout(
         import_run.fixes = {}
     import_run.header_row = header_row
     _preview_dropped(import_run)
-    try:
-        import_run.header = _read_header(import_run)
-    except ImportFileError as exc:
-        import_run.status = ImportStatus.FAILED
-        import_run.error = str(exc)[:1000]
-        import_run.save()
+    if not _read_again(import_run):
         return import_run
-    import_run.error = ""
-    import_run.status = ImportStatus.UPLOADED
-    import_run.mapping = _auto_mapping(import_run)
-    import_run.save()
     after = {"sheet": import_run.sheet, "header row": import_run.header_row}
     changes = {
         key: {"before": before[key], "after": after[key]}
@@ -518,6 +500,23 @@ def layout_text(import_run: Import) -> str:
     else:
         parts.append(f"header on row {import_run.header_row}")
     return ", ".join(parts)
+
+
+def _read_again(import_run: Import) -> bool:
+    """Read the header again and map the columns afresh, and save; return False (the import
+    marked failed, with the reason) when the file cannot be read as now set."""
+    try:
+        import_run.header = _read_header(import_run)
+    except ImportFileError as exc:
+        import_run.status = ImportStatus.FAILED
+        import_run.error = str(exc)[:1000]
+        import_run.save()
+        return False
+    import_run.error = ""
+    import_run.status = ImportStatus.UPLOADED
+    import_run.mapping = _auto_mapping(import_run)
+    import_run.save()
+    return True
 
 
 def import_set_mapping(*, import_run: Import, paths: Sequence[str], user: Any) -> Import:
