@@ -24,6 +24,7 @@ import logging
 import multiprocessing
 import multiprocessing.process as mp_process
 import os
+import sys
 import threading
 import time
 from collections import deque
@@ -57,6 +58,11 @@ Previewed = tuple[str, str, str, str, str, str, dict[str, str], str]
 HELPER_QUEUE = 4
 # Batches read ahead of the one being written: bounds the memory a large file takes.
 LOOKAHEAD = 10
+# The caller's switch interval while helpers run (seconds; Python's default is 0.005). A
+# batch and its result cross the pipe in chunks, each moved by one of the pool's threads in
+# the caller, which waits for the caller's main thread to let go of the interpreter lock
+# after every chunk: at the default interval the helper sat idle between batches.
+SWITCH_INTERVAL = 0.001
 
 
 @dataclass(frozen=True)
@@ -272,10 +278,13 @@ class BatchBuilder[Key]:
         self.submitted = 0
         self.built_by_helpers = 0  # batches, for the log
         self._saved: dict[str, Any] = {}
+        self._switch_interval = sys.getswitchinterval()
 
     def __enter__(self) -> BatchBuilder[Key]:
         if self.helpers > 0:
             self._saved = _allow_children()
+            self._switch_interval = sys.getswitchinterval()
+            sys.setswitchinterval(min(self._switch_interval, SWITCH_INTERVAL))
             self.pool = ProcessPoolExecutor(
                 max_workers=self.helpers,
                 mp_context=multiprocessing.get_context("forkserver"),
@@ -306,6 +315,7 @@ class BatchBuilder[Key]:
             self.pool = None
         if self.helpers > 0:
             _restore_daemon(self._saved)
+            sys.setswitchinterval(self._switch_interval)
 
     def results(
         self, batches: Iterable[tuple[Key, list[list[str]]]]

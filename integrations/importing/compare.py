@@ -103,7 +103,12 @@ def classify(
     plain = {key: value for key, value in payload.items() if key not in lists}
     new = flatten(plain)
     if current is None:
-        missing = required_missing(provider, payload)
+        # Without lists, the payload flattens to ``new``: spare flattening it again.
+        missing = (
+            required_missing(provider, payload)
+            if lists
+            else [spec for spec in _required_on_create(provider) if not new.get(spec.path)]
+        )
         if missing:
             labels = ", ".join(spec.label for spec in missing)
             return Classified(
@@ -114,11 +119,12 @@ def classify(
                 },
             )
         changes: dict[str, list[Any]] = {k: [None, v] for k, v in new.items()}
-        for path, value in _custom_values(provider, payload).items():
-            changes[path] = [None, value]
-        for list_path in ENTRY_MEMBERS:
-            for entry in payload.get(list_path) or ():
-                changes[list_path] = [None, entry]
+        if lists or not prefix:  # most rows have no custom field or history entry
+            for path, value in _custom_values(provider, payload).items():
+                changes[path] = [None, value]
+            for list_path in ENTRY_MEMBERS:
+                for entry in payload.get(list_path) or ():
+                    changes[list_path] = [None, entry]
         return Classified(CREATE, dict(payload), changes)
     old = flatten(current)
     changes = {
