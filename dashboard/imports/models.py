@@ -145,8 +145,21 @@ class Import(models.Model):
         return self.status == ImportStatus.PREVIEWED and self.n_to_send == 0
 
     @property
+    def asks_encoding(self) -> bool:
+        """Waiting for the admin to choose between encodings that read the file differently."""
+        evidence = self.encoding_evidence or {}
+        return (
+            self.status == ImportStatus.UPLOADED
+            and bool(evidence.get("question"))
+            and not evidence.get("confirmed")
+        )
+
+    @property
     def status_label(self) -> str:
-        """The status as the pages show it: a preview with nothing to send says so."""
+        """The status as the pages show it: a preview with nothing to send says so, and an
+        import waiting for its encoding says that rather than "Needs a mapping"."""
+        if self.asks_encoding:
+            return "Needs its encoding"
         return "Nothing to send" if self.nothing_to_send else self.get_status_display()
 
     @property

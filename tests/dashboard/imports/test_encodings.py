@@ -272,6 +272,7 @@ def test_the_import_page_shows_the_evidence_and_a_choice_starts_the_preview(
     page = admin_client.get(response["Location"]).content.decode()
 
     assert "Choose the encoding" in page
+    assert '<span class="badge import-uploaded">Needs its encoding</span>' in page
     assert "read the whole file differently" in page
     assert '<th scope="col">As Windows-1252 (Western European)</th>' in page
     assert "<mark>Bjørn</mark>" in page and "<mark>Bjřrn</mark>" in page
@@ -295,6 +296,7 @@ def test_the_import_page_shows_the_evidence_and_a_choice_starts_the_preview(
     assert "File read again as Windows-1252 (Western European)." in page
     assert "Encoding: Windows-1252 (Western European).</strong>" in page
     assert f"Chosen by {admin_user.get_username()}" in page
+    assert "Needs its encoding" not in page
     assert "Confirm: send 2 rows to Acme RedFlag" in page
 
     # The connection's next file is read so, with its evidence still on the page.
