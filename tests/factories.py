@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, User
+from django.utils import timezone
 
 from dashboard.accounts.services import roles_ensure
 from dashboard.connections.models import Connection, Environment
 from dashboard.core.crypto import SealedSecret
 from dashboard.imports.models import Import
-from integrations.models import SyncItem, SyncJob
+from integrations.models import MirroredRecipient, SyncItem, SyncJob
 
 PASSWORD = "correct-horse-battery-staple"
 
@@ -113,4 +115,17 @@ class ImportFactory(ModelFactory[Import]):
             {"path": "email", "confidence": 100, "reason": "same name"},
             {"path": "firstName", "confidence": 100, "reason": "same name"},
         ]
+    )
+
+
+def mirrored(connection: Connection, email: str, **record: Any) -> MirroredRecipient:
+    """A live mirrored recipient with ``email`` (its remote id ``rid-<email>``) holding
+    ``record``, seen an hour ago: earlier than any preview a test builds next."""
+    return MirroredRecipient.objects.create(
+        connection=connection,
+        remote_id=f"rid-{email}",
+        email=email,
+        email_lower=email.lower(),
+        record={"_id": f"rid-{email}", "email": email, **record},
+        last_seen_at=timezone.now() - timedelta(hours=1),
     )

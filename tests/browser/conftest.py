@@ -21,9 +21,13 @@ from typing import Any
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from django.conf import settings
+from django.core.cache import cache
 from playwright.sync_api import Browser, BrowserType, Page, Playwright, expect, sync_playwright
 
 from dashboard.accounts.views import landing_url
+from dashboard.connections import services as connection_services
+from dashboard.connections.models import Connection, Environment
+from integrations.catalogue import Provider
 from tests.conftest import skip_or_fail
 from tests.factories import PASSWORD, UserFactory
 
@@ -187,6 +191,24 @@ def support_user(_browser_db):
 @pytest.fixture
 def manager_user(_browser_db):
     return UserFactory(username="mia", role="manager")
+
+
+@pytest.fixture
+def sandbox_snappy(admin_user, sandbox, tmp_path, settings) -> Connection:
+    """A Snappy connection to the session's sandbox, uploads in a temporary folder and no
+    provider list cached from another test."""
+    settings.IMPORT_UPLOAD_DIR = tmp_path / "uploads"
+    cache.clear()
+    creds = sandbox.credentials["snappy"]
+    return connection_services.connection_create(
+        name="Acme gifts",
+        provider=Provider.SNAPPY,
+        environment=Environment.STAGING,
+        base_url=sandbox.base_urls["snappy"],
+        secret=creds["api_key"],
+        options={"company_id": creds["company_id"]},
+        user=admin_user,
+    )
 
 
 def login(page: Page, live_server, user, password: str = PASSWORD) -> None:

@@ -7,35 +7,15 @@ import re
 import uuid
 
 import pytest
-from django.core.cache import cache
 from playwright.sync_api import Page, expect
 
-from dashboard.connections import services
-from dashboard.connections.models import Connection, Environment
 from dashboard.imports.models import Import
 from dashboard.recipients.provider import recipient_client
-from integrations.catalogue import Provider
 from integrations.models import JobStatus, SyncJob
 from integrations.sync.engine import job_execute
 from tests.browser.conftest import axe_check, login, screenshot
 
 pytestmark = pytest.mark.sandbox
-
-
-@pytest.fixture
-def sandbox_snappy(admin_user, sandbox, tmp_path, settings) -> Connection:
-    settings.IMPORT_UPLOAD_DIR = tmp_path / "uploads"
-    cache.clear()
-    creds = sandbox.credentials["snappy"]
-    return services.connection_create(
-        name="Acme gifts",
-        provider=Provider.SNAPPY,
-        environment=Environment.STAGING,
-        base_url=sandbox.base_urls["snappy"],
-        secret=creds["api_key"],
-        options={"company_id": creds["company_id"]},
-        user=admin_user,
-    )
 
 
 def test_admin_gives_every_row_an_account_and_a_country_from_the_keyboard(

@@ -14,14 +14,12 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
-from django.core.cache import cache
 from playwright.sync_api import Page, expect
 
 from dashboard.connections import services
-from dashboard.connections.models import Connection, Environment
+from dashboard.connections.models import Connection
 from dashboard.imports.models import Import
 from dashboard.recipients.provider import recipient_client
-from integrations.catalogue import Provider
 from integrations.models import JobStatus, SyncJob
 from integrations.sync.engine import job_execute
 from tests.browser.conftest import axe_check, login, screenshot
@@ -49,22 +47,11 @@ ORIGINAL = {f"{local}@example.com": person for local, person in PEOPLE.items()}
 
 
 @pytest.fixture
-def sandbox_snappy(admin_user, sandbox, tmp_path, settings) -> Connection:
-    settings.IMPORT_UPLOAD_DIR = tmp_path / "uploads"
-    cache.clear()
-    creds = sandbox.credentials["snappy"]
-    connection = services.connection_create(
-        name="Acme gifts",
-        provider=Provider.SNAPPY,
-        environment=Environment.STAGING,
-        base_url=sandbox.base_urls["snappy"],
-        secret=creds["api_key"],
-        options={"company_id": creds["company_id"]},
-        user=admin_user,
-    )
+def gifts(sandbox_snappy) -> Connection:
+    """The Snappy sandbox connection with the dates of the sample enabled."""
     for path in ("birthday", "employee.workingSince", "employee.department"):
-        services.field_setting_set(connection=connection, path=path, enabled=True, user=None)
-    return connection
+        services.field_setting_set(connection=sandbox_snappy, path=path, enabled=True, user=None)
+    return sandbox_snappy
 
 
 def test_the_sample_file_is_the_original_list_in_windows_1252_with_us_dates():
@@ -84,7 +71,7 @@ def test_the_sample_file_is_the_original_list_in_windows_1252_with_us_dates():
 
 
 def test_admin_imports_a_windows_export_of_international_names_exactly(
-    page: Page, live_server, admin_user, sandbox, sandbox_snappy
+    page: Page, live_server, admin_user, sandbox, gifts
 ):
     accounts = {a["name"]: a["id"] for a in sandbox.state()["snappy"]["accounts"]}
     login(page, live_server, admin_user)
@@ -150,7 +137,7 @@ def test_admin_imports_a_windows_export_of_international_names_exactly(
     assert job.status == JobStatus.SUCCEEDED, job.error_message
     assert Import.objects.get().encoding == "cp1252"
 
-    client = recipient_client(sandbox_snappy)
+    client = recipient_client(gifts)
     try:
         held = {
             item.identifier.lower(): client.get_recipient(item.remote_id)

@@ -6,11 +6,8 @@ HTTP is not involved here; ``test_custom_fields_sandbox.py`` sends such a job to
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.utils import timezone
 
 from dashboard.connections import services as connection_services
 from dashboard.connections.models import Connection, FieldSetting
@@ -18,7 +15,7 @@ from dashboard.imports import services
 from dashboard.imports.models import Import, ImportStatus
 from dashboard.imports.selectors import import_fields, import_rows
 from integrations.models import MirroredRecipient, SyncItem
-from tests.factories import ConnectionFactory
+from tests.factories import ConnectionFactory, mirrored
 
 pytestmark = pytest.mark.django_db
 
@@ -69,17 +66,6 @@ def upload(text: str) -> SimpleUploadedFile:
     return SimpleUploadedFile("people.csv", text.encode(), content_type="text/csv")
 
 
-def mirror(connection: Connection, email: str, **record) -> MirroredRecipient:
-    return MirroredRecipient.objects.create(
-        connection=connection,
-        remote_id=f"rid-{email}",
-        email=email,
-        email_lower=email.lower(),
-        record={"_id": f"rid-{email}", "email": email, **record},
-        last_seen_at=timezone.now() - timedelta(hours=1),
-    )
-
-
 def preview(connection: Connection, user, *lines: str) -> tuple[Import, dict]:
     run = services.import_create(
         connection=connection, upload=upload("\r\n".join(lines) + "\r\n"), user=user
@@ -89,7 +75,7 @@ def preview(connection: Connection, user, *lines: str) -> tuple[Import, dict]:
 
 def known(hr: Connection, email: str = "kim@example.com") -> MirroredRecipient:
     """A recipient the import updates: three tags, one of them a list, and one education."""
-    return mirror(
+    return mirrored(
         hr,
         email,
         firstName="Kim",
@@ -278,7 +264,7 @@ def test_confirm_sends_exactly_the_previewed_payloads(hr, admin_user):
 
 
 def test_snappy_custom_fields_are_sent_as_field_name_and_field_value(gifts, admin_user):
-    mirror(
+    mirrored(
         gifts,
         "kim@example.com",
         firstName="Kim",
@@ -344,7 +330,7 @@ def test_a_list_for_a_tag_that_holds_one_value_is_refused(hr, admin_user):
 def test_an_update_that_would_resend_a_disabled_tag_is_refused_before_anything_is_sent(
     hr, admin_user
 ):
-    mirror(
+    mirrored(
         hr,
         "kim@example.com",
         tags=[
@@ -361,7 +347,7 @@ def test_an_update_that_would_resend_a_disabled_tag_is_refused_before_anything_i
 
 
 def test_an_entry_matching_two_of_the_recipients_entries_asks_which(hr, admin_user):
-    mirror(
+    mirrored(
         hr,
         "kim@example.com",
         education=[{"school": "Oxford", "degree": "BA"}, {"school": "Oxford", "degree": "MSc"}],

@@ -4,8 +4,6 @@ sent."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 from django.core.exceptions import PermissionDenied
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -15,8 +13,8 @@ from dashboard.audit.models import AuditEvent
 from dashboard.imports import services
 from dashboard.imports.models import Import, ImportRow
 from dashboard.imports.selectors import import_rows
-from integrations.models import MirroredRecipient, SyncItem
-from tests.factories import UserFactory
+from integrations.models import SyncItem
+from tests.factories import UserFactory, mirrored
 
 pytestmark = pytest.mark.django_db
 
@@ -36,17 +34,6 @@ def start(connection, user, text: str = TEXT) -> Import:
     return services.import_create(connection=connection, upload=upload(text), user=user)
 
 
-def mirror(connection, email: str, **record) -> MirroredRecipient:
-    return MirroredRecipient.objects.create(
-        connection=connection,
-        remote_id=f"rid-{email}",
-        email=email,
-        email_lower=email.lower(),
-        record={"_id": f"rid-{email}", "email": email, **record},
-        last_seen_at=timezone.now() - timedelta(hours=1),
-    )
-
-
 def rows(run: Import) -> dict[int, ImportRow]:
     return {row.number: row for row in import_rows(import_run=run)}
 
@@ -64,7 +51,7 @@ def fix(run: Import, number: int, column: int, value: str, user) -> ImportRow:
 
 @pytest.fixture
 def run(redflag, admin_user) -> Import:
-    mirror(redflag, "kim@example.com", firstName="Kim", lastName="Known")
+    mirrored(redflag, "kim@example.com", firstName="Kim", lastName="Known")
     run = start(redflag, admin_user)
     assert counts(run) == (1, 1, 0, 1, 3)
     return run
@@ -85,7 +72,7 @@ def test_fixing_an_invalid_email_makes_the_row_a_create_and_the_counts_follow(ru
 
 
 def test_a_fix_that_names_a_known_recipient_makes_the_row_an_update(run, redflag, admin_user):
-    mirror(redflag, "bob@example.com", firstName="Robert", lastName="Marsh")
+    mirrored(redflag, "bob@example.com", firstName="Robert", lastName="Marsh")
     row = fix(run, 3, 0, "BOB@example.com", admin_user)
     assert row.kind == "update"
     assert row.remote_id == "rid-bob@example.com"
@@ -185,7 +172,7 @@ def test_a_fix_that_repeats_another_rows_identifier_makes_both_rows_invalid(run,
 
 
 def test_a_fix_that_settles_a_duplicate_gives_the_other_row_its_class_back(redflag, admin_user):
-    mirror(redflag, "kim@example.com", firstName="Kim", lastName="Known")
+    mirrored(redflag, "kim@example.com", firstName="Kim", lastName="Known")
     text = (
         "email,firstName,lastName\r\n"
         "kim@example.com,Kimberly,Known\r\n"  # row 2: an update, but repeated by row 3
@@ -342,7 +329,7 @@ def test_a_fix_on_an_out_of_date_preview_is_kept_and_the_preview_must_still_be_r
 ):
     """The row is checked against the recipients as they are now, but the rest of the
     preview is not: confirming still asks for a refresh, which applies the fix again."""
-    mirror(redflag, "bob@example.com", firstName="Bob", lastName="Marsh")
+    mirrored(redflag, "bob@example.com", firstName="Bob", lastName="Marsh")
     redflag.mirror_refreshed_at = timezone.now()  # after the preview was built
     redflag.save()
 

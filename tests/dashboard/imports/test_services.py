@@ -14,8 +14,9 @@ from dashboard.imports import services
 from dashboard.imports.models import ImportStatus, RememberedMapping
 from dashboard.imports.selectors import import_rows
 from integrations.importing.reading import ImportFileError
-from integrations.models import JobSource, MirroredRecipient, SyncItem, SyncJob
+from integrations.models import JobSource, SyncItem, SyncJob
 from tests.conftest import mirror_analyze_count
+from tests.factories import mirrored
 
 pytestmark = pytest.mark.django_db
 
@@ -25,17 +26,6 @@ HEADER = "E-mail;Given name;Surname;Mobile;Country;Dept;Start date"
 def upload(text: str | bytes, name: str = "people.csv") -> SimpleUploadedFile:
     data = text.encode("utf-8") if isinstance(text, str) else text
     return SimpleUploadedFile(name, data, content_type="text/csv")
-
-
-def mirror(connection, email: str, **record):
-    return MirroredRecipient.objects.create(
-        connection=connection,
-        remote_id=f"rid-{email}",
-        email=email,
-        email_lower=email.lower(),
-        record={"_id": f"rid-{email}", "email": email, **record},
-        last_seen_at=timezone.now() - timedelta(hours=1),
-    )
 
 
 def test_a_messy_file_is_detected_mapped_and_previewed(redflag, admin_user):
@@ -49,8 +39,8 @@ def test_a_messy_file_is_detected_mapped_and_previewed(redflag, admin_user):
             "bad-email;Bo;Bad;;Atlantis;;\r\n"
         ).encode()
     )
-    mirror(redflag, "known@example.com", firstName="Kim", lastName="Known", department="Ops")
-    mirror(redflag, "same@example.com", firstName="Sam", lastName="Same")
+    mirrored(redflag, "known@example.com", firstName="Kim", lastName="Known", department="Ops")
+    mirrored(redflag, "same@example.com", firstName="Sam", lastName="Same")
 
     run = services.import_create(connection=redflag, upload=upload(data), user=admin_user)
 
@@ -156,7 +146,7 @@ def test_a_mapping_change_is_audited_with_each_column_before_and_after(redflag, 
 def test_a_preview_first_refreshes_stale_mirror_statistics(redflag, admin_user, always_stale):
     """Each batch's mirror lookup is planned for the mirror as it is, not as autovacuum last
     saw it (a refresh that just wrote the account)."""
-    mirror(redflag, "known@example.com", firstName="Kim")
+    mirrored(redflag, "known@example.com", firstName="Kim")
     before = mirror_analyze_count()
 
     run = services.import_create(
@@ -170,7 +160,7 @@ def test_a_preview_first_refreshes_stale_mirror_statistics(redflag, admin_user, 
 
 
 def test_confirm_sends_exactly_the_previewed_create_and_update_rows(redflag, admin_user):
-    mirror(redflag, "known@example.com", firstName="Kim", lastName="Known")
+    mirrored(redflag, "known@example.com", firstName="Kim", lastName="Known")
     text = (
         "email,firstName,lastName\r\n"
         "new@example.com,Ann,New\r\nknown@example.com,Kimberly,Known\r\nbad,,\r\n"
