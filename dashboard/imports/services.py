@@ -571,6 +571,18 @@ def import_constant_fields(*, connection: Connection) -> list[FieldSpec]:
     return [spec for spec in import_fields(connection=connection) if takes_constant(spec)]
 
 
+def _remember_option(connection: Connection, key: str, value: Any) -> None:
+    """Keep one reading choice (``RememberedMapping.options[key]``) for the connection's next
+    files, beside the others: locked, so two choices saved at once both stay."""
+    with transaction.atomic():
+        memory, _ = RememberedMapping.objects.select_for_update().get_or_create(
+            connection=connection
+        )
+        options = memory.options if isinstance(memory.options, dict) else {}
+        memory.options = {**options, key: value}
+        memory.save(update_fields=["options", "updated_at"])
+
+
 def _remembered_constants(connection: Connection) -> dict[str, str]:
     """The values for every row last saved for the connection's imports, for fields it
     still offers."""
@@ -665,9 +677,7 @@ def import_set_constants(*, import_run: Import, values: Mapping[str, str], user:
     }
     import_run.constants = constants
     import_run.save(update_fields=["constants", "updated_at"])
-    memory, _ = RememberedMapping.objects.get_or_create(connection=connection)
-    memory.options = {**(memory.options or {}), "constants": constants}
-    memory.save(update_fields=["options", "updated_at"])
+    _remember_option(connection, "constants", constants)
     if changed:
         audit_record(
             actor=user,
@@ -731,13 +741,8 @@ def import_set_date_order(*, import_run: Import, column: int, order: str, user: 
     import_run.save(update_fields=["mapping", "updated_at"])
     title = import_run.header[column]
     if key := normalise_header(title):
-        memory, _ = RememberedMapping.objects.get_or_create(connection=import_run.connection)
-        options = memory.options if isinstance(memory.options, dict) else {}
-        memory.options = {
-            **options,
-            "date_orders": {**_remembered_date_orders(import_run.connection), key: order},
-        }
-        memory.save(update_fields=["options", "updated_at"])
+        orders = {**_remembered_date_orders(import_run.connection), key: order}
+        _remember_option(import_run.connection, "date_orders", orders)
     if before != order:
         name = f"{title or 'column'} (column {column + 1})"
         audit_record(
