@@ -25,7 +25,7 @@ def test_ci_uses_postgresql_and_redis():
         )
 
 
-def test_the_shared_test_corpora_are_beside_the_checkout():
+def test_the_outside_test_corpora_are_in_the_checkout():
     """The CSV, naughty-string, email and phone corpora drive many tests: CI must have them."""
     from tests.conftest import TESTDATA, skip_or_fail
 
@@ -33,6 +33,7 @@ def test_the_shared_test_corpora_are_beside_the_checkout():
         name
         for name in (
             "blns/blns.json",
+            "blns/blns.base64.json",
             "csv-spectrum/csvs",
             "isemail/tests-flat.json",
             "phone-vectors/example_numbers.csv",
@@ -41,6 +42,6 @@ def test_the_shared_test_corpora_are_beside_the_checkout():
     ]
     if missing:
         skip_or_fail(
-            f"shared test corpora missing under {TESTDATA}: {', '.join(missing)}. Put the "
-            "team's shared/ folder beside the checkout (as CI does) to run the tests that use them."
+            f"test corpora missing under {TESTDATA}: {', '.join(missing)}. Copy them from the "
+            "team's shared/testdata (tests/data/README.md) to run the tests that use them."
         )
