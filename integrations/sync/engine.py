@@ -45,21 +45,18 @@ from integrations.clients.errors import (
 from integrations.connection import (
     BaseURLRefused,
     connection_client,
-    connection_recipient_client,
 )
 from integrations.models import (
     FINISHED_STATUSES,
     ItemStatus,
     JobKind,
     JobStatus,
-    MirroredRecipient,
     Operation,
     Outcome,
     SyncItem,
     SyncJob,
 )
-from integrations.planner import analyze_if_stale
-from integrations.sync.mirror import mirror_mark_gone, mirror_mark_unseen_gone, mirror_upsert
+from integrations.sync.mirror import mirror_mark_gone, mirror_upsert
 
 logger = logging.getLogger(__name__)
 
@@ -420,7 +417,9 @@ def job_execute(job_id: int, *, worker: str | None = None) -> None:
     if job is None:
         return
     if job.kind == JobKind.PULL:
-        _execute_pull(job)
+        from integrations.sync.pull import execute_pull
+
+        execute_pull(job)
         return
     _execute_push(job, worker or worker_name())
 
@@ -584,68 +583,6 @@ def _run_finished_hooks(job_id: int) -> None:
             hook(job_id)
         except Exception:
             logger.exception("Job-finished hook %s failed for job %s", path, job_id)
-
-
-# -- pull -----------------------------------------------------------------------------------
-def _execute_pull(job: SyncJob) -> None:
-    """Stream the provider's recipients into the mirror in batches (bounded memory)."""
-    connection = job.connection
-    if connection is None:
-        with transaction.atomic():
-            _fail(job, "connection_deleted", "The connection was deleted.")
-        return
-    started = timezone.now()
-    batch_size = int(_setting("SYNC_PULL_BATCH", 500))
-    seen = 0
-    try:
-        client = connection_recipient_client(connection, **_setting("SYNC_CLIENT_OPTIONS", {}))
-    except ProviderError as exc:
-        with transaction.atomic():
-            _fail(job, type(exc).__name__, exc.message)
-        return
-    try:
-        batch: list[Recipient] = []
-        for recipient in client.iter_recipients():
-            batch.append(recipient)
-            if len(batch) >= batch_size:
-                seen += mirror_upsert(connection, batch, seen_at=started)
-                batch = []
-                flags = SyncJob.objects.filter(pk=job.pk).values("cancel_requested").first()
-                SyncJob.objects.filter(pk=job.pk).update(
-                    n_succeeded=seen, total=seen, heartbeat_at=timezone.now()
-                )
-                if flags is None or flags["cancel_requested"]:
-                    break
-        else:
-            seen += mirror_upsert(connection, batch, seen_at=started)
-            batch = []
-    except ProviderError as exc:
-        code, message = _describe(exc)
-        with transaction.atomic():
-            SyncJob.objects.filter(pk=job.pk).update(n_succeeded=seen, total=seen)
-            job.refresh_from_db()
-            _fail(job, code, f"The refresh stopped after {seen} recipients: {message}")
-        return
-    finally:
-        client.close()
-    with transaction.atomic():
-        job = SyncJob.objects.select_for_update().get(pk=job.pk)
-        job.total = job.n_succeeded = seen
-        if job.cancel_requested:
-            job.status = JobStatus.CANCELLED
-        else:
-            # Only a complete listing proves who is gone.
-            job.n_gone = mirror_mark_unseen_gone(connection, since=started)
-            job.status = JobStatus.SUCCEEDED
-            type(connection).objects.filter(pk=connection.pk).update(
-                mirror_refreshed_at=timezone.now()
-            )
-        job.finished_at = timezone.now()
-        job.save()
-        transaction.on_commit(lambda: _run_finished_hooks(job.pk))
-    # A refresh can write a whole account at once: searches and previews that start now
-    # should not be planned for the mirror as it was before.
-    analyze_if_stale(MirroredRecipient)
 
 
 # -- watchdog -------------------------------------------------------------------------------
