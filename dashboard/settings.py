@@ -341,6 +341,13 @@ try:
     SYNC_CLIENT_OPTIONS = json.loads(os.environ.get("SYNC_CLIENT_OPTIONS") or "{}")
 except json.JSONDecodeError:
     raise ImproperlyConfigured("SYNC_CLIENT_OPTIONS must be a JSON object.") from None
+# Provider rate limits (Snappy: 100 requests/second per company) are kept per account in this
+# Redis, so every worker process and host paces together; by default the broker's Redis.
+# Empty (or the embedded filesystem broker): each process paces alone.
+RATE_LIMIT_REDIS_URL = os.environ.get(
+    "RATE_LIMIT_REDIS_URL",
+    CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else "",
+)
 # Provider clients of the recipient pages (a person waits for them): short timeouts, one retry.
 # JSON keyword arguments merged over these defaults, e.g. {"read_timeout": 20}.
 try:

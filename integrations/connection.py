@@ -14,6 +14,7 @@ from django.conf import settings
 from integrations.catalogue import enabled_paths
 from integrations.clients import CampaignClient, RedFlagClient, SnappyClient, client_for
 from integrations.clients.errors import CredentialsMissing, ProviderError
+from integrations.clients.ratelimit import account_rate_limit_key
 from integrations.urlguard import AddressRules, UnsafeURL, check_base_url
 
 ProviderClient = RedFlagClient | SnappyClient | CampaignClient
@@ -60,7 +61,18 @@ def connection_client(connection: Any, **options: Any) -> ProviderClient:
         secret = connection.secret.reveal()
     except UnreadableSecret:
         raise CredentialsUnreadable(provider=connection.provider) from None
-    options.setdefault("rate_limit_key", f"connection:{connection.pk}")
+    # One bucket per provider account (shared by its connections), in Redis when configured.
+    options.setdefault(
+        "rate_limit_key",
+        account_rate_limit_key(
+            connection.provider,
+            connection.base_url,
+            secret,
+            scope=str((connection.options or {}).get("company_id") or ""),
+            pepper=settings.SECRET_KEY,
+        ),
+    )
+    options.setdefault("rate_limit_redis_url", settings.RATE_LIMIT_REDIS_URL or None)
     # The same address rules again on every new connection (DNS rebinding).
     options.setdefault(
         "address_rules", AddressRules(allow_loopback=settings.ALLOW_LOOPBACK_PROVIDER_URLS)

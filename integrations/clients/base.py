@@ -60,7 +60,7 @@ from .errors import (
     Unauthorized,
     Unavailable,
 )
-from .ratelimit import TokenBucket, shared_rate_limiter
+from .ratelimit import RateLimiter, shared_rate_limiter
 
 logger = logging.getLogger("integrations.clients")
 
@@ -285,7 +285,8 @@ class BaseClient:
         max_reply_bytes: int | None = None,
         rate_limit: float | None = _DEFAULT,
         rate_limit_key: str | None = None,
-        rate_limiter: TokenBucket | None = None,
+        rate_limiter: RateLimiter | None = None,
+        rate_limit_redis_url: str | None = None,
         transport: httpx.BaseTransport | None = None,
         address_rules: AddressRules | None = None,
         limits: httpx.Limits | None = None,
@@ -323,7 +324,7 @@ class BaseClient:
 
         rate = self.default_rate_limit if rate_limit is _DEFAULT else rate_limit
         if rate_limiter is not None:
-            self.rate_limiter: TokenBucket | None = rate_limiter
+            self.rate_limiter: RateLimiter | None = rate_limiter
         elif rate:
             key = rate_limit_key or self._rate_limit_key()
             self.rate_limiter = shared_rate_limiter(
@@ -332,6 +333,8 @@ class BaseClient:
                 burst=self.rate_limit_burst,
                 clock=self._clock,
                 sleep=self._sleep,
+                # Redis keeps its own clock: a client on an injected clock paces in-process.
+                redis_url=rate_limit_redis_url if clock is None else None,
             )
         else:
             self.rate_limiter = None
@@ -526,6 +529,9 @@ class BaseClient:
                     self._log(method, path, reply.status, elapsed, attempt)
                     return reply
                 retry_after = self._retry_after(reply)
+                if reply.status == 429 and self.rate_limiter is not None:
+                    # Every client of the account (every worker, with Redis) stops until then.
+                    self.rate_limiter.pause(retry_after)
                 if error.status is None:
                     error.status = reply.status
                 if (reply.ok and isinstance(error, MalformedReply)) or (

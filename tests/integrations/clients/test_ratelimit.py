@@ -1,4 +1,4 @@
-"""The client-side token bucket and its per-connection registry, on an injected clock."""
+"""The in-process token bucket, its pauses, and one bucket per provider account."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import threading
 import pytest
 
 from integrations.clients import SnappyClient, TokenBucket, forget_rate_limiter, ratelimit
+from integrations.connection import connection_client
+from tests.factories import ConnectionFactory
 from tests.integrations.clients.conftest import BASE, SNAPPY_KEY, time_options
 
 
@@ -110,3 +112,101 @@ def test_a_client_waits_for_its_permits(fake_time, httpx_mock):
     assert fake_time.sleeps == pytest.approx([1 / 95] * 11)
     assert client.stats.rate_limit_wait == pytest.approx(11 / 95)
     forget_rate_limiter("connection:throttle-test")
+
+
+# -- pauses (a 429 seen by one client holds every client of the account) --------------------
+
+
+def test_a_pause_holds_every_permit_until_it_ends_then_paces(fake_time):
+    bucket = TokenBucket(10, burst=1, clock=fake_time.clock, sleep=fake_time.sleep)
+
+    assert bucket.pause(2) == 2
+    bucket.pause(0.5)  # a shorter pause never cuts a longer one
+
+    assert bucket.paused_for() == 2
+    assert [bucket.reserve(), bucket.reserve()] == pytest.approx([2.0, 2.1])
+
+
+def test_a_pause_is_bounded(fake_time):
+    bucket = TokenBucket(10, burst=1, clock=fake_time.clock, sleep=fake_time.sleep)
+
+    assert bucket.pause(3600) == ratelimit.MAX_PAUSE
+    assert bucket.pause() == ratelimit.MAX_PAUSE  # the default pause is shorter: kept
+
+
+def test_acquire_queues_behind_a_pause_that_began_while_it_waited(fake_time):
+    bucket = TokenBucket(10, burst=1, clock=fake_time.clock, sleep=fake_time.sleep)
+    bucket.reserve()  # the next permit is due in 0.1 s
+    sleeps: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        if len(sleeps) == 1:
+            bucket.pause(3)  # another thread got a 429 while this one waited
+        fake_time.sleep(seconds)
+
+    bucket._sleep = sleep
+    bucket.acquire()
+
+    # The pause began as the wait did: 0.1 s later, 2.9 s of it are left.
+    assert sleeps == pytest.approx([0.1, 2.9])
+
+
+def test_a_429_pauses_the_client_s_bucket(fake_time, httpx_mock):
+    """Without Retry-After the bucket stops for the default pause, however short the backoff."""
+    client = snappy_client(fake_time, rate_limit=100, rate_limit_key="connection:pause-test")
+    httpx_mock.add_response(status_code=429)
+    httpx_mock.add_response(json={"results": []})
+
+    client.list_recipients()
+
+    # Backoff with jitter 0.5 is 0.5 s; the bucket then holds the request to the 1 s pause.
+    assert fake_time.sleeps == pytest.approx([0.5, 0.5])
+    forget_rate_limiter("connection:pause-test")
+
+
+# -- one bucket per provider account ----------------------------------------------------------
+
+
+@pytest.fixture
+def loopback_connections(db, settings):
+    settings.ALLOW_LOOPBACK_PROVIDER_URLS = True
+    settings.RATE_LIMIT_REDIS_URL = ""
+
+    def make(secret: str = SNAPPY_KEY, company_id: str = "company1234", **kwargs):
+        return ConnectionFactory(
+            provider="snappy",
+            base_url=kwargs.pop("base_url", "http://127.0.0.1:9/snappy"),
+            plain_secret=secret,
+            options={"company_id": company_id},
+            **kwargs,
+        )
+
+    return make
+
+
+def test_two_connections_to_one_account_share_a_bucket(loopback_connections):
+    first = connection_client(loopback_connections())
+    second = connection_client(loopback_connections(base_url="HTTP://127.0.0.1:9/snappy/"))
+
+    assert first.rate_limiter is not None
+    assert first.rate_limiter is second.rate_limiter
+
+
+def test_connections_to_other_accounts_have_buckets_of_their_own(loopback_connections):
+    first = connection_client(loopback_connections())
+    other_key = connection_client(loopback_connections(secret=SNAPPY_KEY[::-1]))
+    other_company = connection_client(loopback_connections(company_id="company5678"))
+    other_server = connection_client(loopback_connections(base_url="http://127.0.0.1:8/snappy"))
+
+    limiters = {id(c.rate_limiter) for c in (first, other_key, other_company, other_server)}
+    assert len(limiters) == 4
+
+
+def test_an_account_s_key_never_holds_its_credential(loopback_connections):
+    before = set(ratelimit._registry)
+    connection_client(loopback_connections(secret=SNAPPY_KEY[:-4] + "wxyz"))
+
+    (key,) = set(ratelimit._registry) - before
+    assert key.startswith("snappy:account:")
+    assert "wxyz" not in key and "company1234" not in key and "127.0.0.1" not in key
