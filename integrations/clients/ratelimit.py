@@ -425,6 +425,6 @@ def account_rate_limit_key(
     """
     parts = urlsplit(base_url.strip().rstrip("/"))
     url = parts._replace(scheme=parts.scheme.lower(), netloc=parts.netloc.lower()).geturl()
-    message = "\x00".join((provider, url, scope, credential)).encode()
+    message = "\x00".join((provider, url, scope.strip(), credential.strip())).encode()
     digest = hmac.new(f"rate-limit-account:{pepper}".encode(), message, hashlib.sha256).hexdigest()
     return f"{provider}:account:{digest[:32]}"
