@@ -148,6 +148,88 @@ def job_items(*, job: SyncJob, status: str = "") -> QuerySet[SyncItem]:
     return items
 
 
+@dataclass(frozen=True)
+class ItemPage:
+    """One page of a job's items, read by keyset (``seq``), never by OFFSET.
+
+    ``after`` and ``before`` are the cursors of the next and previous pages (``None`` when
+    there is none): the next page is the items with a ``seq`` above ``after``, the previous
+    one those below ``before``.
+    """
+
+    items: list[SyncItem]
+    count: int
+    after: int | None
+    before: int | None
+
+    @property
+    def has_next(self) -> bool:
+        return self.after is not None
+
+    @property
+    def has_previous(self) -> bool:
+        return self.before is not None
+
+
+def job_item_page(
+    *,
+    job: SyncJob,
+    status: str = "",
+    count: int,
+    after: int | None = None,
+    before: int | None = None,
+    last: bool = False,
+    per_page: int = 100,
+) -> ItemPage:
+    """A page of the job's items in file order: the first, the one after or before a
+    ``seq``, or the last.
+
+    Each page is one range read of the (job, seq) or (job, status, seq) index, one row more
+    than the page to know whether another page follows, and an ``exists()`` for the other
+    direction: the last page of a million items costs what the first does. ``count`` is the
+    tab's count from the job's counters (``job_item_counts``), shown, never counted. A cursor
+    past either end shows the nearest page that has items; going back to the start shows
+    the first page whole.
+    """
+    items = job_items(job=job, status=status)
+    if last:
+        rows, backwards = _page_rows(items.order_by("-seq"), per_page), True
+    elif before is not None:
+        rows, backwards = _page_rows(items.filter(seq__lt=before).order_by("-seq"), per_page), True
+        if not rows[1]:  # back at the start: the first page, full, as "First" shows it
+            return job_item_page(job=job, status=status, count=count, per_page=per_page)
+    elif after is not None:
+        rows, backwards = _page_rows(items.filter(seq__gt=after).order_by("seq"), per_page), False
+        if not rows[0]:
+            return job_item_page(job=job, status=status, count=count, last=True, per_page=per_page)
+    else:
+        rows, backwards = _page_rows(items, per_page), False
+    page, more = rows
+    if backwards:
+        page.reverse()
+    if not page:
+        return ItemPage(items=[], count=count, after=None, before=None)
+    first, final = page[0].seq, page[-1].seq
+    if backwards:
+        has_previous = more
+        has_next = not last and items.filter(seq__gt=final).exists()
+    else:
+        has_next = more
+        has_previous = after is not None and items.filter(seq__lt=first).exists()
+    return ItemPage(
+        items=page,
+        count=count,
+        after=final if has_next else None,
+        before=first if has_previous else None,
+    )
+
+
+def _page_rows(items: QuerySet[SyncItem], per_page: int) -> tuple[list[SyncItem], bool]:
+    """Up to ``per_page`` items, and whether there were more."""
+    rows = list(items[: per_page + 1])
+    return rows[:per_page], len(rows) > per_page
+
+
 def job_unsent_items(*, job: SyncJob) -> Iterator[SyncItem]:
     """Failed and unsent items in order, streamed in chunks (a job may have a million)."""
     return (
