@@ -11,6 +11,8 @@ from django.db.models import Count, DurationField, ExpressionWrapper, F, QuerySe
 from django.db.models.functions import Coalesce, Now, TruncDate
 from django.utils import timezone
 
+from dashboard.core.models import PrunedItems
+from dashboard.core.postgresql.plans import custom_plans
 from integrations.models import (
     ACTIVE_STATUSES,
     FINISHED_STATUSES,
@@ -189,19 +191,58 @@ def job_item_page(
     direction: the last page of a million items costs what the first does. ``count`` is the
     tab's count from the job's counters (``job_item_counts``), shown, never counted. A cursor
     past either end shows the nearest page that has items; going back to the start shows
-    the first page whole.
+    the first page whole. The reads are planned for their values (``custom_plans``): a
+    generic plan sorts the whole job.
     """
+    with custom_plans():
+        return _job_item_page(
+            job=job,
+            status=status,
+            count=count,
+            after=after,
+            before=before,
+            last=last,
+            per_page=per_page,
+        )
+
+
+def _job_item_page(
+    *,
+    job: SyncJob,
+    status: str,
+    count: int,
+    after: int | None,
+    before: int | None,
+    last: bool,
+    per_page: int,
+) -> ItemPage:
     items = job_items(job=job, status=status)
     if last:
         rows, backwards = _page_rows(items.order_by("-seq"), per_page), True
     elif before is not None:
         rows, backwards = _page_rows(items.filter(seq__lt=before).order_by("-seq"), per_page), True
         if not rows[1]:  # back at the start: the first page, full, as "First" shows it
-            return job_item_page(job=job, status=status, count=count, per_page=per_page)
+            return _job_item_page(
+                job=job,
+                status=status,
+                count=count,
+                after=None,
+                before=None,
+                last=False,
+                per_page=per_page,
+            )
     elif after is not None:
         rows, backwards = _page_rows(items.filter(seq__gt=after).order_by("seq"), per_page), False
         if not rows[0]:
-            return job_item_page(job=job, status=status, count=count, last=True, per_page=per_page)
+            return _job_item_page(
+                job=job,
+                status=status,
+                count=count,
+                after=None,
+                before=None,
+                last=True,
+                per_page=per_page,
+            )
     else:
         rows, backwards = _page_rows(items, per_page), False
     page, more = rows
@@ -228,6 +269,11 @@ def _page_rows(items: QuerySet[SyncItem], per_page: int) -> tuple[list[SyncItem]
     """Up to ``per_page`` items, and whether there were more."""
     rows = list(items[: per_page + 1])
     return rows[:per_page], len(rows) > per_page
+
+
+def job_items_pruned(*, job: SyncJob) -> PrunedItems | None:
+    """Whether housekeeping removed the job's items (``dashboard.core.housekeeping``)."""
+    return PrunedItems.objects.filter(job=job).first()
 
 
 def job_unsent_items(*, job: SyncJob) -> Iterator[SyncItem]:

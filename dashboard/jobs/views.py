@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
@@ -60,6 +61,7 @@ def _detail_context(
     request: HttpRequest, job: SyncJob, *, ack_form: AcknowledgeForm | None = None
 ) -> dict[str, object]:
     counts = selectors.job_item_counts(job=job)
+    pruned = selectors.job_items_pruned(job=job) if job.is_finished else None
     item_status = request.GET.get("items", "")
     notice = ""
     if item_status and item_status not in ItemStatus.values:
@@ -102,7 +104,12 @@ def _detail_context(
         "page_links": _page_links(request.path, query.urlencode(), page),
         "n_failed_items": counts.get(ItemStatus.FAILED, 0),
         "n_unsent_items": counts.get(ItemStatus.SKIPPED, 0),
-        "retryable": counts.get(ItemStatus.FAILED, 0) + counts.get(ItemStatus.SKIPPED, 0),
+        # Pruned records cannot be sent again nor listed (their counts stay).
+        "retryable": 0
+        if pruned
+        else counts.get(ItemStatus.FAILED, 0) + counts.get(ItemStatus.SKIPPED, 0),
+        "pruned": pruned,
+        "retention_days": settings.RETENTION_DAYS,
         "ack_form": ack_form or AcknowledgeForm(),
     }
 
