@@ -338,6 +338,10 @@ CELERY_BEAT_SCHEDULE = {
 CELERY_BEAT_SCHEDULER = "dashboard.core.beat:SingleBeatScheduler"
 BEAT_LOCK_TTL = env_int("BEAT_LOCK_TTL", 60)
 BEAT_LOCK_REFRESH = env_int("BEAT_LOCK_REFRESH", 15)
+# The overview asks the workers themselves (a Celery ping waiting this many seconds for
+# replies) and keeps the answer this many seconds.
+OVERVIEW_PING_TIMEOUT = float(os.environ.get("OVERVIEW_PING_TIMEOUT") or 1.0)
+OVERVIEW_WORKERS_CACHE_SECONDS = env_int("OVERVIEW_WORKERS_CACHE_SECONDS", 15)
 # Retention (dashboard/core/housekeeping.py): the items of sync jobs finished, the rows of
 # imports closed, RETENTION_DAYS ago or more are removed (the jobs and imports stay, with their
 # counts); audit events after AUDIT_RETENTION_DAYS, which must be the longer. Expired sessions

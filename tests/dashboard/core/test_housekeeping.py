@@ -157,3 +157,18 @@ def test_the_beat_schedules_the_prune_daily(settings):
     entry = settings.CELERY_BEAT_SCHEDULE["housekeeping-prune"]
     assert entry["task"] == "core.prune"
     assert entry["schedule"].hour == {3}
+
+
+@pytest.mark.worker
+def test_a_real_worker_runs_the_scheduled_prune(celery_worker_process):
+    from dashboard.core.tasks import prune as prune_task
+    from tests.celery_fixtures import wait_until
+
+    old = job_with_items(4, finished_days_ago=365)
+
+    prune_task.delay()
+
+    assert wait_until(
+        PrunedItems.objects.filter(job=old).exists, timeout=60, worker=celery_worker_process
+    ), celery_worker_process.output()[-3000:]
+    assert not SyncItem.objects.filter(job=old).exists()
