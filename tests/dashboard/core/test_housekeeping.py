@@ -172,3 +172,15 @@ def test_a_real_worker_runs_the_scheduled_prune(celery_worker_process):
         PrunedItems.objects.filter(job=old).exists, timeout=60, worker=celery_worker_process
     ), celery_worker_process.output()[-3000:]
     assert not SyncItem.objects.filter(job=old).exists()
+
+
+def test_audit_events_must_be_kept_at_least_as_long_as_the_rest(tmp_path):
+    from tests.dashboard.test_settings import run_manage
+
+    result = run_manage(
+        "check",
+        env={"DEBUG": "true", "RETENTION_DAYS": "365", "AUDIT_RETENTION_DAYS": "90"},
+        tmp_path=tmp_path,
+    )
+    assert result.returncode != 0
+    assert "AUDIT_RETENTION_DAYS at least RETENTION_DAYS" in result.stderr
