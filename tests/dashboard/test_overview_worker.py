@@ -36,7 +36,9 @@ def worker_card(client) -> str:
 def test_no_worker_answering_says_syncs_wait(support_client):
     card = worker_card(support_client)
     assert "No worker answered." in card and "Syncs wait in the queue" in card
-    assert "scheduler" not in card  # the workers are the problem, not the scheduler
+    # The workers are the problem: the scheduler's state is listed, not raised as a warning.
+    assert "The scheduler is not running" not in card
+    assert "<dt>Scheduler</dt>\n    <dd>not running: none has run yet</dd>" in card
 
 
 def test_the_worker_count_is_asked_of_celery_not_read_from_heartbeats(manager_client):
@@ -47,13 +49,15 @@ def test_the_worker_count_is_asked_of_celery_not_read_from_heartbeats(manager_cl
     assert "1 worker answering" not in card
 
 
-def test_a_scheduler_is_alive_while_it_renews_its_lock():
+def test_a_scheduler_is_alive_while_it_renews_its_lock(admin_client):
     assert scheduler_status() == (None, False)
     now = timezone.now()
     beat = SchedulerBeat.objects.create(
         name="beat", holder="h", hostname="box-2", started_at=now, seen_at=now, expires_at=now
     )
     assert scheduler_status() == (beat, True)
+    card = worker_card(admin_client)
+    assert "running on <code>box-2</code>, last seen now" in card
     SchedulerBeat.objects.update(seen_at=now - timedelta(minutes=5))
     assert scheduler_status()[1] is False
 
