@@ -88,7 +88,10 @@ def workers_answering() -> list[str] | None:
     from dashboard.celery import app
 
     try:
-        replies = app.control.ping(timeout=settings.OVERVIEW_PING_TIMEOUT)
+        # Our own connection, tried once: Celery's would retry a dead broker for seconds.
+        with broker_connection() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+            replies = app.control.ping(timeout=settings.OVERVIEW_PING_TIMEOUT, connection=conn)
     except Exception as exc:  # any transport failure: the page says the broker did not answer
         logger.warning("Overview: workers could not be pinged: %s", type(exc).__name__)
         cache.set(WORKERS_CACHE_KEY, BROKER_DOWN, settings.OVERVIEW_WORKERS_CACHE_SECONDS)
