@@ -9,6 +9,8 @@ What goes, and what stays:
 * audit events older than ``AUDIT_RETENTION_DAYS`` (kept longest);
 * expired sessions.
 
+A prune that removed anything leaves one audit event saying what went and by which rule.
+
 Each batch of at most ``PRUNE_BATCH_SIZE`` rows is deleted in its own transaction, so a big
 table is never locked for long and a prune stopped halfway loses nothing it should keep: the
 next run goes on where it stopped.
@@ -26,6 +28,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from dashboard.audit.models import AuditEvent
+from dashboard.audit.services import audit_record
 from dashboard.core.models import PrunedItems
 from dashboard.imports.models import Import, ImportRow, ImportStatus
 from integrations.models import FINISHED_STATUSES, SyncItem, SyncJob
@@ -48,6 +51,18 @@ class PruneReport:
     imports: list[int] = field(default_factory=list)
     audit_events: int = 0
     sessions: int = 0
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "sync_items": self.sync_items,
+            "import_rows": self.import_rows,
+            "audit_events": self.audit_events,
+            "sessions": self.sessions,
+        }
+
+    @property
+    def removed(self) -> int:
+        return sum(self.counts().values())
 
     def lines(self) -> list[str]:
         """The report in plain words, one line per kind of record."""
@@ -91,6 +106,18 @@ def prune(*, dry_run: bool = False, now: dt.datetime | None = None) -> PruneRepo
     if not dry_run:
         for line in report.lines():
             logger.info("Housekeeping: %s", line)
+        if report.removed:
+            # What went, and by which rule, stays on record (the audit log is kept longest).
+            audit_record(
+                actor=None,
+                action="housekeeping.pruned",
+                summary=" ".join(report.lines()),
+                changes={
+                    name: {"before": count, "after": 0}
+                    for name, count in report.counts().items()
+                    if count
+                },
+            )
     return report
 
 

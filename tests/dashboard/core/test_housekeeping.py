@@ -117,11 +117,15 @@ def test_audit_events_are_kept_longest_and_expired_sessions_go():
     report = prune(now=NOW)
 
     assert report.audit_events == 2
-    assert sorted(AuditEvent.objects.values_list("summary", flat=True)) == [
-        "10 days",
-        "200 days",
-        "729 days",
-    ]
+    kept = AuditEvent.objects.exclude(action="housekeeping.pruned")
+    assert sorted(kept.values_list("summary", flat=True)) == ["10 days", "200 days", "729 days"]
+    record = AuditEvent.objects.get(action="housekeeping.pruned")  # the prune is on record
+    assert record.actor_name == "system"
+    assert record.changes == {
+        "audit_events": {"before": 2, "after": 0},
+        "sessions": {"before": 1, "after": 0},
+    }
+    assert "Removed 2 audit events from before" in record.summary
     assert report.sessions == 1
     assert list(Session.objects.values_list("session_key", flat=True)) == ["live" * 8]
 
