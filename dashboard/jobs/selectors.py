@@ -195,73 +195,33 @@ def job_item_page(
     generic plan sorts the whole job.
     """
     with custom_plans():
-        return _job_item_page(
-            job=job,
-            status=status,
-            count=count,
-            after=after,
-            before=before,
-            last=last,
-            per_page=per_page,
-        )
+        items = job_items(job=job, status=status)
+        if before is not None:
+            page, more = _page_rows(items.filter(seq__lt=before).order_by("-seq"), per_page)
+            if more:  # else back at the start: the first page, whole, as "First" shows it
+                page.reverse()
+                has_next = items.filter(seq__gt=page[-1].seq).exists()
+                return _item_page(page, count, has_next=has_next, has_previous=True)
+        elif after is not None:
+            page, more = _page_rows(items.filter(seq__gt=after).order_by("seq"), per_page)
+            if page:
+                has_previous = items.filter(seq__lt=page[0].seq).exists()
+                return _item_page(page, count, has_next=more, has_previous=has_previous)
+            last = True  # past the end: the last page
+        if last:
+            page, more = _page_rows(items.order_by("-seq"), per_page)
+            page.reverse()
+            return _item_page(page, count, has_next=False, has_previous=more)
+        page, more = _page_rows(items, per_page)
+        return _item_page(page, count, has_next=more, has_previous=False)
 
 
-def _job_item_page(
-    *,
-    job: SyncJob,
-    status: str,
-    count: int,
-    after: int | None,
-    before: int | None,
-    last: bool,
-    per_page: int,
-) -> ItemPage:
-    items = job_items(job=job, status=status)
-    if last:
-        rows, backwards = _page_rows(items.order_by("-seq"), per_page), True
-    elif before is not None:
-        rows, backwards = _page_rows(items.filter(seq__lt=before).order_by("-seq"), per_page), True
-        if not rows[1]:  # back at the start: the first page, full, as "First" shows it
-            return _job_item_page(
-                job=job,
-                status=status,
-                count=count,
-                after=None,
-                before=None,
-                last=False,
-                per_page=per_page,
-            )
-    elif after is not None:
-        rows, backwards = _page_rows(items.filter(seq__gt=after).order_by("seq"), per_page), False
-        if not rows[0]:
-            return _job_item_page(
-                job=job,
-                status=status,
-                count=count,
-                after=None,
-                before=None,
-                last=True,
-                per_page=per_page,
-            )
-    else:
-        rows, backwards = _page_rows(items, per_page), False
-    page, more = rows
-    if backwards:
-        page.reverse()
-    if not page:
-        return ItemPage(items=[], count=count, after=None, before=None)
-    first, final = page[0].seq, page[-1].seq
-    if backwards:
-        has_previous = more
-        has_next = not last and items.filter(seq__gt=final).exists()
-    else:
-        has_next = more
-        has_previous = after is not None and items.filter(seq__lt=first).exists()
+def _item_page(page: list[SyncItem], count: int, *, has_next: bool, has_previous: bool) -> ItemPage:
     return ItemPage(
         items=page,
         count=count,
-        after=final if has_next else None,
-        before=first if has_previous else None,
+        after=page[-1].seq if page and has_next else None,
+        before=page[0].seq if page and has_previous else None,
     )
 
 
