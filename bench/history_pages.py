@@ -18,13 +18,15 @@ Needs PostgreSQL (the production database; SQLite's planner says nothing about i
    running and queued jobs; the jobs' counters computed from their items; then ``ANALYZE``.
 2. Signs an admin in with Django's test ``Client`` (``force_login``) and times full requests
    in this process (middleware, queries, template rendering; no network), after a warm-up:
-   ``GET /jobs/`` with a mix of filters, sorts and pages, and a job's failed items
-   (``GET /jobs/<id>/?items=failed``, the parameter the page uses) on big and small jobs.
+   ``GET /jobs/`` with a mix of filters, sorts and pages, a job's failed items
+   (``GET /jobs/<id>/?items=failed``, the parameter the page uses) on big and small jobs, and
+   the last and deep pages (``?page=last``, ``?after=<seq>``, ``?before=<seq>``: keyset
+   cursors) of one more job of 1,000,000 items, generated once on a connection of its own.
 3. Prints p50/p95/max per page and per URL, the queries per request and the slowest query;
    when a p95 misses the 100 ms target, its slowest query's ``EXPLAIN (ANALYZE, BUFFERS)``.
 
 The last line printed is one JSON object (metric, value, unit, anchor, ratio, target,
-"better": "lower", the item page's p95, ...).
+"better": "lower", the item page's p95, the last page's p95, ...).
 """
 
 from __future__ import annotations
@@ -51,6 +53,9 @@ JOBS = 5_000
 ITEMS = 1_000_000
 CONNECTIONS = 20
 BIG_JOBS, BIG_JOB_ITEMS = 10, 50_000
+# One more push of a million items on a connection of its own, for the deep pages.
+DEEP_ITEMS = 1_000_000
+DEEP_CONNECTION = "Bench history deep"
 PREFIX = "Bench history "
 METRIC = "history_list_p95_ms"
 
@@ -96,7 +101,11 @@ def bench_connections() -> list:
     from dashboard.connections.models import Connection
     from dashboard.core.crypto import SealedSecret
 
-    existing = list(Connection.objects.filter(name__startswith=PREFIX).order_by("name"))
+    existing = list(
+        Connection.objects.filter(name__startswith=PREFIX)
+        .exclude(name=DEEP_CONNECTION)
+        .order_by("name")
+    )
     if len(existing) == CONNECTIONS:
         return existing
     rows = []
@@ -115,7 +124,71 @@ def bench_connections() -> list:
             )
         )
     Connection.objects.bulk_create(rows)
-    return list(Connection.objects.filter(name__startswith=PREFIX).order_by("name"))
+    return list(
+        Connection.objects.filter(name__startswith=PREFIX)
+        .exclude(name=DEEP_CONNECTION)
+        .order_by("name")
+    )
+
+
+def deep_job():
+    """The push of a million items (5 % failed), generated on first use; its job."""
+    from django.db import connection as db
+    from django.db import transaction
+    from django.utils import timezone
+
+    from dashboard.connections.models import Connection
+    from dashboard.core.crypto import SealedSecret
+    from integrations.models import SyncItem, SyncJob
+
+    connection, _ = Connection.objects.get_or_create(
+        name=DEEP_CONNECTION,
+        defaults={
+            "provider": "snappy",
+            "base_url": "https://snappy.invalid/api",
+            "secret": SealedSecret.seal("bench-secret-deep-not-real"),
+            "secret_hint": "real",
+        },
+    )
+    job = SyncJob.objects.filter(connection=connection).first()
+    if job is not None and job.items.count() == DEEP_ITEMS:
+        print(f"Reusing the job of {DEEP_ITEMS} items already there")
+        return job
+    print(f"Generating one job of {DEEP_ITEMS} items ...")
+    started = time.perf_counter()
+    SyncJob.objects.filter(connection=connection).delete()
+    created = timezone.now() - dt.timedelta(hours=1)
+    job = SyncJob.objects.create(
+        connection=connection,
+        connection_name=connection.name,
+        provider=connection.provider,
+        kind="push",
+        status="partially_failed",
+        source="import",
+        source_label="bench deep",
+        started_by_name="ada",
+        created_at=created,
+        started_at=created,
+        finished_at=created + dt.timedelta(minutes=40),
+    )
+    items_table, jobs_table = SyncItem._meta.db_table, SyncJob._meta.db_table
+    with transaction.atomic(), db.cursor() as cursor:
+        cursor.execute("SET LOCAL synchronous_commit = off")
+        cursor.execute(
+            ITEMS_SQL.format(table=items_table),
+            {
+                "job_ids": [job.pk],
+                "sizes": [DEEP_ITEMS],
+                "statuses": ["partially_failed"],
+                "created": [created],
+            },
+        )
+        cursor.execute(COUNTS_SQL.format(jobs=jobs_table, items=items_table), {"job_ids": [job.pk]})
+    with db.cursor() as cursor:
+        cursor.execute(f"VACUUM ANALYZE {items_table}")
+    print(f"  {DEEP_ITEMS} items in {time.perf_counter() - started:.1f} s")
+    job.refresh_from_db()
+    return job
 
 
 def data_present(connections) -> bool:
@@ -480,6 +553,7 @@ def main() -> None:
         from django.utils import timezone
 
         from dashboard.accounts.services import roles_ensure
+        from dashboard.connections.models import Connection
         from integrations.models import SyncJob
 
         major = db.get_database_version()[0]
@@ -521,15 +595,31 @@ def main() -> None:
         param = item_filter_param(client, big[0])
         item_urls = []
         for pk in big:
-            item_urls += [f"/jobs/{pk}/?{param}=failed", f"/jobs/{pk}/?{param}=failed&page=20"]
+            item_urls += [f"/jobs/{pk}/?{param}=failed", f"/jobs/{pk}/?{param}=failed&after=40000"]
         item_urls += [f"/jobs/{pk}/?{param}=failed" for pk in small]
+        # The last and deep pages of one job of a million items, every record and failed only.
+        deep = deep_job()
+        deep_urls = [
+            f"/jobs/{deep.pk}/?page=last",
+            f"/jobs/{deep.pk}/?{param}=failed&page=last",
+            f"/jobs/{deep.pk}/?after=987654",
+            f"/jobs/{deep.pk}/?{param}=failed&after=987654",
+            f"/jobs/{deep.pk}/?before=999900",
+            f"/jobs/{deep.pk}/?{param}=succeeded&page=last",
+        ]
 
         history = measure(client, list_urls, max(args.requests, 50))
         items = measure(client, item_urls, max(args.requests, 50))
+        last = measure(client, deep_urls, max(args.requests, 60))
         print()
         report("GET /jobs/ (history list)", history)
         report(f"GET /jobs/<id>/?{param}=failed (a job's failed items)", items)
-        for title, result in (("history list", history), ("item page", items)):
+        report(f"GET /jobs/<id>/?page=last and deep pages ({DEEP_ITEMS:,} items)", last)
+        for title, result in (
+            ("history list", history),
+            ("item page", items),
+            ("last page", last),
+        ):
             if args.explain or result["p95"] >= TARGET_MS:
                 print(f"\nEXPLAIN of the slowest {title} query ({result['slowest_url']}):")
                 print(result["slowest_sql"])
@@ -538,6 +628,8 @@ def main() -> None:
             delete_data(connections)
             for connection in connections:
                 connection.delete()
+            deep.delete()  # its items go with it
+            Connection.objects.filter(name=DEEP_CONNECTION).delete()
             print("Removed the benchmark's rows.")
         db.close()
 
@@ -558,6 +650,11 @@ def main() -> None:
                 "item_page_p50_ms": round(items["p50"], 2),
                 "item_page_ratio": round(items["p95"] / TARGET_MS, 4),
                 "item_page_queries": items["queries"],
+                "last_page_p95_ms": round(last["p95"], 2),
+                "last_page_p50_ms": round(last["p50"], 2),
+                "last_page_ratio": round(last["p95"] / TARGET_MS, 4),
+                "last_page_queries": last["queries"],
+                "deep_job_items": DEEP_ITEMS,
                 "requests_per_page": history["requests"],
                 "jobs": JOBS,
                 "items": ITEMS,

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import dj_database_url
+from celery.schedules import crontab
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
@@ -324,7 +325,37 @@ CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "core.heartbeat", "schedule": 30.0},
     "sync-watchdog": {"task": "sync.watchdog", "schedule": 60.0},
     "sync-schedule-pulls": {"task": "sync.schedule_pulls", "schedule": 60.0},
+    # Housekeeping once a day, at a quiet hour of TIME_ZONE (dashboard/core/housekeeping.py).
+    "housekeeping-prune": {
+        "task": "core.prune",
+        "schedule": crontab(hour=env_int("PRUNE_HOUR", 3), minute=17),
+    },
 }
+# One beat at a time (dashboard/core/beat.py): a second one started by mistake stands by. The
+# lock lives in Redis when the broker is Redis, else in the database; its holder renews it on
+# every tick (at most BEAT_LOCK_REFRESH seconds apart) and a stopped beat's lock lapses after
+# BEAT_LOCK_TTL seconds, when a standing-by beat takes over.
+CELERY_BEAT_SCHEDULER = "dashboard.core.beat:SingleBeatScheduler"
+BEAT_LOCK_TTL = env_int("BEAT_LOCK_TTL", 60)
+BEAT_LOCK_REFRESH = env_int("BEAT_LOCK_REFRESH", 15)
+# The overview asks the workers themselves (a Celery ping waiting this many seconds for
+# replies) and keeps the answer this many seconds.
+OVERVIEW_PING_TIMEOUT = float(os.environ.get("OVERVIEW_PING_TIMEOUT") or 1.0)
+OVERVIEW_WORKERS_CACHE_SECONDS = env_int("OVERVIEW_WORKERS_CACHE_SECONDS", 15)
+# Retention (dashboard/core/housekeeping.py): the items of sync jobs finished, the rows of
+# imports closed, RETENTION_DAYS ago or more are removed (the jobs and imports stay, with their
+# counts); audit events after AUDIT_RETENTION_DAYS, which must be the longer. Expired sessions
+# go every day. Deletes run PRUNE_BATCH_SIZE rows per transaction, so no table is held long.
+RETENTION_DAYS = env_int("RETENTION_DAYS", 180)
+AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 730)
+PRUNE_BATCH_SIZE = env_int("PRUNE_BATCH_SIZE", 2000)
+if RETENTION_DAYS < 1 or AUDIT_RETENTION_DAYS < RETENTION_DAYS:
+    raise ImproperlyConfigured(
+        "RETENTION_DAYS must be at least 1 and AUDIT_RETENTION_DAYS at least RETENTION_DAYS "
+        f"(audit events are kept longest), not {RETENTION_DAYS} and {AUDIT_RETENTION_DAYS}."
+    )
+if PRUNE_BATCH_SIZE < 1:
+    raise ImproperlyConfigured(f"PRUNE_BATCH_SIZE must be at least 1, not {PRUNE_BATCH_SIZE}.")
 
 # The sync engine. Claims older than SYNC_CLAIM_TIMEOUT seconds belong to a dead worker; a
 # running job without a heartbeat for SYNC_STALE_AFTER seconds is re-queued by the watchdog.

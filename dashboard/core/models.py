@@ -9,3 +9,38 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.hostname} at {self.seen_at:%Y-%m-%d %H:%M:%S}"
+
+
+class SchedulerBeat(models.Model):
+    """The scheduler (Celery beat) that holds the one-beat-at-a-time lock, and its liveness.
+
+    ``seen_at`` is refreshed by the beat holding the lock (``dashboard.core.beat``), with
+    either lock backend; the overview reads it. Without Redis the row is the lock itself: a
+    lease until ``expires_at`` that only ``holder`` may renew.
+    """
+
+    name = models.CharField(max_length=50, unique=True)
+    holder = models.CharField(max_length=200)
+    hostname = models.CharField(max_length=200, blank=True)
+    started_at = models.DateTimeField()
+    seen_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"Scheduler {self.name}: {self.hostname} at {self.seen_at:%Y-%m-%d %H:%M:%S}"
+
+
+class PrunedItems(models.Model):
+    """A job whose items housekeeping removed after the retention period; its counts stay."""
+
+    job = models.OneToOneField(
+        "integrations.SyncJob", on_delete=models.CASCADE, related_name="pruned_items"
+    )
+    items = models.PositiveIntegerField()
+    pruned_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name_plural = "pruned items"
+
+    def __str__(self) -> str:
+        return f"{self.items} items of job {self.job_id} pruned at {self.pruned_at:%Y-%m-%d}"

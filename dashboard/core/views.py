@@ -14,7 +14,11 @@ from dashboard.accounts.permissions import has_capability
 from dashboard.accounts.roles import Capability
 from dashboard.connections.models import Connection
 from dashboard.core.http import HtmxHttpRequest
-from dashboard.core.selectors import broker_connection, worker_status
+from dashboard.core.selectors import (
+    broker_connection,
+    connections_failed_refresh,
+    worker_status,
+)
 from dashboard.jobs.charts import outcome_chart
 from dashboard.jobs.selectors import job_daily_outcomes, jobs_recent_failures, jobs_running
 
@@ -32,6 +36,7 @@ def overview(request: HtmxHttpRequest) -> HttpResponse:
     context: dict[str, Any] = {
         "connections": connections,
         "worker": worker_status(),
+        "failed_refreshes": connections_failed_refresh(connections=connections),
         "production_count": sum(c.is_production for c in connections),
     }
     if sees_jobs:

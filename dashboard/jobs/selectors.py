@@ -11,6 +11,8 @@ from django.db.models import Count, DurationField, ExpressionWrapper, F, QuerySe
 from django.db.models.functions import Coalesce, Now, TruncDate
 from django.utils import timezone
 
+from dashboard.core.models import PrunedItems
+from dashboard.core.postgresql.plans import custom_plans
 from integrations.models import (
     ACTIVE_STATUSES,
     FINISHED_STATUSES,
@@ -146,6 +148,92 @@ def job_items(*, job: SyncJob, status: str = "") -> QuerySet[SyncItem]:
     if status:
         items = items.filter(status=status)
     return items
+
+
+@dataclass(frozen=True)
+class ItemPage:
+    """One page of a job's items, read by keyset (``seq``), never by OFFSET.
+
+    ``after`` and ``before`` are the cursors of the next and previous pages (``None`` when
+    there is none): the next page is the items with a ``seq`` above ``after``, the previous
+    one those below ``before``.
+    """
+
+    items: list[SyncItem]
+    count: int
+    after: int | None
+    before: int | None
+
+    @property
+    def has_next(self) -> bool:
+        return self.after is not None
+
+    @property
+    def has_previous(self) -> bool:
+        return self.before is not None
+
+
+def job_item_page(
+    *,
+    job: SyncJob,
+    status: str = "",
+    count: int,
+    after: int | None = None,
+    before: int | None = None,
+    last: bool = False,
+    per_page: int = 100,
+) -> ItemPage:
+    """A page of the job's items in file order: the first, the one after or before a
+    ``seq``, or the last.
+
+    Each page is one range read of the (job, seq) or (job, status, seq) index, one row more
+    than the page to know whether another page follows, and an ``exists()`` for the other
+    direction: the last page of a million items costs what the first does. ``count`` is the
+    tab's count from the job's counters (``job_item_counts``), shown, never counted. A cursor
+    past either end shows the nearest page that has items; going back to the start shows
+    the first page whole. The reads are planned for their values (``custom_plans``): a
+    generic plan sorts the whole job.
+    """
+    with custom_plans():
+        items = job_items(job=job, status=status)
+        if before is not None:
+            page, more = _page_rows(items.filter(seq__lt=before).order_by("-seq"), per_page)
+            if more:  # else back at the start: the first page, whole, as "First" shows it
+                page.reverse()
+                has_next = items.filter(seq__gt=page[-1].seq).exists()
+                return _item_page(page, count, has_next=has_next, has_previous=True)
+        elif after is not None:
+            page, more = _page_rows(items.filter(seq__gt=after).order_by("seq"), per_page)
+            if page:
+                has_previous = items.filter(seq__lt=page[0].seq).exists()
+                return _item_page(page, count, has_next=more, has_previous=has_previous)
+            last = True  # past the end: the last page
+        if last:
+            page, more = _page_rows(items.order_by("-seq"), per_page)
+            page.reverse()
+            return _item_page(page, count, has_next=False, has_previous=more)
+        page, more = _page_rows(items, per_page)
+        return _item_page(page, count, has_next=more, has_previous=False)
+
+
+def _item_page(page: list[SyncItem], count: int, *, has_next: bool, has_previous: bool) -> ItemPage:
+    return ItemPage(
+        items=page,
+        count=count,
+        after=page[-1].seq if page and has_next else None,
+        before=page[0].seq if page and has_previous else None,
+    )
+
+
+def _page_rows(items: QuerySet[SyncItem], per_page: int) -> tuple[list[SyncItem], bool]:
+    """Up to ``per_page`` items, and whether there were more."""
+    rows = list(items[: per_page + 1])
+    return rows[:per_page], len(rows) > per_page
+
+
+def job_items_pruned(*, job: SyncJob) -> PrunedItems | None:
+    """Whether housekeeping removed the job's items (``dashboard.core.housekeeping``)."""
+    return PrunedItems.objects.filter(job=job).first()
 
 
 def job_unsent_items(*, job: SyncJob) -> Iterator[SyncItem]:

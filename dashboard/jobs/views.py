@@ -1,16 +1,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
-from django.core.paginator import Page, Paginator
-from django.db.models import QuerySet
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
-from django.utils.functional import cached_property
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseStopPolling, trigger_client_event
 
@@ -22,44 +20,10 @@ from dashboard.jobs import selectors, services
 from dashboard.jobs.exports import errors_csv_lines
 from dashboard.jobs.forms import AcknowledgeForm, JobFilterForm
 from integrations.catalogue import Provider
-from integrations.models import ItemStatus, SyncItem, SyncJob
+from integrations.models import ItemStatus, SyncJob
 
 JOBS_PER_PAGE = 50
 ITEMS_PER_PAGE = 100
-
-
-class JobItemPaginator(Paginator):
-    """Pages of a job's items in file order, told their count, without OFFSET over the rows.
-
-    The count comes from the job's counters (no COUNT over a million items). A page of every
-    item is a range of ``seq``: a job numbers its items 0, 1, 2… when it is created
-    (``job_create_push``, ``job_retry_failed``). A page of one status reads the page's ``seq``
-    values from the (job, status, seq) index alone, then those rows: deep pages skip index
-    entries, not rows.
-    """
-
-    def __init__(
-        self, items: QuerySet[SyncItem], per_page: int, *, known_count: int, dense: bool
-    ) -> None:
-        super().__init__(items, per_page)
-        self.items = items
-        self._known_count = known_count
-        self.dense = dense
-
-    @cached_property
-    def count(self) -> int:
-        return self._known_count
-
-    def page(self, number: Any) -> Page:
-        number = self.validate_number(number)
-        bottom = (number - 1) * self.per_page
-        items = self.items
-        if self.dense:
-            rows = items.filter(seq__gte=bottom, seq__lt=bottom + self.per_page)
-        else:
-            on_page = items.order_by("seq").values("seq")[bottom : bottom + self.per_page]
-            rows = items.filter(seq__in=on_page)
-        return Page(list(rows), number, self)
 
 
 def _job_or_404(pk: int) -> SyncJob:
@@ -97,16 +61,21 @@ def _detail_context(
     request: HttpRequest, job: SyncJob, *, ack_form: AcknowledgeForm | None = None
 ) -> dict[str, object]:
     counts = selectors.job_item_counts(job=job)
+    pruned = selectors.job_items_pruned(job=job) if job.is_finished else None
     item_status = request.GET.get("items", "")
     notice = ""
     if item_status and item_status not in ItemStatus.values:
         notice = "There is no item status with that name; showing every item."
         item_status = ""
-    items = selectors.job_items(job=job, status=item_status)
-    known = counts[item_status] if item_status else sum(counts.values())
-    page = JobItemPaginator(
-        items, ITEMS_PER_PAGE, known_count=known, dense=not item_status
-    ).get_page(request.GET.get("page"))
+    page = selectors.job_item_page(
+        job=job,
+        status=item_status,
+        count=counts[item_status] if item_status else sum(counts.values()),
+        after=_cursor(request.GET.get("after")),
+        before=_cursor(request.GET.get("before")),
+        last=request.GET.get("page") == "last",
+        per_page=ITEMS_PER_PAGE,
+    )
     # A record's remote id links to the person's page for those who may look people up (a
     # deleted connection has no people to open).
     connection = job.connection
@@ -115,11 +84,13 @@ def _detail_context(
         and connection.provider_enum is not Provider.PARCELVOY
         and has_capability(request.user, Capability.SEARCH_RECIPIENTS)
     ):
-        page.object_list = list(page.object_list)
-        for item in page.object_list:
-            item.recipient_url = _recipient_url(connection.pk, item.remote_id)
+        for item in page.items:
+            # For the template only: not a field of the model.
+            url = _recipient_url(connection.pk, item.remote_id)
+            item.recipient_url = url  # type: ignore[attr-defined]
     query = request.GET.copy()
-    query.pop("page", None)
+    for cursor in ("page", "after", "before"):
+        query.pop(cursor, None)
     return {
         "job": job,
         "progress": selectors.job_progress(job=job),
@@ -130,11 +101,39 @@ def _detail_context(
         "item_notice": notice,
         "page": page,
         "query": query.urlencode(),
+        "page_links": _page_links(request.path, query.urlencode(), page),
         "n_failed_items": counts.get(ItemStatus.FAILED, 0),
         "n_unsent_items": counts.get(ItemStatus.SKIPPED, 0),
-        "retryable": counts.get(ItemStatus.FAILED, 0) + counts.get(ItemStatus.SKIPPED, 0),
+        # Pruned records cannot be sent again nor listed (their counts stay).
+        "retryable": 0
+        if pruned
+        else counts.get(ItemStatus.FAILED, 0) + counts.get(ItemStatus.SKIPPED, 0),
+        "pruned": pruned,
+        "retention_days": settings.RETENTION_DAYS,
         "ack_form": ack_form or AcknowledgeForm(),
     }
+
+
+def _page_links(path: str, query: str, page: selectors.ItemPage) -> dict[str, str]:
+    """The addresses of the first, previous, next and last pages of records (same tab)."""
+
+    def link(cursor: str) -> str:
+        parts = [part for part in (query, cursor) if part]
+        return f"{path}?{'&'.join(parts)}" if parts else path
+
+    return {
+        "first": link(""),
+        "previous": link(f"before={page.before}"),
+        "next": link(f"after={page.after}"),
+        "last": link("page=last"),
+    }
+
+
+def _cursor(value: str | None) -> int | None:
+    """A page cursor (an item's ``seq``) from the address; anything else is no cursor."""
+    if value is None or not value.isdigit() or len(value) > 10:
+        return None
+    return int(value)
 
 
 def _recipient_url(connection_id: int, remote_id: str) -> str:

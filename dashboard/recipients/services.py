@@ -9,7 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from django.db import connection as db_connection
 from django.db import transaction
+from django.db.models import F
 
 from dashboard.audit.services import audit_record
 from dashboard.connections.models import Connection
@@ -103,42 +105,72 @@ def recipient_update(
 ) -> Recipient:
     """Send the changed fields to the provider, refresh the mirror from its reply, audit.
 
-    ``current`` is the provider's record as fetched just now; ``opened_version`` is what the
-    form saw when it was opened (``recipient_version``). If they differ someone changed the
-    record meanwhile: ``RecipientChanged`` is raised and nothing is sent, never an overwrite.
-    The providers offer no conditional update, so this check narrows the window to the
-    moments between that fetch and this write.
+    ``current`` is the provider's record as the page fetched it; ``opened_version`` is what
+    the form saw when it was opened (``recipient_version``). If the record changed since,
+    ``RecipientChanged`` is raised and nothing is sent, never an overwrite.
+
+    The providers offer no conditional update, so saves of one record are serialised here:
+    under a database lock on the record's mirror row (``_record_lock``), the live record is
+    fetched again, compared with ``opened_version`` and only then written. A second save of
+    the same record started meanwhile waits for the lock, then sees the first one's change
+    and gets the conflict instead of overwriting it.
     """
     if recipient_version(current) != opened_version:
         raise RecipientChanged(current)
     if not changes:
         return current
     provider = connection.provider_enum
-    payload = recipient_payload(provider, changes, current.fields)
-    client = recipient_client(connection)
-    try:
-        updated = client.update_recipient(remote_id, payload, current=current.fields)
-    except NotFound:
-        mirror_mark_gone(connection, remote_id=remote_id)
-        raise
-    finally:
-        client.close()
+    missing: NotFound | None = None
     with transaction.atomic():
-        row = _mirror_row(connection, updated)
-        audit_record(
-            actor=user,
-            action="recipient.updated",
-            target=row,
-            summary=f"Edited {_who(updated)} at {connection.name}: " + ", ".join(sorted(changes)),
-            changes={
-                path: {
-                    "before": field_value(provider, current.fields, path),
-                    "after": field_value(provider, updated.fields, path),
-                }
-                for path in sorted(changes)
-            },
-        )
+        _record_lock(connection, remote_id)
+        client = recipient_client(connection)
+        try:
+            live = client.get_recipient(remote_id)
+            if recipient_version(live) != opened_version:
+                raise RecipientChanged(live)
+            payload = recipient_payload(provider, changes, live.fields)
+            updated = client.update_recipient(remote_id, payload, current=live.fields)
+        except NotFound as exc:
+            missing = exc  # marked gone below, in the transaction, then raised
+        finally:
+            client.close()
+        if missing is not None:
+            mirror_mark_gone(connection, remote_id=remote_id)
+        else:
+            row = _mirror_row(connection, updated)
+            audit_record(
+                actor=user,
+                action="recipient.updated",
+                target=row,
+                summary=f"Edited {_who(updated)} at {connection.name}: "
+                + ", ".join(sorted(changes)),
+                changes={
+                    path: {
+                        "before": field_value(provider, live.fields, path),
+                        "after": field_value(provider, updated.fields, path),
+                    }
+                    for path in sorted(changes)
+                },
+            )
+    if missing is not None:
+        raise missing
     return updated
+
+
+def _record_lock(connection: Connection, remote_id: str) -> None:
+    """Hold one remote record's lock until the current transaction ends.
+
+    PostgreSQL locks the record's mirror row (``SELECT ... FOR UPDATE``): saves of other
+    records go on in parallel. SQLite has no row locks: a write to the row takes the
+    database's write lock first (the settings already begin every transaction with it,
+    ``transaction_mode = IMMEDIATE``), which serialises every save, and is enough there.
+    A record not in the mirror has no row to lock; the pages only edit mirrored records.
+    """
+    rows = MirroredRecipient.objects.filter(connection=connection, remote_id=remote_id)
+    if db_connection.features.has_select_for_update:
+        list(rows.select_for_update().values_list("pk", flat=True))
+    else:
+        rows.update(remote_id=F("remote_id"))
 
 
 def recipient_create(*, connection: Connection, changes: Mapping[str, Any], user: Any) -> Recipient:

@@ -162,6 +162,15 @@ def test_an_unknown_item_status_shows_every_record_with_a_notice(admin_client, f
     assert len(identifiers(page)) == 5
 
 
+def _links(body: str) -> dict[str, str]:
+    """The pagination's links by their text: First, ← Previous, Next →, Last."""
+    nav = body.split('<nav class="pagination"', 1)[1].split("</nav>", 1)[0]
+    return {
+        text.strip(): href.replace("&amp;", "&")
+        for href, text in re.findall(r'<a [^>]*href="([^"]*)"[^>]*>([^<]*)</a>', nav)
+    }
+
+
 def test_records_are_paginated_by_100_keeping_the_status_tab(admin_client, connection):
     job = SyncJobFactory(connection=connection, status=JobStatus.FAILED, total=250, n_failed=250)
     SyncItem.objects.bulk_create(
@@ -177,19 +186,23 @@ def test_records_are_paginated_by_100_keeping_the_status_tab(admin_client, conne
     )
     page1 = admin_client.get(f"/jobs/{job.pk}/", {"items": "failed"}).content.decode()
     assert len(identifiers(page1)) == 100
-    assert "Page 1 of 3" in page1
-    assert f'href="/jobs/{job.pk}/?items=failed&amp;page=2"' in page1
-    page3 = admin_client.get(f"/jobs/{job.pk}/", {"items": "failed", "page": 3}).content.decode()
-    assert identifiers(page3)[0] == "p200@example.com"
-    assert len(identifiers(page3)) == 50
+    assert "Records #0 to #99 · 250 in all" in page1
+    links = _links(page1)
+    assert set(links) == {"Next →", "Last"}  # no way back from the first page
+    assert links["Next →"] == f"/jobs/{job.pk}/?items=failed&after=99"
+    assert links["Last"] == f"/jobs/{job.pk}/?items=failed&page=last"
+    last = admin_client.get(links["Last"]).content.decode()
+    assert identifiers(last)[0] == "p150@example.com"
+    assert len(identifiers(last)) == 100
+    assert set(_links(last)) == {"First", "← Previous"}
 
 
-def test_pages_of_all_records_and_of_one_status_show_exactly_their_items(
+def test_next_previous_and_last_walk_every_record_exactly_once(
     admin_client, connection, django_assert_max_num_queries
 ):
-    """Pages are read by position without OFFSET over the rows (a range of ``seq`` for every
-    record, the page's ``seq`` values from the index for one status): each page holds exactly
-    the records an OFFSET would, in file order, and a page past the end shows the last."""
+    """Pages are read by keyset (``seq``), never OFFSET: walking Next from the first page
+    shows every record of the tab once, in file order; walking Previous from the last covers
+    them all too; a cursor past either end shows the nearest page."""
     job = SyncJobFactory(
         connection=connection, status=JobStatus.PARTIALLY_FAILED, total=530, n_succeeded=353,
         n_failed=177,
@@ -207,15 +220,39 @@ def test_pages_of_all_records_and_of_one_status_show_exactly_their_items(
     )
     every = [f"p{n}@example.com" for n in range(530)]
     failed = [f"p{n}@example.com" for n in range(530) if n % 3 == 0]
-    for tab, expected in (({}, every), ({"items": "failed"}, failed)):
-        pages = -(-len(expected) // 100)
-        for number in range(1, pages + 1):
+    for tab, expected in (("", every), ("?items=failed", failed)):
+        seen: list[str] = []
+        url: str | None = f"/jobs/{job.pk}/{tab}"
+        while url:
             with django_assert_max_num_queries(12):
-                body = admin_client.get(f"/jobs/{job.pk}/", {**tab, "page": number}).content
-            assert identifiers(body.decode()) == expected[(number - 1) * 100 : number * 100]
-        past = admin_client.get(f"/jobs/{job.pk}/", {**tab, "page": pages + 5}).content.decode()
-        assert identifiers(past) == expected[(pages - 1) * 100 :]
-        assert f"Page {pages} of {pages}" in past
+                body = admin_client.get(url).content.decode()
+            page = identifiers(body)
+            assert 0 < len(page) <= 100
+            seen += page
+            url = _links(body).get("Next →") if "pagination" in body else None
+        assert seen == expected
+
+        # Back from the last page: each page is a run of the tab's records in order, the
+        # pages cover every record, and the walk ends on the whole first page.
+        seen = []
+        url = f"/jobs/{job.pk}/{tab}{'&' if tab else '?'}page=last"
+        while url:
+            body = admin_client.get(url).content.decode()
+            page = identifiers(body)
+            start = expected.index(page[0])
+            assert page == expected[start : start + len(page)]
+            seen += page
+            url = _links(body).get("← Previous")
+        assert identifiers(body) == expected[:100]
+        assert set(seen) == set(expected)
+
+        join = "&" if tab else "?"
+        beyond = admin_client.get(f"/jobs/{job.pk}/{tab}{join}after=99999").content.decode()
+        assert identifiers(beyond) == expected[-100:]
+        before = admin_client.get(f"/jobs/{job.pk}/{tab}{join}before=0").content.decode()
+        assert identifiers(before) == expected[:100]
+        junk = admin_client.get(f"/jobs/{job.pk}/{tab}{join}after=x&before=-1").content.decode()
+        assert identifiers(junk) == expected[:100]
 
 
 def test_the_record_page_takes_its_counts_from_the_job_not_by_counting_items(
@@ -223,7 +260,7 @@ def test_the_record_page_takes_its_counts_from_the_job_not_by_counting_items(
 ):
     with django_assert_max_num_queries(12) as captured:
         page = admin_client.get(f"/jobs/{failed_job.pk}/", {"items": "failed"}).content.decode()
-    assert "Page" not in page.split('<nav class="tabs"', 1)[1]  # one page only
+    assert 'class="pagination"' not in page  # one page only
     counting = [q["sql"] for q in captured.captured_queries if "COUNT(" in q["sql"].upper()]
     assert not [sql for sql in counting if "integrations_syncitem" in sql]
 

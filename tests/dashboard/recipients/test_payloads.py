@@ -94,21 +94,25 @@ def sn_url(path: str = "") -> str:
     return url(SN_ID, path)
 
 
-def rf_get(httpx_mock, record=RF_RECORD, **kwargs):
-    httpx_mock.add_response(
-        method="GET", url=f"{RF}/int/v1/recipient/{RF_ID}", json=ok(record), **kwargs
-    )
+def rf_get(httpx_mock, record=RF_RECORD, *, saving: bool = False, **kwargs):
+    """The edit page's read; ``saving``: a POST's, which the save reads again under its lock."""
+    for _ in range(2 if saving else 1):
+        httpx_mock.add_response(
+            method="GET", url=f"{RF}/int/v1/recipient/{RF_ID}", json=ok(record), **kwargs
+        )
 
 
-def sn_get(httpx_mock, record=SN_RECORD):
+def sn_get(httpx_mock, record=SN_RECORD, *, saving: bool = False):
     httpx_mock.add_response(method="GET", url=f"{SN}/v2/recipients/{SN_ID}", json=record)
     httpx_mock.add_response(method="GET", url=f"{SN}/v2/accounts?skip=0&limit=1000", json=ACCOUNTS)
+    if saving:
+        httpx_mock.add_response(method="GET", url=f"{SN}/v2/recipients/{SN_ID}", json=record)
 
 
 def test_only_the_changed_field_is_sent(support_client, rf_conn, httpx_mock):
     rf_get(httpx_mock)
     data = form_data(support_client.get(rf_url("edit/")).content.decode())
-    rf_get(httpx_mock)
+    rf_get(httpx_mock, saving=True)
     updated = {**RF_RECORD, "firstName": "Zoey", "mDate": "2026-11-02T10:00:00.000Z"}
     httpx_mock.add_response(
         method="PUT",
@@ -128,7 +132,7 @@ def test_one_tag_changed_sends_every_tag_with_the_disabled_one_unchanged(
 ):
     rf_get(httpx_mock)
     data = form_data(support_client.get(rf_url("edit/")).content.decode())
-    rf_get(httpx_mock)
+    rf_get(httpx_mock, saving=True)
     sent = {
         "tags": [
             {"key": "z_team", "value": "Green"},
@@ -148,7 +152,7 @@ def test_clearing_an_enabled_tag_removes_it_and_keeps_the_others(
 ):
     rf_get(httpx_mock)
     data = form_data(support_client.get(rf_url("edit/")).content.decode())
-    rf_get(httpx_mock)
+    rf_get(httpx_mock, saving=True)
     sent = {"tags": [{"key": "z_costCentre", "value": "CC-7"}]}
     httpx_mock.add_response(method="PUT", match_json=sent, json=ok({**RF_RECORD, **sent}))
 
@@ -158,7 +162,7 @@ def test_clearing_an_enabled_tag_removes_it_and_keeps_the_others(
 def test_snappy_accounts_are_sent_as_the_full_list(support_client, sn_conn, httpx_mock):
     sn_get(httpx_mock)
     data = form_data(support_client.get(sn_url("edit/")).content.decode())
-    sn_get(httpx_mock)
+    sn_get(httpx_mock, saving=True)
     reply = {**SN_RECORD, "accounts": ["acc1", "acc2"], "updatedAt": "2026-11-02T10:00:00.000Z"}
     httpx_mock.add_response(method="PATCH", match_json={"accounts": ["acc1", "acc2"]}, json=reply)
 
@@ -172,7 +176,7 @@ def test_snappy_accounts_are_sent_as_the_full_list(support_client, sn_conn, http
 def test_snappy_custom_field_change_carries_the_disabled_entry(support_client, sn_conn, httpx_mock):
     sn_get(httpx_mock)
     data = form_data(support_client.get(sn_url("edit/")).content.decode())
-    sn_get(httpx_mock)
+    sn_get(httpx_mock, saving=True)
     sent = {
         "recipientCustomFields": [
             {"fieldName": "shirtSize", "fieldValue": "L"},
@@ -193,7 +197,7 @@ def test_a_provider_422_is_shown_on_the_form_with_the_input_kept(
 ):
     sn_get(httpx_mock)
     data = form_data(support_client.get(sn_url("edit/")).content.decode())
-    sn_get(httpx_mock)
+    sn_get(httpx_mock, saving=True)
     httpx_mock.add_response(
         method="PATCH",
         status_code=422,
@@ -212,7 +216,7 @@ def test_a_provider_422_is_shown_on_the_form_with_the_input_kept(
 def test_a_put_that_times_out_says_the_change_may_not_be_saved(support_client, rf_conn, httpx_mock):
     rf_get(httpx_mock)
     data = form_data(support_client.get(rf_url("edit/")).content.decode())
-    rf_get(httpx_mock)
+    rf_get(httpx_mock, saving=True)
     httpx_mock.add_exception(httpx.ReadTimeout("slow"), method="PUT")
 
     response = support_client.post(rf_url("edit/"), edited(data, firstName="Zoey"))
@@ -229,7 +233,7 @@ def test_a_record_deleted_between_the_check_and_the_save_is_marked_gone(
 ):
     rf_get(httpx_mock)
     data = form_data(support_client.get(rf_url("edit/")).content.decode())
-    rf_get(httpx_mock)
+    rf_get(httpx_mock, saving=True)
     httpx_mock.add_response(method="PUT", json={"success": False, "message": "Recipient Not Found"})
 
     response = support_client.post(rf_url("edit/"), edited(data, firstName="Zoey"))
