@@ -242,15 +242,16 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 
 
-def _upload_storage() -> dict[str, Any]:
+def storage_from_environment() -> dict[str, Any]:
     """``STORAGES["default"]``, where uploads (CSV imports) are kept, from ``STORAGE_BACKEND``.
 
     ``filesystem`` (the default): under ``MEDIA_ROOT``, which every host running the web
     server or a worker must share (one machine, or one mounted volume). ``s3``: an
-    S3-compatible bucket through django-storages (needs boto3: ``pip install ".[s3]"``); the
-    keys are read by boto3 from ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY`` (or the
-    machine's role), never from here. Anything else with a dot: a storage class's import
-    path. ``STORAGE_OPTIONS`` (a JSON object) is passed to the class over these options.
+    S3-compatible bucket through django-storages (needs boto3:
+    ``pip install "django-storages[s3]==1.14.6"``); boto3 reads the keys from
+    ``AWS_ACCESS_KEY_ID`` and ``AWS_SECRET_ACCESS_KEY`` (or the machine's role), never
+    from here. Anything else with a dot: a storage class's import path. ``STORAGE_OPTIONS``
+    (a JSON object) is passed to the class over these options.
     """
     raw = os.environ.get("STORAGE_BACKEND", "").strip() or "filesystem"
     try:
@@ -298,7 +299,7 @@ MEDIA_ROOT = BASE_DIR / Path(
     os.environ.get("MEDIA_ROOT") or os.environ.get("IMPORT_UPLOAD_DIR") or VAR_DIR / "uploads"
 )
 STORAGES = {
-    "default": _upload_storage(),
+    "default": storage_from_environment(),
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
