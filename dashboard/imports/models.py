@@ -179,6 +179,29 @@ class Import(models.Model):
         return min(99, int(100 * self.bytes_read / self.size)) if self.size else 0
 
     @property
+    def preview_note(self) -> str:
+        """What the page says about a preview being built that a worker took over, or whose
+        worker is silent ("" when neither)."""
+        if self.status != ImportStatus.PARSING:
+            return ""
+        heartbeat = self.preview_heartbeat_at
+        silent = heartbeat is not None and (timezone.now() - heartbeat).total_seconds() > (
+            settings.IMPORT_PREVIEW_STALE_AFTER
+        )
+        if self.preview_claim and silent:
+            return (
+                "The worker building this preview stopped reporting: it will be built again "
+                "from the start by another worker within a few minutes."
+            )
+        if self.preview_attempts > 1:
+            return (
+                f"The first worker building this preview stopped: it is being built again from "
+                f"the start (attempt {self.preview_attempts} of "
+                f"{settings.IMPORT_PREVIEW_MAX_ATTEMPTS})."
+            )
+        return ""
+
+    @property
     def mapped_paths(self) -> list[str]:
         return [entry.get("path", "") for entry in self.mapping]
 

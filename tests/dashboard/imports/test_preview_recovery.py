@@ -130,3 +130,19 @@ def test_a_build_taken_over_by_another_worker_stores_nothing_more(queued, monkey
     assert queued.status == ImportStatus.PARSING and queued.preview_claim == "other-host:1:cafe"
     stored = ImportRow.objects.filter(import_run=queued).count()
     assert 0 < stored < ROWS and stored == queued.n_rows  # nothing stored after the takeover
+
+
+def test_the_page_says_when_a_preview_is_built_again_or_its_worker_is_silent(
+    queued, admin_client, settings
+):
+    settings.IMPORT_PREVIEW_MAX_ATTEMPTS = 3
+    page = admin_client.get(f"/imports/{queued.pk}/").content.decode()
+    assert 'id="preview-note"' not in page  # queued a moment ago: nothing to say
+    died_midway(queued)
+    page = admin_client.get(f"/imports/{queued.pk}/").content.decode()
+    assert "The worker building this preview stopped reporting" in page
+    Import.objects.filter(pk=queued.pk).update(
+        preview_attempts=2, preview_heartbeat_at=timezone.now()
+    )
+    page = admin_client.get(f"/imports/{queued.pk}/").content.decode()
+    assert "it is being built again from the start (attempt 2 of 3)" in page
