@@ -1412,9 +1412,10 @@ MISSING_FILE = (
 def interrupted_message(attempts: int) -> str:
     """Why an import failed after ``attempts`` builds of its preview that never finished."""
     return (
-        f"Building the preview stopped {attempts} times before it was ready: the worker "
-        "building it was stopped or restarted each time (it may run out of memory on this "
-        "file). Upload the file again, or ask whoever runs the workers to check their logs."
+        f"Building the preview stopped {attempts} times before it was ready: each time, the "
+        "worker building it was stopped, restarted or met an error (it may run out of memory "
+        "on this file). Upload the file again, or ask whoever runs the workers to check their "
+        "logs."
     )
 
 
