@@ -2,7 +2,8 @@
 MEDIA_ROOT) differ from the web server's, both using one shared storage (a bucket-like
 folder, with no local paths, as S3 has none), previews and sends an import to the sandbox
 over HTTP; a worker killed mid-preview is replaced and the preview finishes, from clean; a
-stored file that is gone fails the preview with a reason."""
+stored file that is gone, or a worker that cannot see the storage, fails the preview with a
+reason."""
 
 from __future__ import annotations
 
@@ -177,3 +178,31 @@ def test_a_preview_whose_worker_was_killed_is_finished_by_the_next_worker(
     assert not stored.values("number").annotate(n=Count("id")).filter(n__gt=1).exists()
     assert run.preview_attempts == 2
     assert "building it again" in second.output()
+
+
+def test_a_worker_that_cannot_see_the_uploads_fails_the_preview_saying_so(
+    redflag, admin_user, tmp_path, bucket, settings
+):
+    """Today's fault, on a worker left on its own disk (the file system, its own folder):
+    the preview fails with the reason instead of "Reading rows" for ever."""
+    settings.IMPORT_INLINE_MAX_BYTES = 1_000
+    elsewhere = tmp_path / "lone-host"
+    worker = start_worker(
+        tmp_path,
+        env={
+            "VAR_DIR": str(elsewhere),
+            "MEDIA_ROOT": str(elsewhere / "uploads"),
+            "STORAGE_BACKEND": "filesystem",
+        },
+    )
+    try:
+        run = services.import_create(
+            connection=redflag,
+            upload=csv_upload([f"lone{n}@example.com;P;L" for n in range(100)]),
+            user=admin_user,
+        )
+        assert wait_until(done(run), timeout=60, worker=worker), worker.output()[-3000:]
+        assert run.status == ImportStatus.FAILED
+        assert run.error == services.MISSING_FILE
+    finally:
+        worker.stop()
