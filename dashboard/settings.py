@@ -241,8 +241,66 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+
+
+def storage_from_environment() -> dict[str, Any]:
+    """``STORAGES["default"]``, where uploads (CSV imports) are kept, from ``STORAGE_BACKEND``.
+
+    ``filesystem`` (the default): under ``MEDIA_ROOT``, which every host running the web
+    server or a worker must share (one machine, or one mounted volume). ``s3``: an
+    S3-compatible bucket through django-storages (needs boto3:
+    ``pip install "django-storages[s3]==1.14.6"``); boto3 reads the keys from
+    ``AWS_ACCESS_KEY_ID`` and ``AWS_SECRET_ACCESS_KEY`` (or the machine's role), never
+    from here. Anything else with a dot: a storage class's import path. ``STORAGE_OPTIONS``
+    (a JSON object) is passed to the class over these options.
+    """
+    raw = os.environ.get("STORAGE_BACKEND", "").strip() or "filesystem"
+    try:
+        extra = json.loads(os.environ.get("STORAGE_OPTIONS") or "{}")
+        if not isinstance(extra, dict):
+            raise TypeError
+    except (json.JSONDecodeError, TypeError):
+        raise ImproperlyConfigured("STORAGE_OPTIONS must be a JSON object.") from None
+    if raw.lower() == "filesystem":
+        # No location: the storage reads MEDIA_ROOT when it first stores a file.
+        return {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": extra}
+    if raw.lower() == "s3":
+        bucket = os.environ.get("AWS_STORAGE_BUCKET_NAME", "").strip()
+        if not bucket:
+            raise ImproperlyConfigured(
+                "AWS_STORAGE_BUCKET_NAME is not set. It is required with STORAGE_BACKEND=s3."
+            )
+        options: dict[str, Any] = {
+            "bucket_name": bucket,
+            "location": os.environ.get("AWS_LOCATION", "uploads").strip("/"),
+            # Two uploads of "staff.csv" are two files: the second gets a suffix.
+            "file_overwrite": False,
+            # A file read from the bucket is kept in memory up to this, on disk beyond
+            # (django-storages' default, 0, keeps a 50 MB upload in memory).
+            "max_memory_size": env_int("AWS_S3_MAX_MEMORY_SIZE", 2 * 1024 * 1024),
+        }
+        for variable, option in (
+            ("AWS_S3_ENDPOINT_URL", "endpoint_url"),
+            ("AWS_S3_REGION_NAME", "region_name"),
+            ("AWS_S3_ADDRESSING_STYLE", "addressing_style"),
+            ("AWS_S3_SIGNATURE_VERSION", "signature_version"),
+        ):
+            if value := os.environ.get(variable, "").strip():
+                options[option] = value
+        return {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": {**options, **extra}}
+    if "." in raw:
+        return {"BACKEND": raw, "OPTIONS": extra}
+    raise ImproperlyConfigured(
+        f"STORAGE_BACKEND must be filesystem, s3 or a storage class's import path, not {raw!r}."
+    )
+
+
+# Uploads on the file system (STORAGE_BACKEND=filesystem): IMPORT_UPLOAD_DIR is the older name.
+MEDIA_ROOT = BASE_DIR / Path(
+    os.environ.get("MEDIA_ROOT") or os.environ.get("IMPORT_UPLOAD_DIR") or VAR_DIR / "uploads"
+)
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": storage_from_environment(),
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
@@ -330,6 +388,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "core.prune",
         "schedule": crontab(hour=env_int("PRUNE_HOUR", 3), minute=17),
     },
+    "imports-watchdog": {"task": "imports.watchdog", "schedule": 60.0},
 }
 # One beat at a time (dashboard/core/beat.py): a second one started by mistake stands by. The
 # lock lives in Redis when the broker is Redis, else in the database; its holder renews it on
@@ -405,10 +464,10 @@ try:
 except (json.JSONDecodeError, TypeError):
     raise ImproperlyConfigured("TEST_SEND_CLIENT_OPTIONS must be a JSON object.") from None
 
-# CSV imports: the size cap (enforced while the upload streams in), where uploads are kept,
-# and the size above which a file is processed by a worker instead of during the request.
+# CSV imports: the size cap (enforced while the upload streams in; files are kept in
+# STORAGES["default"], above), and the size above which a file is processed by a worker
+# instead of during the request.
 IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 50 * 1024 * 1024)
-IMPORT_UPLOAD_DIR = BASE_DIR / Path(os.environ.get("IMPORT_UPLOAD_DIR") or VAR_DIR / "uploads")
 IMPORT_INLINE_MAX_BYTES = env_int("IMPORT_INLINE_MAX_BYTES", 512 * 1024)
 # Columns a file may have (HR exports run to a few hundred): each is matched and shown.
 IMPORT_MAX_COLUMNS = env_int("IMPORT_MAX_COLUMNS", 1000)
@@ -417,6 +476,13 @@ IMPORT_MAX_COLUMNS = env_int("IMPORT_MAX_COLUMNS", 1000)
 # default one when the machine has a second core).
 IMPORT_PREVIEW_HELPERS = env_int("IMPORT_PREVIEW_HELPERS", 1 if (os.cpu_count() or 1) > 1 else 0)
 IMPORT_PREVIEW_HELPER_MIN_BYTES = env_int("IMPORT_PREVIEW_HELPER_MIN_BYTES", 2 * 1024 * 1024)
+# A preview being built records a heartbeat after every batch: one silent for
+# IMPORT_PREVIEW_STALE_AFTER seconds (its worker died) is queued again by the imports
+# watchdog, and so is one queued IMPORT_PREVIEW_QUEUED_LOST_AFTER seconds ago that no worker
+# took. After IMPORT_PREVIEW_MAX_ATTEMPTS builds that stopped, the import fails, saying so.
+IMPORT_PREVIEW_STALE_AFTER = env_int("IMPORT_PREVIEW_STALE_AFTER", 120)
+IMPORT_PREVIEW_QUEUED_LOST_AFTER = env_int("IMPORT_PREVIEW_QUEUED_LOST_AFTER", 600)
+IMPORT_PREVIEW_MAX_ATTEMPTS = env_int("IMPORT_PREVIEW_MAX_ATTEMPTS", 3)
 
 # Base URLs of provider connections: https only, except http to loopback when this is on (the
 # sandbox). Off in production unless an operator turns it on.

@@ -83,7 +83,7 @@ def start_worker(
         "CREDENTIAL_KEYS": ",".join(settings.CREDENTIAL_KEYS),
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         # Files a test stored (uploads) must be where the worker looks for them.
-        "IMPORT_UPLOAD_DIR": str(getattr(settings, "IMPORT_UPLOAD_DIR", "")),
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
         **(env or {}),
     }
     log = tmp_path / f"worker-{uuid.uuid4().hex[:6]}.log"

@@ -6,47 +6,46 @@ stored here, with the payloads stored here.
 
 from __future__ import annotations
 
-import os
-
 from django.conf import settings
-from django.core.files.storage import FileSystemStorage
+from django.core.files.storage import Storage, default_storage
 from django.db import models
 from django.utils import timezone
+from django.utils.text import get_valid_filename
 
-# The most bytes of a stored file's name: a file system takes 255, and Django may add
+# The most bytes of a stored file's name: a file system takes 255, and a storage may add
 # "_" and seven random characters to a name already taken.
 STORED_NAME_BYTES = 100
 
 
-class ImportUploadStorage(FileSystemStorage):
-    """Uploads under ``IMPORT_UPLOAD_DIR``, read when a file is stored, not at import time."""
+def stored_name(name: str) -> str:
+    """Django's safe file name, shortened to ``STORED_NAME_BYTES`` of UTF-8 with its
+    extension kept (a name of 255 accented or Japanese characters is 500 bytes or more).
 
-    def get_valid_name(self, name: str) -> str:
-        """Django's safe name, shortened to ``STORED_NAME_BYTES`` of UTF-8 with its extension
-        kept (a name of 255 accented or Japanese characters is 500 bytes or more). The name
-        as uploaded is kept apart, for display (``Import.original_name``)."""
-        valid = super().get_valid_name(name)
-        if len(valid.encode()) <= STORED_NAME_BYTES:
-            return valid
-        stem, dot, extension = valid.rpartition(".")
-        if not dot or len(extension) > 10:
-            stem, dot, extension = valid, "", ""
-        budget = STORED_NAME_BYTES - len(dot) - len(extension.encode())
-        # Cut at a character boundary: a partial UTF-8 sequence at the end is dropped.
-        short = stem.encode()[:budget].decode(errors="ignore").rstrip("._-") or "upload"
-        return f"{short}{dot}{extension}"
-
-    @property
-    def base_location(self) -> str:
-        return str(settings.IMPORT_UPLOAD_DIR)
-
-    @property
-    def location(self) -> str:
-        return os.path.abspath(self.base_location)
+    The name as uploaded is kept apart, for display (``Import.original_name``).
+    """
+    valid = get_valid_filename(name)
+    if len(valid.encode()) <= STORED_NAME_BYTES:
+        return valid
+    stem, dot, extension = valid.rpartition(".")
+    if not dot or len(extension) > 10:
+        stem, dot, extension = valid, "", ""
+    budget = STORED_NAME_BYTES - len(dot) - len(extension.encode())
+    # Cut at a character boundary: a partial UTF-8 sequence at the end is dropped.
+    short = stem.encode()[:budget].decode(errors="ignore").rstrip("._-") or "upload"
+    return f"{short}{dot}{extension}"
 
 
-def upload_storage() -> FileSystemStorage:
-    return ImportUploadStorage()
+def upload_name(instance: Import, filename: str) -> str:
+    """Where an import's file is stored: ``imports/<year>/<month>/<short safe name>``."""
+    return f"imports/{timezone.now():%Y/%m}/{stored_name(filename)}"
+
+
+def upload_storage() -> Storage:
+    """The storage of every upload: ``STORAGES["default"]`` (the file system by default, a
+    bucket in production), looked up when a file is stored or read, so every process (the
+    web server, any worker on any host) uses the one the settings name, and a test's
+    ``override_settings(STORAGES=…)`` applies."""
+    return default_storage
 
 
 class ImportStatus(models.TextChoices):
@@ -69,7 +68,7 @@ class Import(models.Model):
     connection = models.ForeignKey(
         "connections.Connection", on_delete=models.CASCADE, related_name="imports"
     )
-    file = models.FileField(upload_to="imports/%Y/%m/", storage=upload_storage, max_length=300)
+    file = models.FileField(upload_to=upload_name, storage=upload_storage, max_length=300)
     original_name = models.CharField(max_length=255)
     size = models.PositiveBigIntegerField(default=0)
     encoding = models.CharField(max_length=30)
@@ -79,7 +78,7 @@ class Import(models.Model):
     sheet = models.CharField(max_length=100, blank=True)
     sheets = models.JSONField(default=list, blank=True)
     source_file = models.FileField(
-        upload_to="imports/%Y/%m/", storage=upload_storage, max_length=300, blank=True
+        upload_to=upload_name, storage=upload_storage, max_length=300, blank=True
     )
     # The record (1 = the first non-blank line) that names the columns; 0: the file has no
     # header line, its columns are named "Column 1", "Column 2"…
@@ -109,6 +108,12 @@ class Import(models.Model):
     n_invalid = models.PositiveIntegerField(default=0)
     # Bumped each time the preview is rebuilt, so a stale worker's rows are never mixed in.
     generation = models.PositiveIntegerField(default=0)
+    # The build of this generation's preview: who took it (host, process; "" while queued),
+    # when it last reported (queued, then after every batch), and how many builds started.
+    # A build silent for IMPORT_PREVIEW_STALE_AFTER is taken over (imports.watchdog).
+    preview_claim = models.CharField(max_length=100, blank=True)
+    preview_heartbeat_at = models.DateTimeField(null=True, blank=True)
+    preview_attempts = models.PositiveSmallIntegerField(default=0)
     previewed_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -172,6 +177,29 @@ class Import(models.Model):
         if self.status != ImportStatus.PARSING:
             return 100
         return min(99, int(100 * self.bytes_read / self.size)) if self.size else 0
+
+    @property
+    def preview_note(self) -> str:
+        """What the page says about a preview being built that a worker took over, or whose
+        worker is silent ("" when neither)."""
+        if self.status != ImportStatus.PARSING:
+            return ""
+        heartbeat = self.preview_heartbeat_at
+        silent = heartbeat is not None and (timezone.now() - heartbeat).total_seconds() > (
+            settings.IMPORT_PREVIEW_STALE_AFTER
+        )
+        if self.preview_claim and silent:
+            return (
+                "The worker building this preview stopped reporting: it will be built again "
+                "from the start by another worker within a few minutes."
+            )
+        if self.preview_attempts > 1:
+            return (
+                f"The first worker building this preview stopped: it is being built again from "
+                f"the start (attempt {self.preview_attempts} of "
+                f"{settings.IMPORT_PREVIEW_MAX_ATTEMPTS})."
+            )
+        return ""
 
     @property
     def mapped_paths(self) -> list[str]:

@@ -11,12 +11,16 @@ import functools
 import gc
 import json
 import logging
+import os
+import socket
 import tempfile
+import uuid
 import zlib
 from array import array
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
@@ -34,7 +38,14 @@ from dashboard.accounts.permissions import denied_message, has_capability
 from dashboard.accounts.roles import Capability
 from dashboard.audit.services import audit_record
 from dashboard.connections.models import Connection
-from dashboard.imports.models import Import, ImportRow, ImportStatus, RememberedMapping, RowKind
+from dashboard.imports.models import (
+    Import,
+    ImportRow,
+    ImportStatus,
+    RememberedMapping,
+    RowKind,
+    upload_storage,
+)
 from dashboard.imports.selectors import (
     import_fields,
     import_is_stale,
@@ -913,6 +924,9 @@ def import_start_preview(*, import_run: Import, inline: bool = False) -> Import:
         import_run.generation += 1
         import_run.status = ImportStatus.PARSING
         import_run.error = ""
+        # Queued now: the watchdog queues it again if no worker takes it.
+        import_run.preview_claim, import_run.preview_attempts = "", 0
+        import_run.preview_heartbeat_at = timezone.now()
         import_run.bytes_read = 0
         import_run.n_rows = import_run.n_create = import_run.n_update = 0
         import_run.n_unchanged = import_run.n_invalid = 0
@@ -1390,6 +1404,120 @@ class _Superseded(Exception):
     """A newer preview of the import started, or the import was deleted: stop this one."""
 
 
+MISSING_FILE = (
+    "The uploaded file is no longer in storage, so its rows cannot be read: upload it again."
+)
+
+
+def interrupted_message(attempts: int) -> str:
+    """Why an import failed after ``attempts`` builds of its preview that never finished."""
+    return (
+        f"Building the preview stopped {attempts} times before it was ready: each time, the "
+        "worker building it was stopped, restarted or met an error (it may run out of memory "
+        "on this file). Upload the file again, or ask whoever runs the workers to check their "
+        "logs."
+    )
+
+
+def _claimant() -> str:
+    """Who builds a preview, for the import's record and the logs: host, process, and a
+    token of this build (a process builds many)."""
+    return f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _preview_claim(import_id: int, generation: int) -> str | None:
+    """Take the build of an import's preview ``generation``; return the claim, or None when
+    there is nothing to build (a newer preview, no longer being read) or a live worker builds
+    it (its heartbeat is fresh).
+
+    A build taken over from a worker that stopped starts clean: the rows that worker stored
+    are removed in the same transaction. After ``IMPORT_PREVIEW_MAX_ATTEMPTS`` builds that
+    never finished, the import fails with the reason instead.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        import_run = (
+            Import.objects.select_for_update()
+            .filter(pk=import_id, generation=generation, status=ImportStatus.PARSING)
+            .first()
+        )
+        if import_run is None:
+            return None
+        fresh = now - timedelta(seconds=settings.IMPORT_PREVIEW_STALE_AFTER)
+        heartbeat = import_run.preview_heartbeat_at
+        if import_run.preview_claim and heartbeat is not None and heartbeat >= fresh:
+            return None  # another delivery of the task, while a live worker builds it
+        if import_run.preview_attempts >= settings.IMPORT_PREVIEW_MAX_ATTEMPTS:
+            _preview_given_up(import_run)
+            return None
+        if import_run.preview_claim:
+            logger.warning(
+                "Import %s preview: %s stopped reporting; building it again (attempt %d)",
+                import_id, import_run.preview_claim, import_run.preview_attempts + 1,
+            )  # fmt: skip
+        claim = _claimant()
+        Import.objects.filter(pk=import_id).update(
+            preview_claim=claim, preview_heartbeat_at=now,
+            preview_attempts=import_run.preview_attempts + 1, bytes_read=0, n_rows=0,
+            n_create=0, n_update=0, n_unchanged=0, n_invalid=0,
+        )  # fmt: skip
+        if import_run.preview_attempts:
+            ImportRow.objects.filter(import_run_id=import_id, generation=generation).delete()
+    return claim
+
+
+def _preview_given_up(import_run: Import) -> None:
+    """Fail an import whose preview was started ``IMPORT_PREVIEW_MAX_ATTEMPTS`` times and
+    never finished, saying so; drop the rows its builds stored. Inside a transaction that
+    locked the import."""
+    attempts = import_run.preview_attempts
+    logger.error("Import %s preview: given up after %d builds that stopped", import_run.pk,
+                 attempts)  # fmt: skip
+    ImportRow.objects.filter(import_run_id=import_run.pk).delete()
+    Import.objects.filter(pk=import_run.pk).update(
+        status=ImportStatus.FAILED, error=interrupted_message(attempts)[:1000], preview_claim="",
+        bytes_read=0, n_rows=0, n_create=0, n_update=0, n_unchanged=0, n_invalid=0,
+    )  # fmt: skip
+
+
+def import_previews_recover() -> list[int]:
+    """Queue again the previews whose worker stopped: being built without a heartbeat for
+    ``IMPORT_PREVIEW_STALE_AFTER`` seconds, or queued ``IMPORT_PREVIEW_QUEUED_LOST_AFTER``
+    seconds ago and never taken. Fail those given up on (``_preview_claim``). Return the ids
+    of the imports queued again.
+
+    Safe to run anywhere, any time, twice: the build's claim decides who builds.
+    """
+    from dashboard.imports.tasks import build_import_preview
+
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.IMPORT_PREVIEW_STALE_AFTER)
+    lost = now - timedelta(seconds=settings.IMPORT_PREVIEW_QUEUED_LOST_AFTER)
+    waiting = Import.objects.filter(status=ImportStatus.PARSING).filter(
+        Q(preview_claim__gt="", preview_heartbeat_at__lt=stale)
+        | Q(preview_claim="", preview_heartbeat_at__lt=lost)
+        | Q(preview_claim="", preview_heartbeat_at__isnull=True, updated_at__lt=lost)
+    )
+    queued = []
+    for import_id, generation, attempts in waiting.values_list(
+        "pk", "generation", "preview_attempts"
+    ):
+        if attempts >= settings.IMPORT_PREVIEW_MAX_ATTEMPTS:
+            with transaction.atomic():
+                import_run = (
+                    Import.objects.select_for_update()
+                    .filter(pk=import_id, generation=generation, status=ImportStatus.PARSING)
+                    .first()
+                )
+                if import_run is not None:
+                    _preview_given_up(import_run)
+            continue
+        logger.warning("Import %s preview has no live worker; queueing it again", import_id)
+        build_import_preview.delay(import_id, generation)
+        queued.append(import_id)
+    return queued
+
+
 def import_build_preview(*, import_id: int, generation: int) -> None:
     """Read every row, validate it, compare it with the mirror and store the preview.
 
@@ -1398,10 +1526,13 @@ def import_build_preview(*, import_id: int, generation: int) -> None:
     are cleaned and compared with the mirror in a helper process while earlier batches are
     stored (``integrations.importing.building``).
     """
-    import_run = Import.objects.select_related("connection").filter(pk=import_id).first()
-    if import_run is None or import_run.generation != generation:
+    claim = _preview_claim(import_id, generation)
+    if claim is None:
         return
-    current = Import.objects.filter(pk=import_id, generation=generation)
+    import_run = Import.objects.select_related("connection").get(pk=import_id)
+    # Every write of this build is to its own claim: a build taken over by another worker
+    # (this one was silent too long) stops at its next batch, which is not stored.
+    current = Import.objects.filter(pk=import_id, generation=generation, preview_claim=claim)
     fields = import_fields(connection=import_run.connection)
     writer = _PreviewWriter(import_run, fields)
     builder: BatchBuilder[tuple[list[int], int]] = BatchBuilder(
@@ -1423,16 +1554,30 @@ def import_build_preview(*, import_id: int, generation: int) -> None:
                 with _batch_transaction():
                     writer.write(numbers, batch, built)
                     progress = {"bytes_read": bytes_read, **writer.counts()}
-                    if not current.update(**progress):
+                    if not current.update(preview_heartbeat_at=timezone.now(), **progress):
                         raise _Superseded  # and the batch is not stored
         writer.mark_duplicates()
     except ImportFileError as exc:
-        current.update(status=ImportStatus.FAILED, error=str(exc)[:1000], **_counts(import_run))
+        current.update(
+            status=ImportStatus.FAILED, error=str(exc)[:1000], preview_claim="",
+            **_counts(import_run),
+        )  # fmt: skip
+        return
+    except FileNotFoundError:
+        logger.warning("Import %s preview: its file %r is not in storage", import_id,
+                       import_run.file.name)  # fmt: skip
+        ImportRow.objects.filter(import_run_id=import_id, generation=generation).delete()
+        current.update(
+            status=ImportStatus.FAILED, error=MISSING_FILE, preview_claim="", **_counts(import_run)
+        )
         return
     except _Superseded:
         # The batches stored before belong to a preview nobody will see: a newer one started
-        # (and removed the older rows it found then), or the import was deleted.
-        ImportRow.objects.filter(import_run_id=import_id, generation=generation).delete()
+        # (and removed the older rows it found then), or the import was deleted. A build
+        # taken over for the same generation leaves them: the new build removed them when it
+        # started, and the rows there now are its own.
+        if not Import.objects.filter(pk=import_id, generation=generation).exists():
+            ImportRow.objects.filter(import_run_id=import_id, generation=generation).delete()
         return
     if builder.helpers:
         logger.info(
@@ -1444,12 +1589,13 @@ def import_build_preview(*, import_id: int, generation: int) -> None:
         current.update(
             status=ImportStatus.FAILED,
             error="The file has a header but no data rows: there is nothing to import.",
+            preview_claim="",
             **counts,
         )
         return
     current.update(
         status=ImportStatus.PREVIEWED, previewed_at=timezone.now(), bytes_read=import_run.size,
-        **counts,
+        preview_claim="", **counts,
     )  # fmt: skip
 
 
@@ -1716,9 +1862,18 @@ def import_discard(*, import_run: Import, user: Any) -> Import:
     import_run.generation += 1  # stops a preview still being built
     import_run.save(update_fields=["status", "generation", "updated_at"])
     ImportRow.objects.filter(import_run=import_run).delete()
-    if import_run.file:
-        import_run.file.delete(save=False)
-    if import_run.source_file:
-        import_run.source_file.delete(save=False)
+    names = [str(field.name) for field in (import_run.file, import_run.source_file) if field]
+    import_files_delete(names=names)
     audit_record(actor=user, action="import.discarded", target=import_run)
     return import_run
+
+
+def import_files_delete(*, names: Sequence[str]) -> None:
+    """Remove uploaded files from storage (``STORAGES["default"]``); one that cannot be
+    removed now (the bucket unreachable) is logged and left, never an error for the admin."""
+    storage = upload_storage()
+    for name in names:
+        try:
+            storage.delete(name)
+        except Exception:
+            logger.exception("The stored file %r could not be removed", name)

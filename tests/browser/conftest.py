@@ -197,7 +197,7 @@ def manager_user(_browser_db):
 def sandbox_snappy(admin_user, sandbox, tmp_path, settings) -> Connection:
     """A Snappy connection to the session's sandbox, uploads in a temporary folder and no
     provider list cached from another test."""
-    settings.IMPORT_UPLOAD_DIR = tmp_path / "uploads"
+    settings.MEDIA_ROOT = tmp_path / "uploads"
     cache.clear()
     creds = sandbox.credentials["snappy"]
     return connection_services.connection_create(

@@ -15,7 +15,7 @@ from tests.factories import ConnectionFactory
 
 @pytest.fixture
 def redflag(admin_user, tmp_path, settings):
-    settings.IMPORT_UPLOAD_DIR = tmp_path / "uploads"
+    settings.MEDIA_ROOT = tmp_path / "uploads"
     return ConnectionFactory(name="Acme RedFlag", provider="redflag")
 
 

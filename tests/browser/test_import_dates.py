@@ -18,7 +18,7 @@ from tests.factories import ConnectionFactory
 
 @pytest.fixture
 def us_import(admin_user, tmp_path, settings) -> Import:
-    settings.IMPORT_UPLOAD_DIR = tmp_path / "uploads"
+    settings.MEDIA_ROOT = tmp_path / "uploads"
     connection = ConnectionFactory(name="Acme RedFlag", provider="redflag")
     connection_services.field_setting_set(
         connection=connection, path="sfHireDate", enabled=True, user=admin_user

@@ -18,7 +18,7 @@ NAMES = [("Bjørn", "Ødegård"), ("Anna", "Smith")]
 
 @pytest.fixture
 def redflag(admin_user, tmp_path, settings):
-    settings.IMPORT_UPLOAD_DIR = tmp_path / "uploads"
+    settings.MEDIA_ROOT = tmp_path / "uploads"
     return ConnectionFactory(name="Acme RedFlag", provider="redflag")
 
 

@@ -24,7 +24,7 @@ TEXT = (
 
 @pytest.fixture
 def run(admin_user, tmp_path, settings) -> Import:
-    settings.IMPORT_UPLOAD_DIR = tmp_path / "uploads"
+    settings.MEDIA_ROOT = tmp_path / "uploads"
     connection = connection_services.connection_create(
         name="Acme RedFlag",
         provider=Provider.REDFLAG,

@@ -31,7 +31,7 @@ STAFF: list[list[Any]] = [
 
 @pytest.fixture
 def redflag(admin_user, tmp_path, settings) -> Connection:
-    settings.IMPORT_UPLOAD_DIR = tmp_path / "uploads"
+    settings.MEDIA_ROOT = tmp_path / "uploads"
     connection = ConnectionFactory(name="Acme RedFlag", provider="redflag")
     services.field_setting_set(
         connection=connection, path="department", enabled=True, user=admin_user

@@ -26,7 +26,7 @@ SAMPLE = Path(settings.BASE_DIR) / "dashboard" / "imports" / "demo" / "messy-new
 
 @pytest.fixture
 def sandbox_redflag(admin_user, sandbox, tmp_path, settings) -> Connection:
-    settings.IMPORT_UPLOAD_DIR = tmp_path / "uploads"
+    settings.MEDIA_ROOT = tmp_path / "uploads"
     connection = services.connection_create(
         name="Acme RedFlag",
         provider=Provider.REDFLAG,

@@ -119,7 +119,7 @@ def test_a_nul_in_an_uploaded_file_is_left_to_the_import_to_explain(
     admin_client, settings, tmp_path
 ):
     """File contents are not form values: the import reads them and names the row."""
-    settings.IMPORT_UPLOAD_DIR = tmp_path
+    settings.MEDIA_ROOT = tmp_path
     redflag = ConnectionFactory(provider="redflag")
     response = admin_client.post(
         "/imports/new/",

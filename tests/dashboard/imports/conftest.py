@@ -10,7 +10,7 @@ from tests.factories import ConnectionFactory
 @pytest.fixture(autouse=True)
 def _uploads_in_tmp(settings, tmp_path):
     """Uploaded files go to a temporary folder, never to var/."""
-    settings.IMPORT_UPLOAD_DIR = tmp_path / "uploads"
+    settings.MEDIA_ROOT = tmp_path / "uploads"
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from dashboard.imports.models import Import, upload_storage
+from dashboard.imports.models import Import, stored_name
 from tests.integrations.importing.workbook_parts import (
     MAIN,
     SHEET_HEAD,
@@ -32,7 +32,7 @@ def upload(client, connection, data: bytes, name: str, content_type: str = XLSX)
 
 
 def stored_files(settings) -> list:
-    return [p for p in settings.IMPORT_UPLOAD_DIR.glob("**/*") if p.is_file()]
+    return [p for p in settings.MEDIA_ROOT.glob("**/*") if p.is_file()]
 
 
 def test_a_workbook_bomb_gets_the_upload_page_with_a_message_and_nothing_is_stored(
@@ -115,4 +115,4 @@ def test_a_file_name_longer_than_a_file_system_takes_is_shortened_when_stored(
     ],
 )
 def test_stored_names_are_cut_at_a_character_and_keep_their_extension(name, stored):
-    assert upload_storage().get_valid_name(name) == stored
+    assert stored_name(name) == stored

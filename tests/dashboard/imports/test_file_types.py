@@ -104,7 +104,7 @@ def test_a_file_that_is_not_csv_is_named_and_not_stored(
     assert named in message and instead in message
     assert "not a CSV file" in message
     assert not redflag.imports.exists()
-    assert not [p for p in settings.IMPORT_UPLOAD_DIR.glob("**/*") if p.is_file()]
+    assert not [p for p in settings.MEDIA_ROOT.glob("**/*") if p.is_file()]
 
 
 @pytest.mark.parametrize(

@@ -24,7 +24,7 @@ def _fast(settings):
 
 
 def test_a_fixed_email_is_sent_to_the_provider_as_fixed(sandbox, admin_user, tmp_path, settings):
-    settings.IMPORT_UPLOAD_DIR = tmp_path / "uploads"
+    settings.MEDIA_ROOT = tmp_path / "uploads"
     creds = sandbox.credentials["redflag"]
     conn = ConnectionFactory(
         provider="redflag", base_url=f"{sandbox.url}/redflag", plain_secret=creds["token"]

@@ -66,7 +66,7 @@ def numbers(run: Import) -> dict[int, str]:
 
 
 def stored_files(settings) -> list[Path]:
-    return sorted(p for p in settings.IMPORT_UPLOAD_DIR.glob("**/*") if p.is_file())
+    return sorted(p for p in settings.MEDIA_ROOT.glob("**/*") if p.is_file())
 
 
 # -- sheets ---------------------------------------------------------------------------------

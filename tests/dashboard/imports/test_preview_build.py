@@ -164,7 +164,10 @@ def test_a_preview_stopped_midway_leaves_none_of_its_rows(redflag, admin_user, m
     built; the batches it stored before are removed, not left behind unseen."""
     lines = ["email,firstName,lastName"] + [f"p{n}@x.io,P,L" for n in range(60)]
     run = services.import_create(connection=redflag, upload=upload(lines), user=admin_user)
-    Import.objects.filter(pk=run.pk).update(generation=F("generation") + 1)
+    # A rebuild queued, as ``import_start_preview`` leaves it.
+    Import.objects.filter(pk=run.pk).update(
+        generation=F("generation") + 1, status=ImportStatus.PARSING
+    )
     generation = run.generation + 1
     monkeypatch.setattr(services, "ROW_BATCH", 3)  # 20 batches, 10 read before the first is stored
     real_lookup = services._mirror_lookup

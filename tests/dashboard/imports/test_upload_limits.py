@@ -23,7 +23,7 @@ MB = 1024 * 1024
 
 
 def stored_files(settings) -> list:
-    return [p for p in settings.IMPORT_UPLOAD_DIR.glob("**/*") if p.is_file()]
+    return [p for p in settings.MEDIA_ROOT.glob("**/*") if p.is_file()]
 
 
 @pytest.mark.django_db

@@ -43,7 +43,7 @@ def test_a_file_over_the_limit_is_refused_while_streaming_and_not_stored(
     assert response.status_code == 413
     assert "The file is larger than 0 MB: nothing was stored." in response.content.decode()
     assert not Import.objects.exists()
-    assert not (settings.IMPORT_UPLOAD_DIR / "imports").exists()
+    assert not (settings.MEDIA_ROOT / "imports").exists()
 
 
 def test_a_file_with_too_many_columns_is_refused_and_not_stored(admin_client, redflag, settings):
@@ -55,7 +55,7 @@ def test_a_file_with_too_many_columns_is_refused_and_not_stored(admin_client, re
         response.content.decode()
     )
     assert not Import.objects.exists()
-    assert not [p for p in settings.IMPORT_UPLOAD_DIR.glob("**/*") if p.is_file()]
+    assert not [p for p in settings.MEDIA_ROOT.glob("**/*") if p.is_file()]
     header = ",".join(["email", *(f"c{i}" for i in range(49))])
     post_file(admin_client, redflag, f"{header}\r\na@x.io\r\n".encode())
     assert Import.objects.count() == 1

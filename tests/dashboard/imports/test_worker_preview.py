@@ -17,7 +17,7 @@ def test_a_large_upload_is_previewed_by_a_worker(
 ):
     settings.IMPORT_INLINE_MAX_BYTES = 1_000  # anything larger goes to the worker
     # The worker reads the stored file: it must look in the same folder as this test.
-    assert str(settings.IMPORT_UPLOAD_DIR).startswith(str(tmp_path))
+    assert str(settings.MEDIA_ROOT).startswith(str(tmp_path))
     lines = ["email;first name;last name"]
     lines += [f"person{i}@example.com;Pat{i};Lee" for i in range(400)]
     lines.append("not-an-email;Bad;Row")
