@@ -354,6 +354,8 @@ MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or "filesystem://"
 _BROKER_DIR = BASE_DIR / Path(os.environ.get("CELERY_BROKER_DIR") or VAR_DIR / "broker")
 if CELERY_BROKER_URL.startswith("filesystem://"):
+    # kombu's filesystem transport, with messages renamed into place whole (see the module).
+    CELERY_BROKER_TRANSPORT = "dashboard.broker:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_BROKER_DIR / "queue"),
         "data_folder_out": str(_BROKER_DIR / "queue"),

@@ -1,0 +1,77 @@
+"""The embedded broker never shows a worker a message that is still being written."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from queue import Empty
+from typing import Any
+
+import pytest
+from django.conf import settings
+from kombu import Connection
+
+from dashboard import broker
+from dashboard.celery import app
+
+
+def _connection(folder: Path) -> Connection:
+    return Connection(
+        "filesystem://",
+        transport="dashboard.broker:Transport",
+        transport_options={
+            "data_folder_in": str(folder),
+            "data_folder_out": str(folder),
+            "store_processed": False,
+        },
+    )
+
+
+def test_the_embedded_broker_uses_the_whole_message_transport() -> None:
+    if not settings.CELERY_BROKER_URL.startswith("filesystem://"):
+        pytest.skip("this run uses a broker server; the embedded broker is not configured")
+    assert settings.CELERY_BROKER_TRANSPORT == "dashboard.broker:Transport"
+    with app.connection_for_write() as conn:
+        assert isinstance(conn.transport, broker.Transport)
+
+
+def test_a_message_being_written_is_invisible_to_readers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen_while_writing: list[Any] = []
+    real_replace = os.replace
+
+    with _connection(tmp_path) as conn:
+        channel = conn.default_channel
+        assert isinstance(channel, broker.Channel)
+
+        def replace(src: str, dst: str) -> None:
+            # The moment before the rename: the message is fully written but not in place.
+            names = os.listdir(tmp_path)
+            seen_while_writing.append(names)
+            with pytest.raises(Empty):
+                channel._get("jobs")
+            real_replace(src, dst)
+
+        monkeypatch.setattr(broker.os, "replace", replace)
+        channel._put("jobs", {"body": "hello"})
+        monkeypatch.setattr(broker.os, "replace", real_replace)
+
+        assert seen_while_writing and all(n.endswith(".part") for n in seen_while_writing[0])
+        assert channel._get("jobs") == {"body": "hello"}
+        assert os.listdir(tmp_path) == []
+
+
+def test_a_failed_write_leaves_no_partial_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kombu.exceptions import ChannelError
+
+    def broken_replace(src: str, dst: str) -> None:
+        raise OSError("disk full")
+
+    with _connection(tmp_path) as conn:
+        monkeypatch.setattr(broker.os, "replace", broken_replace)
+        with pytest.raises(ChannelError):
+            conn.default_channel._put("jobs", {"body": "hello"})
+    assert os.listdir(tmp_path) == []
