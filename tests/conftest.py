@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 from django.test import Client
@@ -23,7 +24,7 @@ TESTDATA = Path(__file__).resolve().parent / "data" / "testdata"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
-def skip_or_fail(reason: str) -> None:
+def skip_or_fail(reason: str) -> NoReturn:
     """Skip on a laptop; fail in CI, where every part must be present."""
     if IN_CI:
         pytest.fail(f"CI=true but {reason}", pytrace=False)

@@ -73,5 +73,7 @@ def test_a_failed_write_leaves_no_partial_file(
     with _connection(tmp_path) as conn:
         monkeypatch.setattr(broker.os, "replace", broken_replace)
         with pytest.raises(ChannelError):
-            conn.default_channel._put("jobs", {"body": "hello"})
+            channel = conn.default_channel
+            assert isinstance(channel, broker.Channel)
+            channel._put("jobs", {"body": "hello"})
     assert os.listdir(tmp_path) == []
