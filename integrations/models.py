@@ -143,9 +143,7 @@ class SyncJob(models.Model):
             # waits for the first to commit, then fails on this index.
             models.UniqueConstraint(
                 fields=["retry_root"],
-                condition=models.Q(
-                    kind="retry", status__in=["queued", "running", "paused"]
-                ),
+                condition=models.Q(kind="retry", status__in=["queued", "running", "paused"]),
                 name="one_active_retry",
             )
         ]

@@ -8,7 +8,6 @@ worker died.
 from __future__ import annotations
 
 import logging
-
 from typing import Any
 
 from celery import shared_task

@@ -6,36 +6,58 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('connections', '0003_provider_label'),
-        ('integrations', '0004_external_id_prefix_index'),
+        ("connections", "0003_provider_label"),
+        ("integrations", "0004_external_id_prefix_index"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='syncitem',
-            name='next_attempt_at',
+            model_name="syncitem",
+            name="next_attempt_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='syncjob',
-            name='n_unknown',
+            model_name="syncjob",
+            name="n_unknown",
             field=models.PositiveIntegerField(db_default=0, default=0),
         ),
         migrations.AddField(
-            model_name='syncjob',
-            name='retry_root',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='integrations.syncjob'),
+            model_name="syncjob",
+            name="retry_root",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="integrations.syncjob",
+            ),
         ),
         migrations.AlterField(
-            model_name='syncitem',
-            name='status',
-            field=models.CharField(choices=[('pending', 'Pending'), ('in_flight', 'In flight'), ('succeeded', 'Succeeded'), ('failed', 'Failed'), ('skipped', 'Not sent'), ('unknown', 'Unknown: being checked')], default='pending', max_length=10),
+            model_name="syncitem",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("pending", "Pending"),
+                    ("in_flight", "In flight"),
+                    ("succeeded", "Succeeded"),
+                    ("failed", "Failed"),
+                    ("skipped", "Not sent"),
+                    ("unknown", "Unknown: being checked"),
+                ],
+                default="pending",
+                max_length=10,
+            ),
         ),
         migrations.AddConstraint(
-            model_name='syncjob',
-            constraint=models.UniqueConstraint(condition=models.Q(('kind', 'retry'), ('status__in', ['queued', 'running', 'paused'])), fields=('retry_root',), name='one_active_retry'),
+            model_name="syncjob",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(
+                    ("kind", "retry"), ("status__in", ["queued", "running", "paused"])
+                ),
+                fields=("retry_root",),
+                name="one_active_retry",
+            ),
         ),
     ]

@@ -1,8 +1,9 @@
 """``make demo``: everything on embedded defaults, in the foreground, until Ctrl-C.
 
 Starts the provider sandbox, one Celery worker (with the beat schedule embedded; ``--workers
-N`` starts N, the first with the schedule) and the web server as child processes, seeds one user per role and one connection per provider pointing at
-the sandbox, and prints the URL and the logins. Ctrl-C (or SIGTERM) stops every child.
+N`` or ``make demo WORKERS=N`` starts N, the first with the schedule) and the web server as
+child processes, seeds one user per role and one connection per provider pointing at the
+sandbox, and prints the URL and the logins. Ctrl-C (or SIGTERM) stops every child.
 """
 
 from __future__ import annotations
