@@ -197,7 +197,10 @@ def job_resume(*, job: SyncJob, user: Any = None) -> SyncJob:
     job = SyncJob.objects.get(pk=job.pk)
     if not resumed:
         if job.status in (JobStatus.QUEUED, JobStatus.RUNNING):
-            raise JobStateError(f"Job {job.pk} is already going on; nothing to resume.")
+            raise JobStateError(
+                f"Only a paused job can be resumed. Job {job.pk} is already "
+                f"{job.get_status_display().lower()}."
+            )
         raise JobStateError("Only a paused job can be resumed.")
     _enqueue(job, copies=job_slots(items=job.n_pending))
     return job
