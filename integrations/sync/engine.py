@@ -46,7 +46,7 @@ from django.db import connection as db_connection
 from django.db import transaction
 from django.db.models import Count, F, Min, Q
 from django.db.models.expressions import Combinable
-from django.db.models.functions import Coalesce, Now
+from django.db.models.functions import Coalesce, Greatest, Now
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -297,6 +297,44 @@ def _unknown(item: SyncItem, error: ProviderError, started: Any, *, checking: bo
     )
 
 
+def _matched(item: SyncItem, found: Recipient, started: Any, *, conflict: bool) -> ItemResult:
+    """The provider holds a record with the item's identifiers: it is the item's if every field
+    sent holds the value sent; otherwise the item fails, saying what differs."""
+    differences = payload_differences(item.payload or {}, found.raw or {})
+    if differences:
+        return _result(
+            item,
+            FAILED,
+            started,
+            http_status=409 if conflict else None,
+            error_code="Conflict:different_data",
+            error_message=(
+                "Already exists at the provider with different data: " + "; ".join(differences)
+            )[:1000],
+            remote_id=found.remote_id,
+        )
+    if conflict:
+        return _result(
+            item,
+            SUCCEEDED,
+            started,
+            outcome=Outcome.UNCHANGED,
+            remote_id=found.remote_id,
+            recipient=found,
+            http_status=409,
+            error_message="Already at the provider with the same data.",
+        )
+    return _result(
+        item,
+        SUCCEEDED,
+        started,
+        outcome=Outcome.CREATED,
+        remote_id=found.remote_id,
+        recipient=found,
+        error_message="Found at the provider after an interrupted attempt.",
+    )
+
+
 def _resolve_conflict(
     ctx: PushContext, item: SyncItem, error: Conflict, started: Any
 ) -> ItemResult:
@@ -306,21 +344,10 @@ def _resolve_conflict(
     except JOB_STOPPING_ERRORS:
         raise
     except ProviderError as exc:
-        code, message = _describe(exc)
-        return _result(
-            item,
-            AGAIN,
-            started,
-            http_status=409,
-            error_code=code,
-            error_message=(
-                "The provider already has a record with the same identifiers (409), and looking "
-                f"it up failed: {message}"
-            )[:1000],
-            retry_after=getattr(exc, "retry_after", None),
-        )
-    code, message = _describe(error)
+        # The provider holds a record that may be this one: unknown until it is looked at.
+        return _unknown(item, exc, started, checking=True)
     if found is None:
+        code, message = _describe(error)
         return _result(
             item,
             FAILED,
@@ -331,29 +358,7 @@ def _resolve_conflict(
                 f"{message} No record with this email or external id was found to compare."
             )[:1000],
         )
-    differences = payload_differences(item.payload or {}, found.raw or {})
-    if differences:
-        return _result(
-            item,
-            FAILED,
-            started,
-            http_status=409,
-            error_code="Conflict:different_data",
-            error_message=(
-                "Already exists at the provider with different data: " + "; ".join(differences)
-            )[:1000],
-            remote_id=found.remote_id,
-        )
-    return _result(
-        item,
-        SUCCEEDED,
-        started,
-        outcome=Outcome.UNCHANGED,
-        remote_id=found.remote_id,
-        recipient=found,
-        http_status=409,
-        error_message="Already at the provider with the same data.",
-    )
+    return _matched(item, found, started, conflict=True)
 
 
 def _send_create(ctx: PushContext, item: SyncItem, started: Any) -> ItemResult:
@@ -377,15 +382,7 @@ def _send_create(ctx: PushContext, item: SyncItem, started: Any) -> ItemResult:
         except ProviderError as exc:
             return _unknown(item, exc, started, checking=True)
         if found is not None:
-            return _result(
-                item,
-                SUCCEEDED,
-                started,
-                outcome=Outcome.CREATED,
-                remote_id=found.remote_id,
-                recipient=found,
-                error_message="Found at the provider after an interrupted attempt.",
-            )
+            return _matched(item, found, started, conflict=False)
     try:
         created = ctx.client.create_recipient(item.payload)
     except Conflict as exc:
@@ -478,7 +475,7 @@ def _call(ctx: PushContext, item: SyncItem) -> ItemResult:
         ctx.stop.set()
         return _result(item, RELEASED, started, stop_error=exc, http_status=exc.status)
     except RateLimited as exc:
-        ctx.slow_down(exc.retry_after or 5.0)
+        ctx.slow_down(5.0 if exc.retry_after is None else exc.retry_after)
         code, message = _describe(exc)
         return _result(
             item,
@@ -707,7 +704,9 @@ def _claim(job: SyncJob, worker: str, size: int) -> list[SyncItem]:
         )
         from_unknown = sum(1 for i in items if i.status == ItemStatus.UNKNOWN)
         if from_unknown:
-            SyncJob.objects.filter(pk=job.pk).update(n_unknown=F("n_unknown") - from_unknown)
+            SyncJob.objects.filter(pk=job.pk).update(
+                n_unknown=Greatest(F("n_unknown") - from_unknown, 0)
+            )
     for item in items:
         item.claimed_from = item.status  # type: ignore[attr-defined]
         item.status, item.claimed_by, item.claimed_at = ItemStatus.IN_FLIGHT, worker, now
