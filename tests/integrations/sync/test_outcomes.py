@@ -60,6 +60,7 @@ def _fast(settings):
 def run_one_round(job: SyncJob) -> list[SyncItem]:
     """Claim what is due, send it, record the batch: one pass of the engine's loop."""
     connection = job.connection
+    assert connection is not None
     client = connection_client(connection, **FAST_CLIENT)
     ctx = PushContext(client, connection.provider)
     try:
@@ -148,10 +149,12 @@ def test_a_job_does_not_finish_while_an_outcome_is_being_checked(sandbox):
         next_attempt_at=timezone.now() + dt.timedelta(hours=1),
     )
     SyncJob.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING)
-    assert engine.job_finish_if_done(job.pk).status == JobStatus.RUNNING
+    running = engine.job_finish_if_done(job.pk)
+    assert running is not None and running.status == JobStatus.RUNNING
     # Cancelled, it ends with the item still unknown: never "failed", never "not sent".
     SyncJob.objects.filter(pk=job.pk).update(cancel_requested=True)
-    job = engine.job_finish_if_done(job.pk)
+    engine.job_finish_if_done(job.pk)
+    job.refresh_from_db()
     assert job.status == JobStatus.CANCELLED
     assert (job.n_unknown, job.n_failed, job.n_skipped) == (1, 0, 0)
     assert job.items.get().next_attempt_at is None
