@@ -294,7 +294,8 @@ def _failed_push(sandbox, n=4):
     records = snappy_records(sandbox, n)
     for record in records[: n // 2]:  # half without an email: found by external id only
         del record["payload"]["email"]
-        record["payload"]["externalId"] = record["identifier"] = f"ext-{record['identifier']}"
+        external_id = "ext-" + record["identifier"].split("@")[0]
+        record["payload"]["externalId"] = record["identifier"] = external_id
     job = job_create_push(connection=conn, records=records)
     job_execute(job.pk)
     job.refresh_from_db()
