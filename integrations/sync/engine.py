@@ -559,8 +559,10 @@ class RetryPolicy:
 
 
 def _apply(item: SyncItem, result: ItemResult, policy: RetryPolicy, now: datetime) -> str:
-    """Set the item's recorded fields from the result; return its new status."""
-    item.claimed_by, item.claimed_at = "", None
+    """Set the item's recorded fields from the result; return its new status.
+
+    A finished item keeps ``claimed_by`` (which worker sent it); one going back is released.
+    """
     item.http_status = result.http_status
     item.error_code = result.error_code
     item.error_message = result.error_message
@@ -576,7 +578,9 @@ def _apply(item: SyncItem, result: ItemResult, policy: RetryPolicy, now: datetim
     if status in (SUCCEEDED, FAILED):
         item.status, item.outcome = status, result.outcome
         item.finished_at, item.needs_check = now, False
-    elif status == UNKNOWN:
+        return item.status
+    item.claimed_by, item.claimed_at = "", None
+    if status == UNKNOWN:
         item.status, item.needs_check = ItemStatus.UNKNOWN, True
         if not result.settled:
             item.next_attempt_at = policy.next_attempt(item.attempts, now, result.retry_after)
