@@ -167,10 +167,8 @@ def main() -> None:
         from django.db import connection as db
 
         from integrations.sandbox.server import SandboxServer
-        from integrations.sync.services import job_slots  # noqa: F401 - settings are read
 
-        sys.path.insert(0, str(ROOT / "bench"))
-        from sync_throughput import cleanup, create_connections, purge_bench_queue
+        from bench.sync_throughput import cleanup, create_connections, purge_bench_queue
 
         sandbox = SandboxServer(host="127.0.0.1", port=0, seed=20, random_seed=11)
         sandbox.start()
