@@ -166,9 +166,8 @@ def main() -> None:
         setup_django(var_dir, args.concurrency)
         from django.db import connection as db
 
-        from integrations.sandbox.server import SandboxServer
-
         from bench.sync_throughput import cleanup, create_connections, purge_bench_queue
+        from integrations.sandbox.server import SandboxServer
 
         sandbox = SandboxServer(host="127.0.0.1", port=0, seed=20, random_seed=11)
         sandbox.start()

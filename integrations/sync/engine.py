@@ -517,20 +517,19 @@ OUTCOME_COUNTER: dict[str, str] = {
     Outcome.DELETED: "n_deleted",
     Outcome.UNCHANGED: "n_unchanged",
 }
-RECORDED_FIELDS = [
+# Fields a batch records that most items of a batch share (one UPDATE per distinct set), and
+# those that differ item by item (one bulk UPDATE each, for the items that have them).
+SHARED_FIELDS = (
     "status",
     "outcome",
     "http_status",
     "error_code",
     "error_message",
-    "started_at",
     "finished_at",
     "needs_check",
-    "remote_id",
-    "next_attempt_at",
     "claimed_by",
     "claimed_at",
-]
+)
 
 
 @dataclass(frozen=True)
@@ -567,7 +566,6 @@ def _apply(item: SyncItem, result: ItemResult, policy: RetryPolicy, now: datetim
     item.error_code = result.error_code
     item.error_message = result.error_message
     item.remote_id = (result.remote_id or item.remote_id)[:100]
-    item.started_at = result.started_at
     item.next_attempt_at = None
     status = result.status
     if status == AGAIN and item.attempts >= policy.max_attempts:
@@ -619,6 +617,7 @@ def _record_batch(
             .values_list("pk", flat=True)
         )
         changed: list[SyncItem] = []
+        new_remote_ids: list[SyncItem] = []
         counts: Counter[str] = Counter()
         recipients: list[Recipient] = []
         gone: list[str] = []
@@ -626,7 +625,10 @@ def _record_batch(
             if item.pk not in mine:
                 logger.warning("Lost the claim of item %s of job %s", item.pk, job.pk)
                 continue
+            remote_id = item.remote_id
             status = _apply(item, result, policy, now)
+            if item.remote_id != remote_id:
+                new_remote_ids.append(item)
             changed.append(item)
             if status == ItemStatus.SUCCEEDED:
                 counts["n_succeeded"] += 1
@@ -640,8 +642,7 @@ def _record_batch(
                 counts["n_failed"] += 1
             elif status == ItemStatus.UNKNOWN:
                 counts["n_unknown"] += 1
-        if changed:
-            SyncItem.objects.bulk_update(changed, RECORDED_FIELDS)
+        _write_items(changed, new_remote_ids)
         update: dict[str, datetime | Combinable] = {"heartbeat_at": now}
         for name, n in counts.items():
             update[name] = F(name) + n
@@ -651,6 +652,33 @@ def _record_batch(
                 mirror_upsert(connection, recipients)
             for remote_id in gone:
                 mirror_mark_gone(connection, remote_id=remote_id)
+
+
+def _write_items(changed: list[SyncItem], new_remote_ids: list[SyncItem]) -> None:
+    """Write a batch's items in a few statements.
+
+    The items of a batch mostly share their recorded values (succeeded, created, no error),
+    so one ``UPDATE … WHERE id IN (…)`` per distinct set of shared values, then one bulk
+    update of the values that differ item by item (remote ids, next attempts) for the items
+    that have them. ``bulk_update`` of every field at once compiled a CASE per field and row:
+    250 ms a batch of 80, the engine's bound.
+    """
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    for item in changed:
+        key = tuple(getattr(item, name) for name in SHARED_FIELDS)
+        groups.setdefault(key, []).append(item.pk)
+    for key, pks in groups.items():
+        SyncItem.objects.filter(pk__in=pks).update(**dict(zip(SHARED_FIELDS, key, strict=True)))
+    if new_remote_ids:
+        SyncItem.objects.bulk_update(new_remote_ids, ["remote_id"])
+    waiting = [item for item in changed if item.next_attempt_at is not None]
+    cleared = [item.pk for item in changed if item.next_attempt_at is None]
+    if waiting:
+        SyncItem.objects.bulk_update(waiting, ["next_attempt_at"])
+    if cleared:
+        SyncItem.objects.filter(pk__in=cleared, next_attempt_at__isnull=False).update(
+            next_attempt_at=None
+        )
 
 
 # -- claiming -------------------------------------------------------------------------------
@@ -704,6 +732,7 @@ def _claim(job: SyncJob, worker: str, size: int) -> list[SyncItem]:
             status=ItemStatus.IN_FLIGHT,
             claimed_by=worker,
             claimed_at=now,
+            started_at=now,
             attempts=F("attempts") + 1,
         )
         from_unknown = sum(1 for i in items if i.status == ItemStatus.UNKNOWN)
