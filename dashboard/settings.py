@@ -19,6 +19,7 @@ import dj_database_url
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / Path(os.environ.get("VAR_DIR", "var"))
@@ -318,7 +319,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "dashboard")
 # One queue per kind of work, named after the default queue, so a 100,000-row push never
 # delays a preview: "<queue>.syncs", "<queue>.previews", "<queue>.housekeeping". A worker
-# consumes what it is told (``celery worker -Q``); the demo's and the tests' consume all.
+# consumes every queue below unless told otherwise (``celery -A dashboard worker -Q
+# dashboard.previews`` for a worker that only builds previews).
 CELERY_TASK_ROUTES = {
     "sync.run_job": {"queue": f"{CELERY_TASK_DEFAULT_QUEUE}.syncs"},
     "imports.*": {"queue": f"{CELERY_TASK_DEFAULT_QUEUE}.previews"},
@@ -326,6 +328,12 @@ CELERY_TASK_ROUTES = {
     "sync.schedule_pulls": {"queue": f"{CELERY_TASK_DEFAULT_QUEUE}.housekeeping"},
     "core.*": {"queue": f"{CELERY_TASK_DEFAULT_QUEUE}.housekeeping"},
 }
+CELERY_TASK_QUEUES = [
+    Queue(name)
+    for name in sorted(
+        {CELERY_TASK_DEFAULT_QUEUE, *(route["queue"] for route in CELERY_TASK_ROUTES.values())}
+    )
+]
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # What a task prints (the console mail backend in development and the demo) is logged at INFO,
 # not as a WARNING from "celery.redirected".

@@ -40,6 +40,11 @@ def pytest_configure(config: pytest.Config) -> None:
     settings.CELERY_TASK_ROUTES = routes
     app.conf.task_routes = routes
     app.amqp.flush_routes()
+    from kombu import Queue
+
+    queues = [Queue(name) for name in worker_queues().split(",")]
+    settings.CELERY_TASK_QUEUES = queues
+    app.conf.task_queues = queues
 
 
 def worker_queues() -> str:
