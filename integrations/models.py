@@ -215,6 +215,12 @@ class SyncItem(models.Model):
         constraints = [models.UniqueConstraint(fields=["job", "seq"], name="item_seq_unique")]
         indexes = [
             models.Index(fields=["job", "status", "seq"]),
+            # Items waiting for a next attempt or check: few, found without reading the rest.
+            models.Index(
+                fields=["job", "next_attempt_at"],
+                condition=models.Q(next_attempt_at__isnull=False),
+                name="item_next_attempt",
+            ),
             models.Index(fields=["identifier"]),
             # A recipient's page lists the items that touched them by email or remote id.
             models.Index(fields=["remote_id"], name="item_remote_id"),

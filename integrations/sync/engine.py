@@ -711,20 +711,25 @@ def _recount_unknown(job: SyncJob) -> None:
     )
 
 
-def _due() -> Q:
-    now = timezone.now()
-    return Q(status=ItemStatus.PENDING, next_attempt_at__isnull=True) | Q(
-        status__in=[ItemStatus.PENDING, ItemStatus.UNKNOWN], next_attempt_at__lte=now
-    )
-
-
 def _claim(job: SyncJob, worker: str, size: int) -> list[SyncItem]:
-    """Claim up to ``size`` items that are due, in file order."""
+    """Claim up to ``size`` items that are due: first those waiting for a next attempt whose
+    time has come (the partial index on ``next_attempt_at`` finds them), then fresh ones in
+    file order (the ``(job, status, seq)`` index, read in order, no sort)."""
+    lock = db_connection.features.has_select_for_update_skip_locked
     with transaction.atomic():
-        due = job.items.filter(_due()).order_by("seq")
-        if db_connection.features.has_select_for_update_skip_locked:
-            due = due.select_for_update(skip_locked=True)
-        items = list(due[:size])
+        waited = job.items.filter(
+            status__in=[ItemStatus.PENDING, ItemStatus.UNKNOWN],
+            next_attempt_at__lte=timezone.now(),
+        ).order_by("next_attempt_at")
+        fresh = job.items.filter(status=ItemStatus.PENDING, next_attempt_at__isnull=True).order_by(
+            "seq"
+        )
+        if lock:
+            waited = waited.select_for_update(skip_locked=True)
+            fresh = fresh.select_for_update(skip_locked=True)
+        items = list(waited[:size])
+        if len(items) < size:
+            items += list(fresh[: size - len(items)])
         if not items:
             return []
         now = timezone.now()
