@@ -268,23 +268,43 @@ def job_retry_failed(*, job: SyncJob, user: Any = None) -> SyncJob:
     )
     if running is not None:
         raise RetryRunning(running)
-    # The items of this job, each mapped to the first job's item it stands for.
-    # An unknown outcome that cannot be looked up stays out: sending it could duplicate it.
-    candidates = [
-        item
-        for item in job.items.filter(status__in=RETRYABLE).order_by("seq")
-        if item.status != ItemStatus.UNKNOWN
-        or item.operation != Operation.CREATE
-        or lookup_keys(item, provider=job.provider)
-    ]
+    # The items of this job, each mapped to the first job's item it stands for, are sent
+    # again when their latest attempt (in any retry of the family) did not succeed, except an
+    # unknown create with nothing to look it up by: sending it could make a duplicate.
+    candidates = list(job.items.filter(status__in=RETRYABLE).order_by("seq"))
     firsts = {item.pk: (item.retry_of_id or item.pk) for item in candidates}
     latest = _latest_attempts(root, set(firsts.values()))
-    items = [
-        item
-        for item in candidates
-        if latest.get(firsts[item.pk], (item.status, ""))[0] in RETRYABLE
-    ]
+    items, unresolvable, held = [], 0, 0
+    for item in candidates:
+        status = latest.get(firsts[item.pk], (item.status, ""))[0]
+        if status in (ItemStatus.PENDING, ItemStatus.IN_FLIGHT):
+            held += 1  # in a retry that started after the check above
+            continue
+        if status not in RETRYABLE:
+            continue
+        if (
+            status == ItemStatus.UNKNOWN
+            and item.operation == Operation.CREATE
+            and not lookup_keys(item, provider=job.provider)
+        ):
+            unresolvable += 1
+            continue
+        items.append(item)
+    if held:
+        running = (
+            SyncJob.objects.filter(retry_root=root, kind=JobKind.RETRY, status__in=ACTIVE_STATUSES)
+            .order_by("pk")
+            .first()
+        )
+        if running is not None:
+            raise RetryRunning(running)
     if not items:
+        if unresolvable:
+            raise JobStateError(
+                f"Nothing can be retried safely: {unresolvable} record(s) may exist at the "
+                "provider and have no email or external id to look them up by; check them at "
+                "the provider."
+            )
         raise JobStateError(
             "Nothing to retry: every failed item of this job has succeeded in a later retry."
             if candidates

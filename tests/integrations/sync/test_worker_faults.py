@@ -157,12 +157,15 @@ def test_retry_pressed_by_two_admins_at_once_starts_one_job_and_each_record_exis
     clients[1].force_login(second_admin)
     barrier = threading.Barrier(2)
     pages: list[str] = []
+    errors: list[BaseException] = []
 
     def press(client: Client) -> None:
         try:
             barrier.wait()
             response = client.post(f"/jobs/{job.pk}/retry/", follow=True)
             pages.append(response.content.decode())
+        except BaseException as exc:  # shown by the assertion below, not lost in the thread
+            errors.append(exc)
         finally:
             db_connection.close()
 
@@ -170,12 +173,14 @@ def test_retry_pressed_by_two_admins_at_once_starts_one_job_and_each_record_exis
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(30)
+        thread.join(60)
+    assert not errors, errors
     retries = list(SyncJob.objects.filter(retry_of=job))
     assert len(retries) == 1
     retry = retries[0]
-    assert sum(f"Retrying 20 failed or unsent items of job {job.pk}" in p for p in pages) == 1
-    assert sum(f"Job {retry.pk} (started by " in p for p in pages) == 1
+    said = [p.split('<ul class="messages"', 1)[-1].split("</ul>")[0] for p in pages]
+    assert sum(f"Retrying 20 failed or unsent items of job {job.pk}" in p for p in said) == 1, said
+    assert sum(f"Job {retry.pk} (started by " in p for p in said) == 1, said
 
     worker = workers(concurrency=2)
     assert wait_until(finished(retry), timeout=120, worker=worker), worker.output()[-3000:]
@@ -226,3 +231,22 @@ def test_a_killed_worker_s_push_finishes_when_a_new_worker_starts_without_a_sche
     creates = sandbox.counters()["creates"]["redflag"]
     assert provider_figures(job, records, creates) == (0, 0, 0)
     assert "Waiting for a worker" not in admin_client.get(f"/jobs/{job.pk}/").content.decode()
+
+
+@pytest.mark.timeout(240)
+def test_a_push_started_without_a_worker_count_spreads_over_the_slots_by_itself(
+    sandbox, workers, settings
+):
+    """As from the UI or an import: no ``workers`` argument, yet two processes share it."""
+    settings.SYNC_SLOTS_PER_JOB = 2
+    sandbox.configure(faults={"latency_ms": 20})
+    first, _second = workers(concurrency=1), workers(concurrency=1)
+    conn = redflag_connection(sandbox)
+    records = redflag_records(200)
+    job = job_create_push(connection=conn, records=records)
+    assert wait_until(finished(job), timeout=180, worker=first), first.output()[-3000:]
+    assert job.status == JobStatus.SUCCEEDED
+    processes = {c.rsplit(":", 1)[0] for c in job.items.values_list("claimed_by", flat=True)}
+    assert len(processes) == 2, processes
+    creates = sandbox.counters()["creates"]["redflag"]
+    assert provider_figures(job, records, creates) == (0, 0, 0)
