@@ -239,10 +239,13 @@ def test_a_push_started_without_a_worker_count_spreads_over_the_slots_by_itself(
 ):
     """As from the UI or an import: no ``workers`` argument, yet two processes share it."""
     settings.SYNC_SLOTS_PER_JOB = 2
-    sandbox.configure(faults={"latency_ms": 20})
-    first, _second = workers(concurrency=1), workers(concurrency=1)
+    settings.SYNC_CONCURRENCY = 4
+    sandbox.configure(faults={"latency_ms": 30})
+    slow = {"SYNC_CONCURRENCY": "4"}  # a few seconds of work: both workers get to it
+    first = workers(concurrency=1, env=slow)
+    _second = workers(concurrency=1, env=slow)
     conn = redflag_connection(sandbox)
-    records = redflag_records(200)
+    records = redflag_records(300)
     job = job_create_push(connection=conn, records=records)
     assert wait_until(finished(job), timeout=180, worker=first), first.output()[-3000:]
     assert job.status == JobStatus.SUCCEEDED
