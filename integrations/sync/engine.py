@@ -74,6 +74,7 @@ from integrations.models import (
     SyncItem,
     SyncJob,
 )
+from integrations.sync.itemwrite import items_set_remote_ids
 from integrations.sync.mirror import mirror_mark_gone, mirror_upsert
 
 logger = logging.getLogger(__name__)
@@ -659,9 +660,9 @@ def _write_items(changed: list[SyncItem], new_remote_ids: list[SyncItem]) -> Non
 
     The items of a batch mostly share their recorded values (succeeded, created, no error),
     so one ``UPDATE … WHERE id IN (…)`` per distinct set of shared values, then one bulk
-    update of the values that differ item by item (remote ids, next attempts) for the items
-    that have them. ``bulk_update`` of every field at once compiled a CASE per field and row:
-    250 ms a batch of 80, the engine's bound.
+    update of the values that differ item by item (remote ids: ``itemwrite``; next attempts)
+    for the items that have them. ``bulk_update`` of every field at once compiled a CASE per
+    field and row: 250 ms a batch of 80, the engine's bound.
     """
     groups: dict[tuple[Any, ...], list[int]] = {}
     for item in changed:
@@ -669,8 +670,7 @@ def _write_items(changed: list[SyncItem], new_remote_ids: list[SyncItem]) -> Non
         groups.setdefault(key, []).append(item.pk)
     for key, pks in groups.items():
         SyncItem.objects.filter(pk__in=pks).update(**dict(zip(SHARED_FIELDS, key, strict=True)))
-    if new_remote_ids:
-        SyncItem.objects.bulk_update(new_remote_ids, ["remote_id"])
+    items_set_remote_ids(new_remote_ids)
     waiting = [item for item in changed if item.next_attempt_at is not None]
     cleared = [item.pk for item in changed if item.next_attempt_at is None]
     if waiting:
