@@ -869,8 +869,10 @@ def _execute_push(job: SyncJob, worker: str) -> None:
                     ):
                         ctx.stop.set()
                     SyncJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now())
-                room = concurrency * 2 - len(in_flight)
-                if not ctx.stop.is_set() and (room >= concurrency or not in_flight):
+                # Up to four rounds of calls claimed ahead, two at a time: a claim costs about
+                # the same for 16 items as for 32.
+                room = concurrency * 4 - len(in_flight)
+                if not ctx.stop.is_set() and (room >= concurrency * 2 or not in_flight):
                     for item in _claim(job, worker, room):
                         in_flight[pool.submit(_call, ctx, item)] = item
                 if not in_flight:
