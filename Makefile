@@ -31,7 +31,7 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 demo: install
-	DEMO=true $(PY) manage.py demo
+	DEMO=true $(PY) manage.py demo $(if $(WORKERS),--workers $(WORKERS))
 
 test: install
 	$(VENV)/bin/ruff check .

@@ -17,6 +17,13 @@ temporary ``VAR_DIR``; PostgreSQL or Redis instead if ``DATABASE_URL`` or
    ``--records`` is extrapolated from that rate. Prints the engine's speed-up over it.
 3. RedFlag engine (no provider limit): ``--records`` creates with the same concurrency;
    achieved rate against the bound ``concurrency / latency`` (16 / 50 ms = 320/s).
+4. Real Celery workers (only with PostgreSQL and Redis: ``DATABASE_URL`` and
+   ``CELERY_BROKER_URL``), ``--worker-latency-ms`` (20 ms) on every provider: one RedFlag job
+   of ``--worker-records`` creates spread over 1 and then 3 worker processes (items/s from the
+   job's start to its end; target >= 1,000/s with 3: the engine, not the provider, is the
+   bound), and one Snappy job over 3 workers (creates/s against the 100/s limit, target
+   >= 0.9, with the 429s the sandbox sent). Each worker process runs one execution of the
+   job with ``--concurrency`` calls at a time.
 
 Duplicates are counted from the sandbox's own create counters (every identifier must have
 been created exactly once), and every job must end "succeeded" with all its items created.
@@ -33,6 +40,8 @@ import argparse
 import json
 import logging
 import os
+import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -212,8 +221,104 @@ def purge_bench_queue() -> None:
 
     from dashboard.celery import app
 
+    routes = getattr(settings, "CELERY_TASK_ROUTES", {})
+    names = {settings.CELERY_TASK_DEFAULT_QUEUE, *(r["queue"] for r in routes.values())}
     with app.connection_for_write() as connection:
-        Queue(settings.CELERY_TASK_DEFAULT_QUEUE, channel=connection.default_channel).purge()
+        for name in names:
+            Queue(name, channel=connection.default_channel).purge()
+
+
+def all_queues() -> str:
+    from django.conf import settings
+
+    routes = getattr(settings, "CELERY_TASK_ROUTES", {})
+    names = {settings.CELERY_TASK_DEFAULT_QUEUE, *(r["queue"] for r in routes.values())}
+    return ",".join(sorted(names))
+
+
+def start_workers(n: int) -> list[subprocess.Popen[bytes]]:
+    """Start ``n`` Celery worker processes on this run's queues; wait until each answers."""
+    from dashboard.celery import app
+
+    env = {**os.environ, "SYNC_SLOTS_PER_JOB": str(n)}
+    argv = [sys.executable, "-m", "celery", "-A", "dashboard", "worker", "--pool", "threads",
+            "--concurrency", "1", "--queues", all_queues(), "--without-gossip",
+            "--without-mingle", "--loglevel", "WARNING"]  # fmt: skip
+    processes = [
+        subprocess.Popen(
+            [*argv, "--hostname", f"bench-{os.getpid()}-{i}@%h"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        for i in range(n)
+    ]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        replies = app.control.ping(timeout=1.0) or []
+        mine = [r for r in replies if any(k.startswith(f"bench-{os.getpid()}-") for k in r)]
+        if len(mine) >= n:
+            return processes
+    stop_workers(processes)
+    raise SystemExit(f"{n} Celery workers did not answer within 60 seconds.")
+
+
+def stop_workers(processes: list[subprocess.Popen[bytes]]) -> None:
+    for process in processes:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def run_worker_push(sandbox, connection, records: list[dict], provider: str, workers: int) -> dict:
+    """One push job spread over ``workers`` real worker processes; items/s start to end."""
+    from integrations.models import JobSource, JobStatus, SyncJob
+    from integrations.sync.services import job_create_push
+
+    processes = start_workers(workers)
+    try:
+        sandbox.reset()
+        time.sleep(1.1)  # let the provider's one-second window drain
+        job = job_create_push(
+            connection=connection,
+            records=records,
+            source=JobSource.COMMAND,
+            source_label="bench/sync_throughput.py (workers)",
+            workers=workers,
+        )
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            job.refresh_from_db()
+            if job.is_finished:
+                break
+            time.sleep(0.2)
+        else:
+            raise SystemExit(f"The {provider} job over {workers} workers did not finish.")
+    finally:
+        stop_workers(processes)
+    job = SyncJob.objects.get(pk=job.pk)
+    if job.status != JobStatus.SUCCEEDED or job.n_created != len(records):
+        raise SystemExit(
+            f"The {provider} job over {workers} workers did not create every record: "
+            f"{job.status}, {job.n_created}/{len(records)}."
+        )
+    assert job.started_at is not None and job.finished_at is not None
+    elapsed = (job.finished_at - job.started_at).total_seconds()
+    claimed_by = {c.rsplit(":", 1)[0] for c in job.items.values_list("claimed_by", flat=True)}
+    return {
+        "job": job.pk,
+        "elapsed": elapsed,
+        "rate": len(records) / elapsed,
+        "processes": len(claimed_by),
+        **sandbox_tally(sandbox, provider, records),
+    }
 
 
 def main() -> None:
@@ -222,6 +327,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--latency-ms", type=float, default=50.0)
     parser.add_argument("--naive-sample", type=int, default=200)
+    parser.add_argument("--worker-records", type=int, default=3000)
+    parser.add_argument("--worker-latency-ms", type=float, default=20.0)
+    parser.add_argument("--skip-engine", action="store_true", help="Only the worker runs.")
     args = parser.parse_args()
     machine = _machine.describe()
     print(_machine.line(machine))
@@ -246,18 +354,40 @@ def main() -> None:
             f"{args.concurrency}, {args.latency_ms:g} ms added latency; database {database}, "
             f"broker {broker} (jobs run in this process)"
         )
+        workers_possible = database == "postgresql" and broker == "redis"
+        with_workers: dict[str, dict] = {}
         try:
-            snappy_result = run_engine_push(
-                sandbox, snappy, snappy_records(args.records, tag, account), "snappy"
-            )
-            naive = run_naive(
-                sandbox,
-                snappy,
-                snappy_records(args.naive_sample, tag, account, start=args.records),
-            )
-            redflag_result = run_engine_push(
-                sandbox, redflag, redflag_records(args.records, tag), "redflag"
-            )
+            if not args.skip_engine:
+                snappy_result = run_engine_push(
+                    sandbox, snappy, snappy_records(args.records, tag, account), "snappy"
+                )
+                naive = run_naive(
+                    sandbox,
+                    snappy,
+                    snappy_records(args.naive_sample, tag, account, start=args.records),
+                )
+                redflag_result = run_engine_push(
+                    sandbox, redflag, redflag_records(args.records, tag), "redflag"
+                )
+            if workers_possible:
+                sandbox.configure(faults={"latency_ms": args.worker_latency_ms})
+                for n in (1, 3):
+                    with_workers[f"redflag_{n}"] = run_worker_push(
+                        sandbox,
+                        redflag,
+                        redflag_records(args.worker_records, f"w{n}{tag}"),
+                        "redflag",
+                        n,
+                    )
+                with_workers["snappy_3"] = run_worker_push(
+                    sandbox,
+                    snappy,
+                    snappy_records(args.worker_records // 2, f"w3{tag}", account),
+                    "snappy",
+                    3,
+                )
+            else:
+                print("  Worker runs skipped: they need PostgreSQL and Redis.")
         finally:
             sandbox.stop()
             if os.environ.get("DATABASE_URL"):
@@ -265,6 +395,12 @@ def main() -> None:
             purge_bench_queue()
             db.close()
 
+    workers_summary = print_worker_runs(with_workers, args)
+    if args.skip_engine:
+        print(
+            json.dumps({"metric": "redflag_rate_3_workers", "machine": machine, **workers_summary})
+        )
+        return
     snappy_ratio = snappy_result["rate"] / SNAPPY_LIMIT
     naive_total = args.records / naive["rate"]
     speedup = snappy_result["rate"] / naive["rate"]
@@ -351,9 +487,55 @@ def main() -> None:
                 "concurrency": args.concurrency,
                 "latency_ms": args.latency_ms,
                 "database": database,
+                **workers_summary,
             }
         )
     )
+
+
+WORKERS_TARGET = 1000.0  # items/s of one RedFlag job over 3 workers (issue 16)
+
+
+def print_worker_runs(runs: dict[str, dict], args: argparse.Namespace) -> dict:
+    """Print the real-worker runs; return their figures for the JSON line."""
+    if not runs:
+        return {}
+    print(
+        f"  Real Celery workers, {args.worker_latency_ms:g} ms latency, one job each, "
+        f"concurrency {args.concurrency} per worker:"
+    )
+    for name, r in runs.items():
+        provider, n = name.split("_")
+        anchor = (
+            f"{r['rate'] / SNAPPY_LIMIT:.3f} of the {SNAPPY_LIMIT:g}/s limit"
+            if provider == "snappy"
+            else f"{r['rate'] / WORKERS_TARGET:.3f} of {WORKERS_TARGET:g}/s"
+        )
+        print(
+            f"    {provider:<8} {n} worker{'s' if n != '1' else ' '}: {r['rate']:7.1f} items/s "
+            f"({anchor}); {r['elapsed']:.1f} s; {r['requests']} requests, {r['http_429']} 429s; "
+            f"sent by {r['processes']} process(es); duplicates {r['duplicates']}, "
+            f"missing {r['missing']}"
+        )
+    summary: dict = {}
+    for name, r in runs.items():
+        summary[f"{name}_workers_rate"] = round(r["rate"], 1)
+        summary[f"{name}_workers_http_429"] = r["http_429"]
+    if "redflag_3" in runs:
+        summary |= (
+            {
+                "value": round(runs["redflag_3"]["rate"], 1),
+                "unit": "items/s",
+                "anchor": WORKERS_TARGET,
+                "ratio": round(runs["redflag_3"]["rate"] / WORKERS_TARGET, 4),
+                "target": 1.0,
+            }
+            if args.skip_engine
+            else {}
+        )
+    if "snappy_3" in runs:
+        summary["snappy_3_workers_ratio"] = round(runs["snappy_3"]["rate"] / SNAPPY_LIMIT, 4)
+    return summary
 
 
 if __name__ == "__main__":

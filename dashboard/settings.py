@@ -20,6 +20,7 @@ from celery.schedules import crontab
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / Path(os.environ.get("VAR_DIR", "var"))
@@ -377,6 +378,24 @@ CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 3 * 3600 + 600)
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "dashboard")
+# One queue per kind of work, named after the default queue, so a 100,000-row push never
+# delays a preview: "<queue>.syncs", "<queue>.previews", "<queue>.housekeeping". A worker
+# consumes every queue below unless told otherwise (``celery -A dashboard worker -Q
+# dashboard.previews`` for a worker that only builds previews).
+CELERY_TASK_ROUTES = {
+    "sync.run_job": {"queue": f"{CELERY_TASK_DEFAULT_QUEUE}.syncs"},
+    "imports.watchdog": {"queue": f"{CELERY_TASK_DEFAULT_QUEUE}.housekeeping"},
+    "imports.*": {"queue": f"{CELERY_TASK_DEFAULT_QUEUE}.previews"},
+    "sync.watchdog": {"queue": f"{CELERY_TASK_DEFAULT_QUEUE}.housekeeping"},
+    "sync.schedule_pulls": {"queue": f"{CELERY_TASK_DEFAULT_QUEUE}.housekeeping"},
+    "core.*": {"queue": f"{CELERY_TASK_DEFAULT_QUEUE}.housekeeping"},
+}
+CELERY_TASK_QUEUES = [
+    Queue(name)
+    for name in sorted(
+        {CELERY_TASK_DEFAULT_QUEUE, *(route["queue"] for route in CELERY_TASK_ROUTES.values())}
+    )
+]
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # What a task prints (the console mail backend in development and the demo) is logged at INFO,
 # not as a WARNING from "celery.redirected".
@@ -425,7 +444,19 @@ SYNC_CLAIM_TIMEOUT = env_int("SYNC_CLAIM_TIMEOUT", 300)
 SYNC_STALE_AFTER = env_int("SYNC_STALE_AFTER", 120)
 SYNC_QUEUED_LOST_AFTER = env_int("SYNC_QUEUED_LOST_AFTER", 600)
 SYNC_MAX_DELIVERIES = env_int("SYNC_MAX_DELIVERIES", 5)
+# Transient failures (5xx, timeouts, drops, malformed replies, 429) are tried again in the run
+# with exponential backoff and full jitter (base and cap in seconds), up to this many attempts
+# per item (a connection's options["sync_max_attempts"] overrides it). Unknown outcomes are
+# checked again with the same backoff until known, whatever the count.
 SYNC_ITEM_MAX_ATTEMPTS = env_int("SYNC_ITEM_MAX_ATTEMPTS", 8)
+SYNC_RETRY_BACKOFF_BASE = float(os.environ.get("SYNC_RETRY_BACKOFF_BASE") or 1.0)
+SYNC_RETRY_BACKOFF_CAP = float(os.environ.get("SYNC_RETRY_BACKOFF_CAP") or 60.0)
+# Outcomes are committed in batches of up to this many items, or this often (seconds).
+SYNC_RECORD_BATCH = env_int("SYNC_RECORD_BATCH", 200)
+SYNC_RECORD_SECONDS = float(os.environ.get("SYNC_RECORD_SECONDS") or 0.25)
+# Worker slots one push, retry or resume is spread over (each runs SYNC_CONCURRENCY calls),
+# capped by its item count: as many as the provider account's rate limit can use.
+SYNC_SLOTS_PER_JOB = env_int("SYNC_SLOTS_PER_JOB", 3)
 SYNC_PULL_BATCH = env_int("SYNC_PULL_BATCH", 500)
 # Extra keyword arguments for the provider clients of sync jobs, as JSON (timeouts, backoff):
 # e.g. {"read_timeout": 10, "max_attempts": 5}.

@@ -57,6 +57,10 @@ class ItemStatus(models.TextChoices):
     SUCCEEDED = "succeeded", "Succeeded"
     FAILED = "failed", "Failed"
     SKIPPED = "skipped", "Not sent"
+    # A create that may have reached the provider and could not be checked yet: looked up
+    # again (``next_attempt_at``) until found (succeeded) or not found (sent again). Never
+    # reported failed, since the provider may hold the record.
+    UNKNOWN = "unknown", "Unknown: being checked"
 
 
 class Outcome(models.TextChoices):
@@ -90,6 +94,11 @@ class SyncJob(models.Model):
     retry_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries"
     )
+    # The first job of a family of retries (a retry of a retry points at the same one): the
+    # database lets one retry of a family be active at a time (``one_active_retry``).
+    retry_root = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -109,6 +118,8 @@ class SyncJob(models.Model):
     n_updated = models.PositiveIntegerField(default=0)
     n_deleted = models.PositiveIntegerField(default=0)
     n_unchanged = models.PositiveIntegerField(default=0)
+    # Creates whose outcome is not known yet (or could not be checked): never counted failed.
+    n_unknown = models.PositiveIntegerField(default=0, db_default=0)
     # Pull jobs: recipients no longer at the provider.
     n_gone = models.PositiveIntegerField(default=0)
 
@@ -127,6 +138,15 @@ class SyncJob(models.Model):
             models.Index(fields=["connection", "-created_at"]),
             models.Index(fields=["status", "heartbeat_at"]),
         ]
+        constraints = [
+            # Two admins pressing "Retry failed" at once start one job: the second insert
+            # waits for the first to commit, then fails on this index.
+            models.UniqueConstraint(
+                fields=["retry_root"],
+                condition=models.Q(kind="retry", status__in=["queued", "running", "paused"]),
+                name="one_active_retry",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"Job {self.pk} ({self.get_kind_display()}, {self.connection_name})"
@@ -137,7 +157,9 @@ class SyncJob(models.Model):
 
     @property
     def n_done(self) -> int:
-        return self.n_succeeded + self.n_failed + self.n_skipped
+        done = self.n_succeeded + self.n_failed + self.n_skipped
+        # While the job runs, an unknown outcome is still being checked: not done yet.
+        return done + self.n_unknown if self.is_finished else done
 
     @property
     def n_pending(self) -> int:
@@ -172,6 +194,9 @@ class SyncItem(models.Model):
     # Set when the item was in flight on a worker that died: the provider may have applied it,
     # so the engine looks the record up before sending a create again.
     needs_check = models.BooleanField(default=False)
+    # When a pending or unknown item may be claimed again (backoff after a transient failure
+    # or a failed check); None: now (pending) or never again in this job (unknown).
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
     http_status = models.PositiveSmallIntegerField(null=True, blank=True)
     error_code = models.CharField(max_length=60, blank=True)
     error_message = models.CharField(max_length=1000, blank=True)
@@ -179,6 +204,8 @@ class SyncItem(models.Model):
     claimed_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # In a retry job: the item of the family's first job that this one sends again (every
+    # retry of a retry points at that same first item, so its latest attempt is one lookup).
     retry_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -188,6 +215,12 @@ class SyncItem(models.Model):
         constraints = [models.UniqueConstraint(fields=["job", "seq"], name="item_seq_unique")]
         indexes = [
             models.Index(fields=["job", "status", "seq"]),
+            # Items waiting for a next attempt or check: few, found without reading the rest.
+            models.Index(
+                fields=["job", "next_attempt_at"],
+                condition=models.Q(next_attempt_at__isnull=False),
+                name="item_next_attempt",
+            ),
             models.Index(fields=["identifier"]),
             # A recipient's page lists the items that touched them by email or remote id.
             models.Index(fields=["remote_id"], name="item_remote_id"),

@@ -8,9 +8,12 @@ worker died.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from celery import shared_task
 from celery.contrib.django.task import DjangoTask
+from celery.signals import worker_ready
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -32,12 +35,31 @@ def run_sync_job(job_id: int) -> None:
 def sync_watchdog() -> list[int]:
     """Re-queue jobs whose worker stopped reporting (crashed, killed, lost its broker)."""
     from integrations.sync.engine import jobs_needing_a_worker
+    from integrations.sync.services import job_slots
 
     job_ids = jobs_needing_a_worker()
-    for job_id in job_ids:
-        logger.warning("Job %s has no live worker; queueing it again", job_id)
-        run_sync_job.delay(job_id)
+    for job in SyncJob.objects.filter(pk__in=job_ids):
+        logger.warning("Job %s has no live worker; queueing it again", job.pk)
+        # The first execution takes the job over; the others join it (spread as it was).
+        for _ in range(job_slots(items=job.n_pending) if job.kind != JobKind.PULL else 1):
+            run_sync_job.delay(job.pk)
     return job_ids
+
+
+@worker_ready.connect
+def recover_jobs_on_worker_start(sender: Any = None, **kwargs: Any) -> None:
+    """Run the watchdog when a worker starts, so a dead worker's job needs no scheduler.
+
+    Once now (jobs already stale), and once more just after ``SYNC_STALE_AFTER`` (a job
+    whose worker died moments ago still has a fresh heartbeat now). One deferred check, not
+    a chain: while the scheduler runs, it keeps watching.
+    """
+    try:
+        sync_watchdog.delay()
+        stale_after = int(getattr(settings, "SYNC_STALE_AFTER", 120))
+        sync_watchdog.apply_async(countdown=stale_after + 2)
+    except Exception:  # a broker hiccup at start must not stop the worker
+        logger.exception("Could not queue the start-up watchdog")
 
 
 @shared_task(name="sync.schedule_pulls", ignore_result=True)

@@ -27,10 +27,32 @@ def pytest_configure(config: pytest.Config) -> None:
     helpers in parallel) would otherwise take each other's tasks."""
     from dashboard.celery import app
 
+    old = settings.CELERY_TASK_DEFAULT_QUEUE
     queue = f"{os.environ.get('CELERY_QUEUE', 'dashboard-test')}-{os.getpid()}"
     os.environ["CELERY_QUEUE"] = queue  # the workers started below inherit it
     settings.CELERY_TASK_DEFAULT_QUEUE = queue
     app.conf.task_default_queue = queue
+    # The queues per kind of work are named after the default queue (settings).
+    routes = {
+        name: {**route, "queue": queue + route["queue"].removeprefix(old)}
+        for name, route in getattr(settings, "CELERY_TASK_ROUTES", {}).items()
+    }
+    settings.CELERY_TASK_ROUTES = routes
+    app.conf.task_routes = routes
+    app.amqp.flush_routes()
+    from kombu import Queue
+
+    queues = [Queue(name) for name in worker_queues().split(",")]
+    settings.CELERY_TASK_QUEUES = queues
+    app.conf.task_queues = queues
+
+
+def worker_queues() -> str:
+    """Every queue of this run: the default one and one per kind of work (syncs, previews,
+    housekeeping), as ``celery worker --queues`` takes them."""
+    routes = getattr(settings, "CELERY_TASK_ROUTES", {})
+    names = {settings.CELERY_TASK_DEFAULT_QUEUE, *(r["queue"] for r in routes.values())}
+    return ",".join(sorted(names))
 
 
 def _database_url() -> str:
@@ -101,7 +123,7 @@ def start_worker(
             "--concurrency",
             str(concurrency),
             "--queues",
-            settings.CELERY_TASK_DEFAULT_QUEUE,
+            worker_queues(),
             "--hostname",
             hostname,
             "--without-gossip",

@@ -35,6 +35,7 @@ ITEM_TABS = [
     ("", "All"),
     (ItemStatus.FAILED, "Failed"),
     (ItemStatus.SKIPPED, "Not sent"),
+    (ItemStatus.UNKNOWN, "Unknown"),
     (ItemStatus.SUCCEEDED, "Succeeded"),
     (ItemStatus.IN_FLIGHT, "In flight"),
     (ItemStatus.PENDING, "Pending"),
@@ -114,12 +115,16 @@ def job_item_counts(*, job: SyncJob) -> dict[str, int]:
     (there are at most a few batches of them).
     """
     in_flight = 0 if job.is_finished else job.items.filter(status=ItemStatus.IN_FLIGHT).count()
+    # Unknown outcomes (creates being checked) are counted apart from failed ones.
+    unknown = job.n_unknown
+    done = job.n_succeeded + job.n_failed + job.n_skipped + unknown
     return {
         ItemStatus.SUCCEEDED: job.n_succeeded,
         ItemStatus.FAILED: job.n_failed,
         ItemStatus.SKIPPED: job.n_skipped,
+        ItemStatus.UNKNOWN: unknown,
         ItemStatus.IN_FLIGHT: in_flight,
-        ItemStatus.PENDING: max(job.total - job.n_done - in_flight, 0),
+        ItemStatus.PENDING: max(job.total - done - in_flight, 0),
     }
 
 

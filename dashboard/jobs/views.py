@@ -16,7 +16,7 @@ from dashboard.accounts.permissions import has_capability, require_capability
 from dashboard.accounts.roles import Capability
 from dashboard.connections.models import Connection
 from dashboard.core.http import HtmxHttpRequest
-from dashboard.jobs import selectors, services
+from dashboard.jobs import selectors, services, waiting
 from dashboard.jobs.exports import errors_csv_lines
 from dashboard.jobs.forms import AcknowledgeForm, JobFilterForm
 from integrations.catalogue import Provider
@@ -79,6 +79,9 @@ def _detail_context(
     # A record's remote id links to the person's page for those who may look people up (a
     # deleted connection has no people to open).
     connection = job.connection
+    resolved = waiting.items_resolved_by_retry(items=page.items)
+    for item in page.items:
+        item.resolved_by = resolved.get(item.pk)  # type: ignore[attr-defined]
     if (
         connection is not None
         and connection.provider_enum is not Provider.PARCELVOY
@@ -91,10 +94,14 @@ def _detail_context(
     query = request.GET.copy()
     for cursor in ("page", "after", "before"):
         query.pop(cursor, None)
+    retried_as = selectors.job_retried_as(job=job)
     return {
         "job": job,
         "progress": selectors.job_progress(job=job),
-        "retried_as": selectors.job_retried_as(job=job),
+        "retried_as": retried_as,
+        "resolved_by_retries": waiting.job_resolved_by_retries(job=job) if retried_as else 0,
+        "waiting_hint": waiting.job_waiting_hint(job=job),
+        "items_waiting": waiting.job_items_waiting(job=job),
         "source_import": selectors.job_source_import(job=job),
         "tabs": selectors.job_item_tabs(counts=counts, current=item_status),
         "item_status": item_status,
@@ -107,7 +114,9 @@ def _detail_context(
         # Pruned records cannot be sent again nor listed (their counts stay).
         "retryable": 0
         if pruned
-        else counts.get(ItemStatus.FAILED, 0) + counts.get(ItemStatus.SKIPPED, 0),
+        else counts.get(ItemStatus.FAILED, 0)
+        + counts.get(ItemStatus.SKIPPED, 0)
+        + counts.get(ItemStatus.UNKNOWN, 0),
         "pruned": pruned,
         "retention_days": settings.RETENTION_DAYS,
         "ack_form": ack_form or AcknowledgeForm(),
@@ -150,7 +159,12 @@ def _recipient_url(connection_id: int, remote_id: str) -> str:
 def job_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     job = _job_or_404(pk)
     if request.htmx and request.htmx.target == "progress":
-        context = {"job": job, "progress": selectors.job_progress(job=job)}
+        context = {
+            "job": job,
+            "progress": selectors.job_progress(job=job),
+            "waiting_hint": waiting.job_waiting_hint(job=job),
+            "items_waiting": waiting.job_items_waiting(job=job),
+        }
         if not job.is_finished:
             return render(request, "jobs/detail.html#progress", context)
         # 286 stops htmx polling; the event makes app.js reload the page once, so the

@@ -1,8 +1,9 @@
 """``make demo``: everything on embedded defaults, in the foreground, until Ctrl-C.
 
-Starts the provider sandbox, one Celery worker (with the beat schedule embedded) and the web
-server as child processes, seeds one user per role and one connection per provider pointing at
-the sandbox, and prints the URL and the logins. Ctrl-C (or SIGTERM) stops every child.
+Starts the provider sandbox, one Celery worker (with the beat schedule embedded; ``--workers
+N`` or ``make demo WORKERS=N`` starts N, the first with the schedule) and the web server as
+child processes, seeds one user per role and one connection per provider pointing at the
+sandbox, and prints the URL and the logins. Ctrl-C (or SIGTERM) stops every child.
 """
 
 from __future__ import annotations
@@ -42,6 +43,12 @@ class Command(BaseCommand):
         parser.add_argument("--sandbox-port", type=int, default=8765)
         parser.add_argument("--seed", type=int, default=500, help="Sandbox recipients per provider")
         parser.add_argument(
+            "--workers",
+            type=int,
+            default=int(os.environ.get("WORKERS") or 1),
+            help="Celery workers to start (each consumes syncs, previews and housekeeping).",
+        )
+        parser.add_argument(
             "--no-serve", action="store_true", help="Prepare data and exit (used by tests)."
         )
 
@@ -52,8 +59,12 @@ class Command(BaseCommand):
         sandbox_port: int,
         seed: int,
         no_serve: bool,
+        workers: int = 1,
         **options: Any,
     ) -> None:
+        if workers < 1:
+            raise CommandError("--workers must be at least 1.")
+        self.workers = workers
         self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
         # Put back on the way out: the command also runs inside other processes (tests), whose
         # later children would inherit an ignored SIGINT from ``_stop_children``.
@@ -78,7 +89,8 @@ class Command(BaseCommand):
             if no_serve:
                 self._print_banner(port, logins, sandbox_port)
                 return
-            self._start_worker(var)
+            for number in range(1, self.workers + 1):
+                self._start_worker(var, number)
             self._start_web(port)
             self._wait_for_worker()
             from dashboard.core.demo_data import demo_jobs_start
@@ -178,9 +190,18 @@ class Command(BaseCommand):
             time.sleep(0.2)
         raise CommandError(f"The sandbox did not start on port {port} within 30 seconds.")
 
-    def _start_worker(self, var: Path) -> None:
+    def _start_worker(self, var: Path, number: int = 1) -> None:
+        """Start worker ``number``; the first also runs the schedule (one beat only).
+
+        Each consumes every queue: the default one and one per kind of work. Four processes,
+        so a job spread over three slots still leaves one for a preview.
+        """
+        routes = getattr(settings, "CELERY_TASK_ROUTES", {})
+        queues = {settings.CELERY_TASK_DEFAULT_QUEUE, *(r["queue"] for r in routes.values())}
+        beat = ["--beat", "--schedule", str(var / "celerybeat-schedule")] if number == 1 else []
+        name = "worker" if number == 1 else f"worker {number}"
         self._spawn(
-            "worker",
+            name,
             [
                 sys.executable,
                 "-m",
@@ -188,15 +209,15 @@ class Command(BaseCommand):
                 "-A",
                 "dashboard",
                 "worker",
-                "--beat",
-                "--schedule",
-                str(var / "celerybeat-schedule"),
+                *beat,
+                "--queues",
+                ",".join(sorted(queues)),
                 "--concurrency",
-                "2",
+                "4",
                 "--loglevel",
                 "WARNING",
                 "--hostname",
-                "demo-worker@%h",
+                f"demo-worker{'' if number == 1 else number}@%h",
             ],
         )
 
@@ -303,6 +324,7 @@ class Command(BaseCommand):
 
 # Seconds each child gets to stop gracefully before it is killed.
 STOP_TIMEOUT = {"web": 10, "worker": 15, "sandbox": 5}
+STOP_TIMEOUT.update({f"worker {n}": 15 for n in range(2, 17)})
 
 
 def _interrupt(signum: int, frame: object) -> None:
