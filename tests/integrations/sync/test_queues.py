@@ -15,7 +15,13 @@ def test_syncs_previews_and_housekeeping_go_to_their_own_queues():
     base = settings.CELERY_TASK_DEFAULT_QUEUE
     assert _queue_of("sync.run_job") == f"{base}.syncs"
     assert _queue_of("imports.build_preview") == f"{base}.previews"
-    for housekeeping in ("sync.watchdog", "sync.schedule_pulls", "core.heartbeat"):
+    for housekeeping in (
+        "sync.watchdog",
+        "sync.schedule_pulls",
+        "core.heartbeat",
+        "core.prune",
+        "imports.watchdog",
+    ):
         assert _queue_of(housekeeping) == f"{base}.housekeeping"
 
 
