@@ -26,6 +26,7 @@ from integrations.catalogue import Provider
 
 from .base import BaseClient, CredentialCheck, ListRead, Reply
 from .errors import (
+    AmbiguousMatch,
     Conflict,
     Forbidden,
     Invalid,
@@ -98,6 +99,14 @@ class RedFlagClient(BaseClient):
                     code="unauthorized",
                 )
             if reply.status == 403:
+                # The overview's 403 covers "authorization issues": a token refused there is
+                # Unauthorized (the credentials), anything else Forbidden (the action).
+                if any(word in message.lower() for word in _AUTH_WORDS):
+                    return Unauthorized(
+                        f"{self.label} rejected the API token ({message}).",
+                        status=403,
+                        code="unauthorized",
+                    )
                 return Forbidden(
                     f"{self.label} refused this action ({message or 'HTTP 403'}).", status=403
                 )
@@ -239,11 +248,56 @@ class RedFlagClient(BaseClient):
         raise MalformedReply(f"{self.label} kept sending pages; the list was cut short.")
 
     def get_recipient(self, email_or_id: str) -> Recipient:
-        """Fetch one recipient by email or ``_id`` (case-insensitive at RedFlag)."""
+        """Fetch the one recipient with this email or ``_id`` (case-insensitive at RedFlag).
+
+        RedFlag keys a recipient by its email (unique in the location, case-insensitively)
+        and by its ``_id``, and answers with one record or "Recipient Not Found": several
+        records can never match. Raises ``NotFound`` (code ``recipient_not_found``) when none
+        does, ``Invalid`` before any request for text that is neither an email nor an id.
+        RedFlag offers no lookup by any other identifier (``orgId``, phone): only the list.
+        """
         reply = self._request(
             "GET", self.recipient_url(email_or_id), validate=self._validate_record_reply
         )
         return from_redflag(reply.json()["data"])
+
+    def find_recipient(
+        self,
+        *,
+        email: str | None = None,
+        remote_id: str | None = None,
+        external_id: str | None = None,
+    ) -> Recipient | None:
+        """Find the one recipient these identifiers lead to; None if none does.
+
+        The same keyword-only call as ``SnappyClient.find_recipient``. RedFlag looks a
+        recipient up by email or by ``_id`` only (``get_recipient``), so ``external_id``
+        alone cannot be searched and raises ``Invalid``; beside an email or an id it is
+        ignored. When the email and the id lead to two different recipients,
+        ``AmbiguousMatch`` is raised: nothing is guessed.
+        """
+        wanted = [(ident or "").strip() for ident in (remote_id, email)]
+        wanted = [ident for ident in wanted if ident]
+        if not wanted:
+            raise Invalid(
+                "RedFlag looks recipients up by email or RedFlag id only; give one of them.",
+                provider=self.provider,
+            )
+        found: dict[str, Recipient] = {}
+        for ident in wanted:
+            try:
+                recipient = self.get_recipient(ident)
+            except NotFound:
+                continue
+            found.setdefault(recipient.remote_id, recipient)
+        if len(found) > 1:
+            raise AmbiguousMatch(
+                f"The email and the id name {len(found)} different RedFlag recipients; "
+                "none was chosen.",
+                provider=self.provider,
+                candidates=sorted(found),
+            )
+        return next(iter(found.values()), None)
 
     def create_recipient(self, payload: Mapping[str, Any]) -> Recipient:
         """Create a recipient; ``email``, ``firstName`` and ``lastName`` are required.

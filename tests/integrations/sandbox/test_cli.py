@@ -28,7 +28,8 @@ def test_flags_mirror_control_config() -> None:
         "--rate-truncated", "0.01", "--timeout-seconds", "5", "--only", "snappy, redflag",
         "--redflag-auth-failure", "200", "--redflag-list", "paged",
         "--parcelvoy-success", "204", "--snappy-delete", "204", "--snappy-source", "string",
-        "--snappy-rate-limit", "0",
+        "--snappy-rate-limit", "0", "--redflag-errors", "http", "--redflag-create", "201",
+        "--snappy-update", "put_only", "--snappy-nested", "replace", "--retry-after", "date",
     )  # fmt: skip
 
     config = config_from_options(options).to_dict()
@@ -40,8 +41,10 @@ def test_flags_mirror_control_config() -> None:
     assert config["faults"]["timeout_seconds"] == 5
     assert config["faults"]["only"] == ["snappy", "redflag"]
     assert config["variants"] == {
-        "redflag_auth_failure": "200", "redflag_list": "paged", "parcelvoy_success": "204",
-        "snappy_delete": "204", "snappy_source": "string", "snappy_rate_limit": 0,
+        "redflag_auth_failure": "200", "redflag_list": "paged", "redflag_errors": "http",
+        "redflag_create": "201", "parcelvoy_success": "204", "snappy_delete": "204",
+        "snappy_source": "string", "snappy_update": "put_only", "snappy_nested": "replace",
+        "retry_after": "date", "snappy_rate_limit": 0,
     }  # fmt: skip
 
 
