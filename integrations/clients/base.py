@@ -799,7 +799,7 @@ class BaseClient:
             except ValueTooLarge:
                 error = MalformedReply(
                     f"{self.label} sent a list with a record larger than "
-                    f"{self.max_record_bytes // 1024} KB; the list was not read.",
+                    f"{_megabytes(self.max_record_bytes)}; the list was not read.",
                     retryable=False,
                 )
             except JSONStreamError as exc:
@@ -1045,6 +1045,11 @@ class BaseClient:
                 provider=provider,
             )
         return value
+
+
+def _megabytes(size: int) -> str:
+    megabytes = size / (1024 * 1024)
+    return f"{megabytes:g} MB" if megabytes >= 1 else f"{size // 1024} KB"
 
 
 def _pick[V](value: V | None, default: V) -> V:

@@ -358,7 +358,7 @@ def test_one_record_over_the_cap_is_refused_and_not_read_again(make_redflag, htt
     )
     seen = []
 
-    with pytest.raises(MalformedReply, match="record larger than 1024 KB") as caught:
+    with pytest.raises(MalformedReply, match="record larger than 1 MB") as caught:
         seen.extend(client.iter_recipients())
 
     assert len(seen) == 1
