@@ -7,10 +7,12 @@ client is built, and nowhere earlier.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
+from django.db import connection as db_connection
 
 from integrations.catalogue import enabled_paths
 from integrations.clients import CampaignClient, RedFlagClient, SnappyClient, client_for
@@ -91,6 +93,13 @@ def _update_method_saver(connection: Any) -> Callable[[str], None]:
     def save(method: str) -> None:
         type(connection).objects.filter(pk=connection.pk).update(snappy_update_method=method)
         connection.snappy_update_method = method
+        # A push job's client runs in pool threads that otherwise never touch the database:
+        # the connection this opened there would outlive the job. Outside a transaction,
+        # closing it costs at most a reconnect for the thread's next query.
+        if threading.current_thread() is not threading.main_thread() and not (
+            db_connection.in_atomic_block
+        ):
+            db_connection.close()
 
     return save
 

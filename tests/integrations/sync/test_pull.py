@@ -6,6 +6,7 @@ update method remembered per connection in the database.
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
@@ -14,12 +15,17 @@ from integrations.connection import connection_recipient_client
 from integrations.models import JobStatus, MirroredRecipient, SyncJob
 from integrations.sync.engine import job_execute
 from integrations.sync.services import job_create_pull, job_create_push
+from tests.celery_fixtures import start_worker, wait_until
 from tests.integrations.clients.sandbox_helpers import snappy_client
 from tests.integrations.sync.conftest import redflag_connection, snappy_connection
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.sandbox]
 
 FAST_CLIENT = {"read_timeout": 5.0, "backoff_base": 0.02, "backoff_cap": 0.2, "total_timeout": 30}
+WORKER_ENV = {
+    "SYNC_CLIENT_OPTIONS": json.dumps(FAST_CLIENT),
+    "ALLOW_LOOPBACK_PROVIDER_URLS": "true",
+}
 
 
 @pytest.fixture(autouse=True)
@@ -35,16 +41,33 @@ def pull(connection) -> SyncJob:
     return job
 
 
+def finished(job):
+    def check() -> bool:
+        job.refresh_from_db()
+        return job.is_finished
+
+    return check
+
+
 def live(connection) -> int:
     return MirroredRecipient.objects.filter(connection=connection, gone_at__isnull=True).count()
 
 
-def test_a_redflag_mirror_of_100000_recipients_in_one_reply(sandbox, bulk_seed):
-    """Every recipient in one reply (the default list form), about 15 MB of compact JSON."""
+@pytest.mark.worker
+def test_a_redflag_mirror_of_100000_that_refuses_limit_fills_in_a_real_worker(
+    sandbox, bulk_seed, tmp_path
+):
+    """A real worker, RedFlag refusing ``limit``: every recipient in one plain reply."""
     bulk_seed(100_000, providers=("redflag",))
+    sandbox.configure(variants={"redflag_list": "strict"})
     conn = redflag_connection(sandbox)
+    worker = start_worker(tmp_path, env=WORKER_ENV)
+    try:
+        job = job_create_pull(connection=conn)
 
-    job = pull(conn)
+        assert wait_until(finished(job), timeout=180, worker=worker), worker.output()[-3000:]
+    finally:
+        worker.stop()
 
     assert job.status == JobStatus.SUCCEEDED, job.error_message
     assert job.total == job.n_succeeded == 100_000
@@ -52,6 +75,8 @@ def test_a_redflag_mirror_of_100000_recipients_in_one_reply(sandbox, bulk_seed):
     assert MirroredRecipient.objects.filter(
         connection=conn, email_lower="bulk99999@example.com"
     ).exists()
+    requests = sandbox.counters()["requests"]
+    assert requests["redflag GET /int/v1/recipient 200"] == 2  # refused paging, then plain
 
 
 def test_a_redflag_server_that_refuses_limit_is_pulled_whole(sandbox):
