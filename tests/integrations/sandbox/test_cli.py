@@ -75,3 +75,12 @@ def test_credentials_are_written_owner_only_even_over_an_open_file(tmp_path: Pat
 
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert json.loads(path.read_text()) == {"snappy": {"api_key": "x"}}
+
+
+def test_compact_seed_fills_redflag_and_snappy() -> None:
+    server = server_from_options(_options("--seed", "3", "--compact-seed", "1234"))
+
+    state = server.state()
+
+    assert state["redflag"]["recipients"] == state["snappy"]["recipients"] == 1234
+    assert len(state["snappy"]["accounts"]) == 5  # the accounts stay
