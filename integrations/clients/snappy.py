@@ -417,8 +417,10 @@ class SnappyClient(BaseClient):
         Nested objects (``employee``; ``owner`` if it ever becomes updatable) are sent
         whole: whether Snappy merges or replaces them is not published (CONTRACT-NOTES), so
         unless the payload already names every documented key of the object, the live record
-        is read first (GET) and its keys are sent unchanged beside the payload's. Changing
-        the department therefore keeps ``workingSince`` on a server that replaces the object.
+        is read first (GET) and its other documented keys are sent unchanged beside the
+        payload's. Changing the department therefore keeps ``workingSince`` on a server that
+        replaces the object. Keys the documents do not give the object are not sent back: a
+        strict server refuses them ("must NOT have additional properties").
         Only the payload's own fields are checked against the enabled fields: the live values
         carried along are not changes.
 
@@ -447,7 +449,7 @@ class SnappyClient(BaseClient):
         return self._parse_recipient(reply)
 
     def _with_whole_nested_objects(self, recipient_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        """Fill each nested object of ``body`` with the live record's other keys."""
+        """Fill each nested object of ``body`` with the live record's other documented keys."""
         partial = [
             key
             for key, documented in NESTED_OBJECTS.items()
