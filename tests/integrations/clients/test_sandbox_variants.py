@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tracemalloc
 import uuid
 
 import pytest
@@ -267,3 +268,22 @@ def test_a_list_cut_short_every_time_fails_after_what_it_read(sandbox, bulk_seed
     assert 0 < len(seen) < 2_000
     assert len(seen) == len(set(seen))
     assert caught.value.attempts == 6
+
+
+def test_a_list_reply_is_parsed_in_bounded_memory(sandbox, bulk_seed):
+    """The reply (over 10 MB) is never held: what the client allocates stays far smaller."""
+    bulk_seed(8_000, providers=("redflag",), compact=False)
+    client = redflag_client(sandbox, read_timeout=30)
+    records = client.iter_recipients()
+    next(records)  # connections and the first chunk: not part of what is measured
+
+    tracemalloc.start()
+    try:
+        count = 1 + sum(1 for _ in records)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert count == 8_000
+    assert outcomes(sandbox, "redflag")["200"] == 1  # one reply of every recipient
+    assert peak < 6 * 1024 * 1024  # the reply is about 12 MB; its whole text would be more
