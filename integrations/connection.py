@@ -7,9 +7,12 @@ client is built, and nowhere earlier.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
+from django.db import connection as db_connection
 
 from integrations.catalogue import enabled_paths
 from integrations.clients import CampaignClient, RedFlagClient, SnappyClient, client_for
@@ -47,7 +50,8 @@ def connection_client(connection: Any, **options: Any) -> ProviderClient:
     """A client for ``connection`` that obeys its field settings.
 
     Raises ``CredentialsMissing`` (or ``CredentialsUnreadable``) and ``BaseURLRefused``
-    before any request is made.
+    before any request is made. A Snappy client gets the update method stored for the
+    connection and stores the one it learns (``Connection.snappy_update_method``).
     """
     try:
         check_base_url(connection.base_url, allow_loopback=settings.ALLOW_LOOPBACK_PROVIDER_URLS)
@@ -77,6 +81,9 @@ def connection_client(connection: Any, **options: Any) -> ProviderClient:
     options.setdefault(
         "address_rules", AddressRules(allow_loopback=settings.ALLOW_LOOPBACK_PROVIDER_URLS)
     )
+    if connection.provider == "snappy":
+        options.setdefault("update_method", getattr(connection, "snappy_update_method", "") or None)
+        options.setdefault("on_update_method", _update_method_saver(connection))
     return client_for(
         connection.provider,
         base_url=connection.base_url,
@@ -85,6 +92,28 @@ def connection_client(connection: Any, **options: Any) -> ProviderClient:
         enabled_fields=connection_enabled_paths(connection),
         **options,
     )
+
+
+def _update_method_saver(connection: Any) -> Callable[[str], None]:
+    """Store the update method a Snappy client learned on the connection's row.
+
+    A plain ``update()`` of one column: no ``save()`` that could write back stale fields of a
+    connection an admin edits meanwhile, and the in-memory object follows so a client built
+    from it later in the same process starts with the answer too.
+    """
+
+    def save(method: str) -> None:
+        type(connection).objects.filter(pk=connection.pk).update(snappy_update_method=method)
+        connection.snappy_update_method = method
+        # A push job's client runs in pool threads that otherwise never touch the database:
+        # the connection this opened there would outlive the job. Outside a transaction,
+        # closing it costs at most a reconnect for the thread's next query.
+        if threading.current_thread() is not threading.main_thread() and not (
+            db_connection.in_atomic_block
+        ):
+            db_connection.close()
+
+    return save
 
 
 def connection_recipient_client(connection: Any, **options: Any) -> RecipientClient:

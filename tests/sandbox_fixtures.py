@@ -9,7 +9,7 @@ emails and never assume exact totals.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -37,3 +37,22 @@ def sandbox(sandbox_server: SandboxServer) -> SandboxServer:
     """The session's sandbox, reset so a test never inherits another test's faults."""
     sandbox_server.reset()
     return sandbox_server
+
+
+@pytest.fixture
+def bulk_seed(sandbox: SandboxServer) -> Iterator[Callable[..., None]]:
+    """Fill the sandbox's RedFlag and Snappy accounts with many recipients for one test.
+
+    ``bulk_seed(100_000)`` seeds compact recipients (``bulk{n}@example.com``) in about a
+    second; ``compact=False`` the documented shape. The session's data returns afterwards.
+    """
+
+    def seed(
+        count: int, *, providers: tuple[str, ...] = ("redflag", "snappy"), compact: bool = True
+    ) -> None:
+        sandbox.seed_recipients(count, providers, compact=compact)
+
+    try:
+        yield seed
+    finally:
+        sandbox.reset(data=True)

@@ -47,6 +47,12 @@ class Connection(models.Model):
     # Refresh the recipient mirror every N minutes (None: only on demand).
     pull_interval_minutes = models.PositiveIntegerField(null=True, blank=True)
     mirror_refreshed_at = models.DateTimeField(null=True, blank=True)
+    # Snappy does not publish its update method (CONTRACT-NOTES): the one its server
+    # accepted, learned by a client after a 405 and stored so every later client of this
+    # connection sends it at once. Blank: not known yet.
+    snappy_update_method = models.CharField(
+        max_length=5, blank=True, choices=[("PATCH", "PATCH"), ("PUT", "PUT")]
+    )
 
     last_test_at = models.DateTimeField(null=True, blank=True)
     last_test_outcome = models.CharField(max_length=20, choices=TestOutcome.choices, blank=True)

@@ -15,12 +15,15 @@ from django.core.cache import cache
 from django.db import connection as db_connection
 from django.db.models import (
     BooleanField,
+    Case,
     Count,
     ExpressionWrapper,
+    F,
     OuterRef,
     Q,
     QuerySet,
     Subquery,
+    When,
 )
 from django.db.models.expressions import RawSQL
 
@@ -39,7 +42,14 @@ from integrations.clients import (
 )
 from integrations.clients.models import from_provider
 from integrations.connection import BaseURLRefused, CredentialsUnreadable, WrongProvider
-from integrations.models import ACTIVE_STATUSES, JobKind, MirroredRecipient, SyncItem, SyncJob
+from integrations.models import (
+    ACTIVE_STATUSES,
+    JobKind,
+    JobStatus,
+    MirroredRecipient,
+    SyncItem,
+    SyncJob,
+)
 from integrations.sync.mirror import digits, fold
 
 # Longer queries are cut: no name, email or id is longer, and LIKE patterns stay cheap.
@@ -60,6 +70,8 @@ SEARCH_ORDER = ("last_name", "first_name", "id")
 # than the whole search. A finished pull changes ``mirror_refreshed_at`` and so the cache key
 # (see ``_count_key``); this bounds how late a single create or delete shows in the count.
 MIRROR_COUNT_TTL = 30
+# A refresh that ran to an end (cancelled ones prove nothing either way).
+ENDED_PULL_STATUSES = (JobStatus.SUCCEEDED, JobStatus.PARTIALLY_FAILED, JobStatus.FAILED)
 
 
 def search_query_clean(raw: str | None) -> str:
@@ -83,7 +95,9 @@ def searchable_connections(*, with_running_pull: bool = False) -> QuerySet[Conne
     """
     connections = Connection.objects.filter(is_active=True, provider__in=SEARCH_PROVIDERS)
     if with_running_pull:
-        connections = connections.annotate(running_pull_id=_running_pull())
+        connections = connections.annotate(
+            running_pull_id=_running_pull(), failed_pull_id=_failed_pull()
+        )
     return connections
 
 
@@ -111,6 +125,18 @@ def _running_pull() -> Subquery:
         )
         .order_by("created_at")
         .values("pk")[:1]
+    )
+
+
+def _failed_pull() -> Subquery:
+    """The outer query's connection's last finished refresh if it failed, else NULL."""
+    return Subquery(
+        SyncJob.objects.filter(
+            connection=OuterRef("pk"), kind=JobKind.PULL, status__in=ENDED_PULL_STATUSES
+        )
+        .order_by("-created_at", "-pk")
+        .annotate(failed=Case(When(status=JobStatus.FAILED, then=F("pk")), default=None))
+        .values("failed")[:1]
     )
 
 
@@ -432,6 +458,7 @@ class MirrorStatus:
     recipients: int
     refreshed_at: datetime | None
     running_job_id: int | None
+    failed_job: SyncJob | None = None  # the last finished refresh, when it failed
 
     @property
     def running(self) -> bool:
@@ -464,23 +491,38 @@ def mirror_statuses(*, connections: list[Connection]) -> list[MirrorStatus]:
     connection, when they change batch by batch.
     """
     running: dict[int, int] = {}
+    failed: dict[int, int] = {}
     unknown = []
     for c in connections:
         read = getattr(c, "running_pull_id", _NOT_READ)
         if read is _NOT_READ:
             unknown.append(c.pk)
-        elif read is not None:
+            continue
+        if read is not None:
             running[c.pk] = int(read)  # type: ignore[call-overload]
+        if getattr(c, "failed_pull_id", None) is not None:
+            failed[c.pk] = int(c.failed_pull_id)  # type: ignore[attr-defined]
     if unknown:
-        for connection_id, job_id in (
-            SyncJob.objects.filter(
-                connection_id__in=unknown, kind=JobKind.PULL, status__in=ACTIVE_STATUSES
-            )
-            .order_by("created_at")
-            .values_list("connection_id", "pk")
+        for connection_id, running_id, failed_id in (
+            Connection.objects.filter(pk__in=unknown)
+            .annotate(running_id=_running_pull(), failed_id=_failed_pull())
+            .values_list("pk", "running_id", "failed_id")
         ):
-            if connection_id is not None:
-                running.setdefault(connection_id, job_id)
+            if running_id is not None:
+                running[connection_id] = running_id
+            if failed_id is not None:
+                failed[connection_id] = failed_id
+    # A failed refresh is rare: its job is read only when there is one.
+    failed_jobs = (
+        {
+            job.connection_id: job
+            for job in SyncJob.objects.filter(pk__in=failed.values()).only(
+                "pk", "connection_id", "finished_at", "error_message", "status"
+            )
+        }
+        if failed
+        else {}
+    )
     keys = {c.pk: _count_key(c) for c in connections if c.pk not in running}
     cached = cache.get_many(list(keys.values())) if keys else {}
     counts = {pk: cached[key] for pk, key in keys.items() if key in cached}
@@ -503,6 +545,7 @@ def mirror_statuses(*, connections: list[Connection]) -> list[MirrorStatus]:
             recipients=counts[c.pk],
             refreshed_at=c.mirror_refreshed_at,
             running_job_id=running.get(c.pk),
+            failed_job=failed_jobs.get(c.pk),
         )
         for c in connections
     ]

@@ -14,6 +14,7 @@ from integrations.catalogue import Provider
 
 from .base import BaseClient, CallRecord, ClientStats, CredentialCheck, RequestEvent
 from .errors import (
+    AmbiguousMatch,
     Conflict,
     CredentialsMissing,
     FieldNotEnabled,
@@ -35,6 +36,7 @@ from .redflag import RedFlagClient
 from .snappy import SnappyClient
 
 __all__ = [
+    "AmbiguousMatch",
     "BaseClient",
     "CallRecord",
     "CampaignClient",

@@ -5,15 +5,18 @@ choke point, ``BaseClient._request``, that:
 
 * throttles through the connection's token bucket (if it has a rate limit),
 * sends the request and reads the reply while streaming, refusing more than
-  ``max_reply_bytes``,
+  ``max_reply_bytes``; a list reply (``_read_list``) is parsed as it arrives instead, so its
+  size is unbounded and the cap (``max_record_bytes``) applies to each record,
 * turns every transport failure and error reply into a typed ``ProviderError``,
-* retries with exponential backoff and full jitter on 429/502/503/504 and on connection
-  failures, honouring ``Retry-After``, bounded by ``max_attempts`` and ``total_timeout``.
+* retries with exponential backoff and full jitter on 429/502/503/504 (and 500 for reads)
+  and on connection failures, honouring ``Retry-After``, bounded by ``max_attempts`` and
+  ``total_timeout``.
 
 Retry safety: a request that never left (connect failure, pool timeout) or was refused before
 it could act (429; plus the statuses a subclass lists in ``unsent_statuses``) may always be
 repeated. A request that may have reached the provider (read timeout, dropped connection,
-5xx, unreadable reply) is repeated only when it is idempotent (GET/PUT/PATCH/DELETE). A POST
+502/503/504, unreadable reply) is repeated only when it is idempotent (GET/PUT/PATCH/DELETE);
+a 500 only when it is a read (GET/HEAD/OPTIONS), which cannot have changed anything. A POST
 in that state is raised with ``outcome_unknown=True``; ``_create`` then looks for the record
 before trying again, so a create is never duplicated by a retry.
 
@@ -35,7 +38,7 @@ import random
 import re
 import threading
 import time
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC
 from typing import Any, ClassVar, Self, TypeVar
@@ -60,6 +63,7 @@ from .errors import (
     Unauthorized,
     Unavailable,
 )
+from .jsonstream import JSONStreamError, ObjectStream, ValueTooLarge
 from .ratelimit import RateLimiter, shared_rate_limiter
 
 logger = logging.getLogger("integrations.clients")
@@ -67,6 +71,7 @@ logger = logging.getLogger("integrations.clients")
 T = TypeVar("T")
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE"})
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "x-api-key", "cookie"})
 REDACTED = "[redacted]"
 _BEARER_RE = re.compile(r"(?i)\b(bearer\s+)[^\s\"',;]+")
@@ -107,9 +112,23 @@ def parse_retry_after(value: str | None, *, now: float) -> float | None:
 
 
 class Reply:
-    """One HTTP reply, read in full (within the size cap)."""
+    """One HTTP reply, read in full (within the size cap), or left open to be streamed.
 
-    __slots__ = ("_json", "attempts", "content", "elapsed", "headers", "method", "path", "status")
+    A streamed reply (``_request(..., stream=True)``, success statuses only) has no
+    ``content``; read it with ``iter_bytes()`` and ``close()`` it.
+    """
+
+    __slots__ = (
+        "_json",
+        "_response",
+        "attempts",
+        "content",
+        "elapsed",
+        "headers",
+        "method",
+        "path",
+        "status",
+    )
 
     def __init__(
         self,
@@ -121,7 +140,9 @@ class Reply:
         content: bytes | bytearray,
         elapsed: float,
         attempts: int = 1,
+        response: httpx.Response | None = None,
     ) -> None:
+        self._response = response
         self.method = method
         self.path = path
         self.status = status
@@ -134,6 +155,21 @@ class Reply:
     @property
     def ok(self) -> bool:
         return 200 <= self.status < 300
+
+    @property
+    def streamed(self) -> bool:
+        return self._response is not None
+
+    def iter_bytes(self) -> Iterator[bytes]:
+        """The body's decoded bytes as they arrive (a streamed reply only)."""
+        if self._response is None:
+            yield bytes(self.content)
+            return
+        yield from self._response.iter_bytes()
+
+    def close(self) -> None:
+        if self._response is not None:
+            self._response.close()
 
     @property
     def content_type(self) -> str:
@@ -237,6 +273,21 @@ class _ReplyTooLarge(Exception):
     pass
 
 
+@dataclass(slots=True)
+class ListRead:
+    """What ``_read_list`` saw in the one complete reply it read.
+
+    ``members``: the reply's members other than the list; ``count``: the list's length
+    (elements skipped as already seen included); ``last_key``: the key of its last element;
+    ``yielded``: how many elements were handed out, over every attempt.
+    """
+
+    members: dict[str, Any]
+    count: int = 0
+    last_key: str | None = None
+    yielded: int = 0
+
+
 class BaseClient:
     """Shared machinery; one subclass per provider supplies auth, paths and error mapping.
 
@@ -258,6 +309,8 @@ class BaseClient:
     backoff_cap: float = 16.0
     max_retry_after: ClassVar[float] = 60.0
     max_reply_bytes: int = 20 * 1024 * 1024
+    # One record of a streamed list; a record this large is no recipient (CONTRACT-NOTES).
+    max_record_bytes: int = 1024 * 1024
     default_rate_limit: ClassVar[float | None] = None
     # A provider limit like Snappy's is counted in a sliding one-second window. Pacing at
     # 95 % of it with no burst keeps every window under the limit even when network jitter
@@ -283,6 +336,7 @@ class BaseClient:
         backoff_base: float | None = None,
         backoff_cap: float | None = None,
         max_reply_bytes: int | None = None,
+        max_record_bytes: int | None = None,
         rate_limit: float | None = _DEFAULT,
         rate_limit_key: str | None = None,
         rate_limiter: RateLimiter | None = None,
@@ -314,6 +368,7 @@ class BaseClient:
         self.backoff_base = _pick(backoff_base, type(self).backoff_base)
         self.backoff_cap = _pick(backoff_cap, type(self).backoff_cap)
         self.max_reply_bytes = _pick(max_reply_bytes, type(self).max_reply_bytes)
+        self.max_record_bytes = _pick(max_record_bytes, type(self).max_record_bytes)
         self._sleep = sleep or time.sleep
         self._clock = clock or time.monotonic
         self._wall_clock = wall_clock or time.time
@@ -472,16 +527,20 @@ class BaseClient:
         accept: Collection[int] = (),
         validate: Callable[[Reply], ProviderError | None] | None = None,
         deadline: float | None = None,
+        stream: bool = False,
     ) -> Reply:
         """Send one logical request; return a successful ``Reply`` or raise a ``ProviderError``.
 
         ``accept`` lists statuses handed back to the caller instead of raised (e.g. a 405
         that triggers a fallback). ``validate`` replaces ``_error_for`` for this call.
-        ``idempotent`` overrides the method's default retry safety.
+        ``idempotent`` overrides the method's default retry safety. ``stream``: a success
+        is returned unread and unvalidated (the caller reads and closes it); an error reply
+        is read, mapped and retried as usual.
         """
         method = method.upper()
         if idempotent is None:
             idempotent = method in IDEMPOTENT_METHODS
+        read_only = idempotent and method in READ_METHODS
         validate = validate or self._error_for
         started = self._clock()
         if deadline is None:
@@ -499,7 +558,7 @@ class BaseClient:
             retry_after: float | None = None
             sent_at = self._clock()
             try:
-                reply = self._send(method, path, params, json, headers)
+                reply = self._send(method, path, params, json, headers, stream=stream)
             except _ReplyTooLarge:
                 error = MalformedReply(
                     f"{self.label} sent a reply larger than "
@@ -515,7 +574,7 @@ class BaseClient:
             if reply is not None:
                 reply.elapsed = elapsed
                 reply.attempts = attempt
-                if reply.status in accept:
+                if reply.status in accept or reply.streamed:
                     self._record(method, path, reply.status, attempt, elapsed, started, None)
                     self._notify(method, path, attempt, reply.status, elapsed, None, False)
                     return reply
@@ -542,7 +601,7 @@ class BaseClient:
                     error.outcome_unknown = True
 
             assert error is not None
-            retry = self._should_retry(error, reply, idempotent)
+            retry = self._should_retry(error, reply, idempotent, read_only=read_only)
             delay = 0.0
             if retry:
                 delay = self._retry_delay(attempt, retry_after)
@@ -576,10 +635,14 @@ class BaseClient:
             if delay > 0:
                 self._sleep(delay)
 
-    def _should_retry(self, error: ProviderError, reply: Reply | None, idempotent: bool) -> bool:
+    def _should_retry(
+        self, error: ProviderError, reply: Reply | None, idempotent: bool, *, read_only: bool
+    ) -> bool:
         if reply is None:  # transport failure: retry unless the request may have acted
             return error.retryable and (idempotent or not error.outcome_unknown)
         if not reply.ok:
+            if reply.status == 500 and read_only:
+                return True  # a read changed nothing: a passing 500 is worth another try
             if reply.status not in self.retry_statuses:
                 return False
             return idempotent or reply.status in self.unsent_statuses
@@ -626,6 +689,8 @@ class BaseClient:
         params: Mapping[str, Any] | None,
         body: Any,
         headers: Mapping[str, str] | None,
+        *,
+        stream: bool = False,
     ) -> Reply:
         merged = {**self._default_params(), **(params or {})}
         all_headers = {**self._auth_headers(), **(headers or {})}
@@ -645,6 +710,16 @@ class BaseClient:
                 redact_headers(request.headers.multi_items()),
             )
         response = self._http.send(request, stream=True)
+        if stream and 200 <= response.status_code < 300:
+            return Reply(
+                method=method,
+                path=path,
+                status=response.status_code,
+                headers=response.headers,
+                content=b"",
+                elapsed=0.0,
+                response=response,
+            )
         try:
             content = self._read_capped(response)
         finally:
@@ -669,6 +744,95 @@ class BaseClient:
             if len(buffer) > self.max_reply_bytes:
                 raise _ReplyTooLarge
         return buffer
+
+    # -- lists read as a stream --------------------------------------------------------------
+
+    def _read_list(
+        self,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None,
+        array_key: str,
+        check: Callable[[Mapping[str, Any], bool], ProviderError | None],
+        key: Callable[[Any], str | None],
+        seen: set[str],
+        result: ListRead,
+    ) -> Iterator[Any]:
+        """GET a list reply and yield the elements of its array ``array_key`` as they arrive.
+
+        The body is parsed while it streams in (``jsonstream``): its size is unbounded, and
+        a single element over ``max_record_bytes`` is refused (``MalformedReply``, not
+        retried). ``check(members, complete)`` maps the reply's other members to an error:
+        it is called when the array starts (with the members before it) and once the object
+        is complete. An element whose ``key`` is in ``seen`` is skipped; each yielded key is
+        added to it.
+
+        A reply that breaks off or turns to garbage part-way, or a connection dropped while
+        reading, repeats the GET (up to ``max_attempts`` replies): elements yielded before
+        are skipped by key, so nothing is handed out twice. If no attempt completes, the
+        error is raised after the elements already yielded: a caller must treat them as an
+        incomplete listing. ``result`` is filled from the complete reply.
+        """
+        replies = 0
+        while True:
+            reply = self._request("GET", path, params=params, stream=True)
+            replies += reply.attempts
+            count, last_key = 0, None
+            error: ProviderError | None = None
+            try:
+                stream = ObjectStream(
+                    reply.iter_bytes(), array_key, max_value_chars=self.max_record_bytes
+                )
+                found = stream.open()
+                error = check(stream.members, not found)
+                if error is None and not found:
+                    error = MalformedReply(
+                        f"{self.label} sent a list reply without its list ({array_key}).",
+                        retryable=False,
+                    )
+                if error is None:
+                    for element in stream.items():
+                        count += 1
+                        element_key = key(element)
+                        last_key = element_key
+                        if element_key is not None:
+                            if element_key in seen:
+                                continue
+                            seen.add(element_key)
+                        result.yielded += 1
+                        yield element
+                    error = check(stream.finish(), True)
+            except ValueTooLarge:
+                error = MalformedReply(
+                    f"{self.label} sent a list with a record larger than "
+                    f"{_megabytes(self.max_record_bytes)}; the list was not read.",
+                    retryable=False,
+                )
+            except JSONStreamError as exc:
+                error = MalformedReply(f"{self.label} sent a list that could not be read: {exc}.")
+            except httpx.HTTPError as exc:
+                error = self._transport_error(exc)
+            finally:
+                reply.close()
+            if error is None:
+                result.members, result.count, result.last_key = stream.members, count, last_key
+                return
+            error.status = error.status or reply.status
+            if not error.retryable or replies >= self.max_attempts:
+                self.stats.add(errors=1)
+                raise self._finish(error, replies)
+            self.stats.add(retries=1)
+            delay = self._retry_delay(replies, None)
+            logger.info(
+                "%s GET %s: %s after %d records; read again in %.2fs",
+                self.provider,
+                path,
+                type(error).__name__,
+                count,
+                delay,
+            )
+            if delay > 0:
+                self._sleep(delay)
 
     # -- creates that survive an unknown outcome ---------------------------------------------
 
@@ -887,6 +1051,11 @@ class BaseClient:
                 provider=provider,
             )
         return value
+
+
+def _megabytes(size: int) -> str:
+    megabytes = size / (1024 * 1024)
+    return f"{megabytes:g} MB" if megabytes >= 1 else f"{size // 1024} KB"
 
 
 def _pick[V](value: V | None, default: V) -> V:

@@ -99,6 +99,24 @@ class Conflict(ProviderError):
     default_message = "The provider already has a record with the same identifying data."
 
 
+class AmbiguousMatch(ProviderError):
+    """A lookup by identifiers led to more than one record; none was chosen.
+
+    ``candidates`` holds the remote ids found, so a person can decide.
+    """
+
+    default_message = "Several records at the provider match; none was chosen."
+
+    def __init__(
+        self, message: str | None = None, *, candidates: Iterable[str] = (), **kwargs: Any
+    ) -> None:
+        super().__init__(message, **kwargs)
+        self.candidates: list[str] = list(candidates)
+
+    def _repr_extra(self) -> str:
+        return f", candidates={self.candidates!r}"
+
+
 class Invalid(ProviderError):
     """The provider (or the client, before sending) refused the data.
 

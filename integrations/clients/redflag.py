@@ -6,14 +6,17 @@ Quirks handled here (CONTRACT-NOTES "RedFlag"):
   speaks of 400/403 instead. Both are errors, mapped by message to typed errors. A reply
   without ``success`` is malformed.
 * ``:email`` in the path is an email or an ``_id``, matched case-insensitively by RedFlag.
-* The list is not documented as paged and may return every recipient at once; the client asks
-  for ``limit``/``previousLastId`` keyset pages and copes when they are ignored, without
-  holding more than one decoded reply and one record at a time.
+* The list is not documented as paged and may return every recipient at once (hundreds of
+  MB); the client asks for ``limit``/``previousLastId`` keyset pages, copes when they are
+  ignored, falls back to the plain request when they are refused, and parses every reply as
+  it streams in, holding one record at a time.
+* Create answers 200 (the endpoint document) or 201 (the overview): both are success.
 * Updates use PUT (the endpoint document), not the overview's PATCH.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
@@ -21,8 +24,9 @@ from urllib.parse import quote
 
 from integrations.catalogue import Provider
 
-from .base import BaseClient, CredentialCheck, Reply
+from .base import BaseClient, CredentialCheck, ListRead, Reply
 from .errors import (
+    AmbiguousMatch,
     Conflict,
     Forbidden,
     Invalid,
@@ -31,7 +35,6 @@ from .errors import (
     ProviderError,
     Unauthorized,
 )
-from .jsonstream import JSONShapeError, iter_array, scan_object
 from .models import Recipient, from_redflag
 
 _EMAIL_RE = re.compile(r"^[^@\s/\\?#%\x00-\x1f\x7f]{1,64}@[^@\s/\\?#%\x00-\x1f\x7f]{1,253}$")
@@ -39,6 +42,8 @@ _ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _REQUIRED_ON_CREATE = ("email", "firstName", "lastName")
 _AUTH_WORDS = ("unauthori", "token", "authenticat", "api key", "access key", "credential")
 NOT_FOUND_CODE = "recipient_not_found"
+ILLEGAL_PARAMETERS = "illegal_parameters"
+logger = logging.getLogger("integrations.clients")
 
 
 class RedFlagClient(BaseClient):
@@ -46,6 +51,7 @@ class RedFlagClient(BaseClient):
 
     ``location_id`` identifies the location the token belongs to; RedFlag reads the location
     from the token, so it is kept for display and logs and sent as no header.
+    ``list_paging=False`` never asks the list for pages (the documented plain request).
     """
 
     provider = Provider.REDFLAG.value
@@ -64,10 +70,13 @@ class RedFlagClient(BaseClient):
         location_id: str | None = None,
         *,
         enabled_fields: Iterable[str] | None = None,
+        list_paging: bool = True,
         **options: Any,
     ) -> None:
         self._token = self._check_secret(token, "API token", self.provider)
         self.location_id = location_id or None
+        # Ask the list for keyset pages until the server refuses them (then never again).
+        self._paging = list_paging
         super().__init__(base_url, enabled_fields=enabled_fields, **options)
 
     def _auth_headers(self) -> dict[str, str]:
@@ -90,6 +99,14 @@ class RedFlagClient(BaseClient):
                     code="unauthorized",
                 )
             if reply.status == 403:
+                # The overview's 403 covers "authorization issues": a token refused there is
+                # Unauthorized (the credentials), anything else Forbidden (the action).
+                if any(word in message.lower() for word in _AUTH_WORDS):
+                    return Unauthorized(
+                        f"{self.label} rejected the API token ({message}).",
+                        status=403,
+                        code="unauthorized",
+                    )
                 return Forbidden(
                     f"{self.label} refused this action ({message or 'HTTP 403'}).", status=403
                 )
@@ -128,7 +145,7 @@ class RedFlagClient(BaseClient):
         if "already in use" in lowered or "already exists" in lowered:
             return Conflict(said, status=status, code="already_in_use")
         if "illegal parameter" in lowered or "invalid" in lowered or "required" in lowered:
-            return Invalid(said, status=status, code="illegal_parameters")
+            return Invalid(said, status=status, code=ILLEGAL_PARAMETERS)
         if any(word in lowered for word in ("forbidden", "permission", "not allowed")):
             return Forbidden(said, status=status, code="forbidden")
         return ProviderError(said, status=status)
@@ -141,27 +158,13 @@ class RedFlagClient(BaseClient):
             )
         return error
 
-    def _validate_list_reply(self, reply: Reply) -> ProviderError | None:
-        """Check a list reply without building every record (see ``jsonstream``).
-
-        On success the decoded text and the position of ``data`` are left on the reply for
-        ``iter_recipients``; the raw bytes are dropped so only one copy stays in memory.
-        """
-        if not reply.ok:
-            return self._error_for(reply)
-        try:
-            text = bytes(reply.content).decode("utf-8-sig")
-            members, data_index, count = scan_object(text, "data")
-        except (UnicodeDecodeError, JSONShapeError):
-            return MalformedReply(f"{self.label} sent a list that is not valid JSON.")
-        error = self._error_from_envelope(members, reply.status)
-        if error is not None:
-            return error
-        if data_index is None:
-            return MalformedReply(f"{self.label} sent a list reply without data.", retryable=False)
-        reply.content = b""
-        reply._json = _ListPage(text, data_index, count, members.get("total"))
-        return None
+    def _check_list_envelope(
+        self, members: Mapping[str, Any], complete: bool
+    ) -> ProviderError | None:
+        """Check a list reply's envelope: called before the list and once it is complete."""
+        if "success" in members or complete:
+            return self._error_from_envelope(members, 200)
+        return None  # ``success`` may still come after the list
 
     # -- identifiers ------------------------------------------------------------------------
 
@@ -185,58 +188,116 @@ class RedFlagClient(BaseClient):
     # -- operations -------------------------------------------------------------------------
 
     def iter_recipients(self, page_size: int | None = None) -> Iterator[Recipient]:
-        """Yield every recipient of the location, one at a time.
+        """Yield every recipient of the location, one at a time, as the reply streams in.
 
-        Asks for keyset pages (``limit``, ``previousLastId`` = last ``_id`` seen). A reply
-        longer than ``limit`` means the server ignored paging and sent everything: that reply
-        is the whole list. A page equal to ``limit`` may be followed by another; if the next
-        page brings no new ``_id`` the server ignores the cursor, and the list is fetched once
-        without paging. Every page must bring a new record, so the loop always ends. Records
-        already yielded (by ``_id``) are not yielded twice.
+        Asks for keyset pages (``limit``, ``previousLastId`` = last ``_id`` seen), which
+        RedFlag's other lists offer but its recipient document never shows. A server that
+        refuses them ("Illegal parameters") is asked the plain documented request instead,
+        and this client does not ask it for pages again. A reply longer than ``limit`` means
+        the server ignored paging and sent everything: that reply is the whole list. A page
+        equal to ``limit`` may be followed by another; if the next page brings no new
+        ``_id`` the server ignores the cursor, and the list is fetched once without paging.
+        Every page must bring a new record, so the loop always ends. No record is yielded
+        twice (by ``_id``).
+
+        Replies are parsed while they stream in (``BaseClient._read_list``): a list of any
+        size is read in bounded memory; a single record over ``max_record_bytes`` is refused.
+        A reply cut short or garbled is read again, skipping what was already yielded; if it
+        never completes, the error is raised after the records already yielded, so the
+        caller knows its listing is incomplete.
         """
         limit = max(1, min(page_size or self.default_page_size, self.max_page_size))
         seen: set[str] = set()
         cursor: str | None = None
-        paging = True
         for _ in range(self.max_pages):
+            paging = self._paging
             params: dict[str, Any] = {"limit": limit} if paging else {}
             if paging and cursor:
                 params["previousLastId"] = cursor
-            reply = self._request(
-                "GET", self.recipient_path, params=params, validate=self._validate_list_reply
-            )
-            page: _ListPage = reply._json
-            count, total = page.count, _as_int(page.total)
-            fresh = 0
-            last_id: str | None = None
-            for record in iter_array(page.text, page.index):
-                if not isinstance(record, dict):
-                    continue
-                remote_id = str(record.get("_id") or "")
-                if remote_id:
-                    last_id = remote_id
-                    if remote_id in seen:
-                        continue
-                    seen.add(remote_id)
-                fresh += 1
-                yield from_redflag(record)
-            del page, reply
+            result = ListRead(members={})
+            try:
+                yield from (
+                    from_redflag(record)
+                    for record in self._read_list(
+                        self.recipient_path,
+                        params=params,
+                        array_key="data",
+                        check=self._check_list_envelope,
+                        key=_record_id,
+                        seen=seen,
+                        result=result,
+                    )
+                    if isinstance(record, dict)
+                )
+            except Invalid as exc:
+                if not paging:
+                    raise
+                # CONTRACT-NOTES: paging is undocumented; fall back to the plain request.
+                logger.info("%s refused list paging (%s); asking for the whole list", self, exc)
+                self._paging = False
+                continue
+            count, total = result.count, _as_int(result.members.get("total"))
             if not paging or count != limit:
                 return  # the unpaged list, a short last page, or everything in one reply
             if total is not None and len(seen) >= total:
                 return
-            if fresh == 0 or last_id is None or last_id == cursor:
-                paging = False  # the cursor does not move: fetch the whole list once
+            if result.yielded == 0 or result.last_key is None or result.last_key == cursor:
+                self._paging = False  # the cursor does not move: fetch the whole list once
                 continue
-            cursor = last_id
+            cursor = result.last_key
         raise MalformedReply(f"{self.label} kept sending pages; the list was cut short.")
 
     def get_recipient(self, email_or_id: str) -> Recipient:
-        """Fetch one recipient by email or ``_id`` (case-insensitive at RedFlag)."""
+        """Fetch the one recipient with this email or ``_id`` (case-insensitive at RedFlag).
+
+        RedFlag keys a recipient by its email (unique in the location, case-insensitively)
+        and by its ``_id``, and answers with one record or "Recipient Not Found": several
+        records can never match. Raises ``NotFound`` (code ``recipient_not_found``) when none
+        does, ``Invalid`` before any request for text that is neither an email nor an id.
+        RedFlag offers no lookup by any other identifier (``orgId``, phone): only the list.
+        """
         reply = self._request(
             "GET", self.recipient_url(email_or_id), validate=self._validate_record_reply
         )
         return from_redflag(reply.json()["data"])
+
+    def find_recipient(
+        self,
+        *,
+        email: str | None = None,
+        remote_id: str | None = None,
+        external_id: str | None = None,
+    ) -> Recipient | None:
+        """Find the one recipient these identifiers lead to; None if none does.
+
+        The same keyword-only call as ``SnappyClient.find_recipient``. RedFlag looks a
+        recipient up by email or by ``_id`` only (``get_recipient``), so ``external_id``
+        alone cannot be searched and raises ``Invalid``; beside an email or an id it is
+        ignored. When the email and the id lead to two different recipients,
+        ``AmbiguousMatch`` is raised: nothing is guessed.
+        """
+        wanted = [(ident or "").strip() for ident in (remote_id, email)]
+        wanted = [ident for ident in wanted if ident]
+        if not wanted:
+            raise Invalid(
+                "RedFlag looks recipients up by email or RedFlag id only; give one of them.",
+                provider=self.provider,
+            )
+        found: dict[str, Recipient] = {}
+        for ident in wanted:
+            try:
+                recipient = self.get_recipient(ident)
+            except NotFound:
+                continue
+            found.setdefault(recipient.remote_id, recipient)
+        if len(found) > 1:
+            raise AmbiguousMatch(
+                f"The email and the id name {len(found)} different RedFlag recipients; "
+                "none was chosen.",
+                provider=self.provider,
+                candidates=sorted(found),
+            )
+        return next(iter(found.values()), None)
 
     def create_recipient(self, payload: Mapping[str, Any]) -> Recipient:
         """Create a recipient; ``email``, ``firstName`` and ``lastName`` are required.
@@ -324,14 +385,8 @@ class RedFlagClient(BaseClient):
         return from_redflag(data)
 
 
-class _ListPage:
-    __slots__ = ("count", "index", "text", "total")
-
-    def __init__(self, text: str, index: int, count: int, total: Any) -> None:
-        self.text = text
-        self.index = index
-        self.count = count
-        self.total = total
+def _record_id(record: Any) -> str | None:
+    return str(record.get("_id") or "") or None if isinstance(record, dict) else None
 
 
 def _as_int(value: Any) -> int | None:

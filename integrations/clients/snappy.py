@@ -11,14 +11,18 @@ Quirks handled here (CONTRACT-NOTES "Snappy"):
 * 100 requests/second per company, shared by all endpoints: a token bucket shared by every
   client of the same company keeps under it; a 429 is retried after ``Retry-After`` or
   backoff 1, 2, 4, 8, 16 s with jitter, at most 5 attempts.
-* The update method is not published: PATCH first, PUT after a 405 (remembered per client).
+* The update method is not published: PATCH first, PUT after a 405; the answer is handed to
+  ``on_update_method`` so the connection stores it, and given back as ``update_method``.
   ``accounts`` in an update **replaces** the recipient's whole account list.
+* Whether nested objects (``employee``, ``owner``) are merged or replaced on update is not
+  published: they are sent whole, completed from the live record.
 * ``source`` is an object in some replies and a string in others; both are accepted.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -26,8 +30,9 @@ from typing import Any
 
 from integrations.catalogue import Provider
 
-from .base import _DEFAULT, BaseClient, CredentialCheck, Reply
+from .base import _DEFAULT, BaseClient, CredentialCheck, ListRead, Reply
 from .errors import (
+    AmbiguousMatch,
     Conflict,
     Forbidden,
     Invalid,
@@ -56,6 +61,13 @@ LIST_FILTERS = frozenset(
     {"emails", "externalIds", "firstNames", "lastNames", "accountIds", "sources", "fields", "ids"}
 )
 _REQUIRED_ON_CREATE = ("firstName", "country", "accounts")
+UPDATE_METHODS = ("PATCH", "PUT")
+# Nested objects and the keys the documents give them: sent whole on update.
+NESTED_OBJECTS: dict[str, frozenset[str]] = {
+    "employee": frozenset({"workingSince", "department"}),
+    "owner": frozenset({"firstName", "lastName", "email"}),
+}
+logger = logging.getLogger("integrations.clients")
 
 
 class SnappyClient(BaseClient):
@@ -79,6 +91,8 @@ class SnappyClient(BaseClient):
         *,
         enabled_fields: Iterable[str] | None = None,
         rate_limit: float | None = _DEFAULT,
+        update_method: str | None = None,
+        on_update_method: Callable[[str], object] | None = None,
         **options: Any,
     ) -> None:
         self._api_key = self._check_secret(api_key, "API key", self.provider)
@@ -98,7 +112,15 @@ class SnappyClient(BaseClient):
             )
         self.company_id = company_id
         self.request_source = request_source
-        self._update_method = "PATCH"
+        update_method = (update_method or "").strip().upper() or None
+        if update_method not in (None, *UPDATE_METHODS):
+            raise Invalid(
+                f"A Snappy update method is PATCH or PUT, not {update_method}.",
+                provider=self.provider,
+            )
+        # The method known to work (stored for the connection), None until one has.
+        self.update_method: str | None = update_method
+        self._on_update_method = on_update_method
         self._update_method_lock = threading.Lock()
         super().__init__(base_url, enabled_fields=enabled_fields, rate_limit=rate_limit, **options)
 
@@ -219,9 +241,17 @@ class SnappyClient(BaseClient):
         ``lastNames``, ``accountIds``, ``sources``, ``fields``) or snake_case aliases; a list
         value becomes a comma-separated OR list.
         """
-        return [from_snappy(record) for record in self._list_page(skip, limit, filters)]
+        return [from_snappy(record) for record in self._list_page(skip, limit, filters, set())]
 
-    def _list_page(self, skip: int, limit: int, filters: Mapping[str, Any]) -> list[dict]:
+    def _list_page(
+        self,
+        skip: int,
+        limit: int,
+        filters: Mapping[str, Any],
+        seen: set[str],
+        result: ListRead | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Yield one page's records as the reply streams in, skipping ids in ``seen``."""
         if not _is_int(skip) or skip < 0:
             raise Invalid("skip must be a whole number of at least 0.", provider=self.provider)
         if not _is_int(limit) or not 1 <= limit <= self.max_page_size:
@@ -229,10 +259,17 @@ class SnappyClient(BaseClient):
                 f"limit must be between 1 and {self.max_page_size}.", provider=self.provider
             )
         params = {**self._filter_params(filters), "skip": skip, "limit": limit}
-        reply = self._request(
-            "GET", self.recipients_path, params=params, validate=self._expect_results
-        )
-        return [record for record in reply.json()["results"] if isinstance(record, dict)]
+        for record in self._read_list(
+            self.recipients_path,
+            params=params,
+            array_key="results",
+            check=_no_envelope,
+            key=_record_id,
+            seen=seen,
+            result=result or ListRead(members={}),
+        ):
+            if isinstance(record, dict):
+                yield record
 
     def iter_recipients(
         self, filters: Mapping[str, Any] | None = None, page_size: int = 200
@@ -241,50 +278,82 @@ class SnappyClient(BaseClient):
 
         The reply has no total, so the end is the first page shorter than ``page_size``. A
         full page that brings no new id means the server ignores ``skip``: the walk stops
-        there instead of looping.
+        there instead of looping. Each page is parsed as it streams in; a page cut short is
+        read again (``BaseClient._read_list``), and a page that never completes raises after
+        the records already yielded, so the caller knows its listing is incomplete.
         """
         page_size = max(1, min(page_size, self.max_page_size))
         seen: set[str] = set()
         skip = 0
         for _ in range(self.max_pages):
-            records = self._list_page(skip, page_size, filters or {})
-            fresh = 0
-            for record in records:
-                remote_id = str(record.get("id") or record.get("_id") or "")
-                if remote_id:
-                    if remote_id in seen:
-                        continue
-                    seen.add(remote_id)
-                fresh += 1
+            result = ListRead(members={})
+            for record in self._list_page(skip, page_size, filters or {}, seen, result):
                 yield from_snappy(record)
-            if len(records) < page_size or fresh == 0:
+            if result.count < page_size or result.yielded == 0:
                 return
-            skip += len(records)
+            skip += result.count
         raise MalformedReply("Snappy kept sending pages; the list was cut short.")
 
     def get_recipient(self, recipient_id: str) -> Recipient:
+        """Fetch one recipient by its Snappy id; ``NotFound`` if Snappy has none."""
         reply = self._request("GET", self.recipient_url(recipient_id), validate=self._expect_object)
         return from_snappy(reply.json())
 
     def find_recipient(
-        self, *, email: str | None = None, external_id: str | None = None
+        self,
+        *,
+        email: str | None = None,
+        external_id: str | None = None,
+        remote_id: str | None = None,
     ) -> Recipient | None:
-        """Find a recipient by email (case-insensitive) or external id through list filters.
+        """Find the one recipient that carries the given identifiers; None if none does.
 
-        Returns the first match or None. With both given, the email is tried first.
+        Every identifier the Snappy document lets a client search by is searched: the Snappy
+        id (``GET /v2/recipients/{id}``), the email (list filter ``emails``, compared
+        case-insensitively) and the external id (filter ``externalIds``, exact). The
+        document offers no filter by phone, so a phone is not an identifier here.
+
+        Several identifiers may be given (all keyword-only): each is looked up, and the
+        answer is the one recipient they lead to. A recipient found by one identifier and
+        not by another is still that recipient (the create that met a 409 may have carried
+        an email the provider matched, and an external id it did not).
+
+        Never guesses: when the identifiers lead to more than one recipient (two records
+        with the same email or external id, or the email naming one recipient and the
+        external id another), ``AmbiguousMatch`` is raised with how many were found;
+        nothing is returned. None means no recipient carries any of them.
         """
-        if not (email and email.strip()) and not (external_id and external_id.strip()):
-            raise Invalid("Give an email or an external id to look for.", provider=self.provider)
-        if email and email.strip():
-            for recipient in self.list_recipients(0, self.max_page_size, emails=[email]):
-                if recipient.matches_email(email):
-                    return recipient
-        if external_id and external_id.strip():
-            wanted = external_id.strip()
-            for recipient in self.list_recipients(0, self.max_page_size, externalIds=[wanted]):
-                if recipient.external_id == wanted:
-                    return recipient
-        return None
+        wanted_email = (email or "").strip()
+        wanted_external = (external_id or "").strip()
+        wanted_id = (remote_id or "").strip()
+        if not (wanted_email or wanted_external or wanted_id):
+            raise Invalid(
+                "Give a Snappy id, an email or an external id to look for.",
+                provider=self.provider,
+            )
+        found: dict[str, Recipient] = {}
+        if wanted_id:
+            try:
+                recipient = self.get_recipient(wanted_id)
+                found[recipient.remote_id] = recipient
+            except NotFound:
+                pass
+        if wanted_email:
+            for recipient in self.list_recipients(0, self.max_page_size, emails=[wanted_email]):
+                if recipient.matches_email(wanted_email):
+                    found.setdefault(recipient.remote_id, recipient)
+        if wanted_external:
+            page = self.list_recipients(0, self.max_page_size, externalIds=[wanted_external])
+            for recipient in page:
+                if recipient.external_id == wanted_external:
+                    found.setdefault(recipient.remote_id, recipient)
+        if len(found) > 1:
+            raise AmbiguousMatch(
+                f"{len(found)} Snappy recipients match these identifiers; none was chosen.",
+                provider=self.provider,
+                candidates=sorted(found),
+            )
+        return next(iter(found.values()), None)
 
     def create_recipient(self, payload: Mapping[str, Any]) -> Recipient:
         """Create a recipient; ``firstName``, ``country`` and ``accounts`` are required.
@@ -336,7 +405,7 @@ class SnappyClient(BaseClient):
         *,
         current: Mapping[str, Any] | None = None,
     ) -> Recipient:
-        """Update a recipient: PATCH, or PUT if the server answers 405 (then PUT from now on).
+        """Update a recipient; return it as Snappy answers.
 
         ``accounts`` **replaces** the recipient's whole account list; to add or remove one,
         fetch the recipient, change ``fields["accounts"]`` and send the full list.
@@ -344,6 +413,21 @@ class SnappyClient(BaseClient):
         ``Recipient.fields``) lets the list carry entries of disabled custom fields unchanged.
         Only the fields the update document lists may be sent (``externalId`` and
         ``owner`` are set on create only); others raise ``Invalid`` before any request.
+
+        Nested objects (``employee``; ``owner`` if it ever becomes updatable) are sent
+        whole: whether Snappy merges or replaces them is not published (CONTRACT-NOTES), so
+        unless the payload already names every documented key of the object, the live record
+        is read first (GET) and its other documented keys are sent unchanged beside the
+        payload's. Changing the department therefore keeps ``workingSince`` on a server that
+        replaces the object. Keys the documents do not give the object are not sent back: a
+        strict server refuses them ("must NOT have additional properties").
+        Only the payload's own fields are checked against the enabled fields: the live values
+        carried along are not changes.
+
+        The method (PATCH or PUT) is not published either: the client sends the one it was
+        told (``update_method``) or learned, PATCH when unknown; a 405 makes it send the
+        other one, and tells ``on_update_method`` the answer so it can be stored for the
+        connection (every later client of it then sends the right method at once).
         """
         self._enforce_fields(payload, current=current)
         not_updatable = sorted(key for key in payload if key not in SNAPPY_UPDATABLE)
@@ -354,20 +438,43 @@ class SnappyClient(BaseClient):
                 field_errors={key: ["Set on create only."] for key in not_updatable},
             )
         url = self.recipient_url(recipient_id)
-        body = dict(payload)
-        method = self._update_method
-        reply = self._request(
-            method,
-            url,
-            json=body,
-            accept=(405,) if method == "PATCH" else (),
-            validate=self._expect_object,
-        )
+        body = self._with_whole_nested_objects(recipient_id, dict(payload))
+        method = self.update_method or "PATCH"
+        other = "PUT" if method == "PATCH" else "PATCH"
+        reply = self._request(method, url, json=body, accept=(405,), validate=self._expect_object)
         if reply.status == 405:
-            with self._update_method_lock:
-                self._update_method = "PUT"
-            reply = self._request("PUT", url, json=body, validate=self._expect_object)
+            method = other
+            reply = self._request(method, url, json=body, validate=self._expect_object)
+        self._learn_update_method(method)
         return self._parse_recipient(reply)
+
+    def _with_whole_nested_objects(self, recipient_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Fill each nested object of ``body`` with the live record's other documented keys."""
+        partial = [
+            key
+            for key, documented in NESTED_OBJECTS.items()
+            if isinstance(body.get(key), Mapping) and not documented <= set(body[key])
+        ]
+        if not partial:
+            return body
+        live = self.get_recipient(recipient_id).raw
+        for key in partial:
+            stored = live.get(key)
+            if isinstance(stored, Mapping):
+                kept = {k: v for k, v in stored.items() if k in NESTED_OBJECTS[key]}
+                body[key] = {**kept, **body[key]}
+        return body
+
+    def _learn_update_method(self, method: str) -> None:
+        with self._update_method_lock:
+            if self.update_method == method:
+                return
+            self.update_method = method
+        if self._on_update_method is not None:
+            try:
+                self._on_update_method(method)
+            except Exception:  # storing the answer must never fail the update that found it
+                logger.exception("Storing the Snappy update method failed")
 
     def delete_recipient(self, recipient_id: str) -> None:
         """Delete a recipient; Snappy answers 200 with a message or 204 (both accepted).
@@ -389,24 +496,23 @@ class SnappyClient(BaseClient):
         seen: set[str] = set()
         skip, limit = 0, self.max_accounts_page_size
         for _ in range(self.max_pages):
-            reply = self._request(
-                "GET",
-                self.accounts_path,
-                params={"skip": skip, "limit": limit},
-                validate=self._expect_results,
+            result = ListRead(members={})
+            accounts.extend(
+                account
+                for account in self._read_list(
+                    self.accounts_path,
+                    params={"skip": skip, "limit": limit},
+                    array_key="results",
+                    check=_no_envelope,
+                    key=_record_id,
+                    seen=seen,
+                    result=result,
+                )
+                if isinstance(account, dict)
             )
-            results = [item for item in reply.json()["results"] if isinstance(item, dict)]
-            fresh = 0
-            for account in results:
-                account_id = str(account.get("id") or account.get("_id") or "")
-                if account_id and account_id in seen:
-                    continue
-                seen.add(account_id)
-                fresh += 1
-                accounts.append(account)
-            if len(results) < limit or fresh == 0:
+            if result.count < limit or result.yielded == 0:
                 break
-            skip += len(results)
+            skip += result.count
         return accounts
 
     def check_credentials(self) -> CredentialCheck:
@@ -429,6 +535,16 @@ class SnappyClient(BaseClient):
                 "Snappy sent a success without the recipient.", provider=self.provider
             )
         return from_snappy(body)
+
+
+def _no_envelope(members: Mapping[str, Any], complete: bool) -> ProviderError | None:
+    return None  # Snappy's lists carry ``skip`` and ``limit`` beside ``results``, no status
+
+
+def _record_id(record: Any) -> str | None:
+    if not isinstance(record, dict):
+        return None
+    return str(record.get("id") or record.get("_id") or "") or None
 
 
 def _code(code: Any) -> str | int | None:

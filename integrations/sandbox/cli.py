@@ -31,6 +31,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
     parser.add_argument("--seed", type=int, default=500, help="fake recipients per provider")
+    parser.add_argument(
+        "--compact-seed",
+        type=int,
+        metavar="N",
+        help="instead, N compact recipients each for RedFlag and Snappy (volume tests; "
+        'also POST /_control/seed {"count": N})',
+    )
     parser.add_argument("--random-seed", type=int, default=0, help="makes data repeatable")
     parser.add_argument(
         "--credentials",
@@ -77,7 +84,7 @@ def server_from_options(options: dict[str, Any]) -> SandboxServer:
     source = Path(options["credentials"]) if options.get("credentials") else None
     if source is not None and source.exists():
         credentials = json.loads(source.read_text(encoding="utf-8"))
-    return SandboxServer(
+    server = SandboxServer(
         host=options["host"],
         port=options["port"],
         seed=options["seed"],
@@ -86,6 +93,9 @@ def server_from_options(options: dict[str, Any]) -> SandboxServer:
         config=config_from_options(options),
         log_requests=bool(options.get("access_log")),
     )
+    if options.get("compact_seed") is not None:
+        server.seed_recipients(options["compact_seed"])
+    return server
 
 
 def write_credentials(path: str | os.PathLike[str], credentials: dict[str, Any]) -> None:
@@ -126,7 +136,7 @@ def describe(server: SandboxServer) -> str:
             f"public_key={pv['public_key']} viewer_key={pv['viewer_key']}",
             f"  Snappy accounts: {accounts}",
             f"  Parcelvoy campaigns: {campaigns}",
-            f"  Control: {server.url}/_control/(health|config|counters|state|reset)",
+            f"  Control: {server.url}/_control/(health|config|counters|state|reset|seed)",
             f"  Config: {config}",
         ]
     )

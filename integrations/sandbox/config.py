@@ -33,11 +33,16 @@ FAULT_RATES: tuple[str, ...] = (
 )
 
 VARIANT_CHOICES: dict[str, tuple[str, ...]] = {
-    "redflag_auth_failure": ("401", "200"),
-    "redflag_list": ("all", "paged"),
+    "redflag_auth_failure": ("401", "200", "403"),
+    "redflag_list": ("all", "paged", "strict"),
+    "redflag_errors": ("200", "http"),
+    "redflag_create": ("200", "201"),
     "parcelvoy_success": ("200", "204"),
     "snappy_delete": ("200", "204"),
     "snappy_source": ("object", "string"),
+    "snappy_update": ("patch_or_put", "put_only"),
+    "snappy_nested": ("merge", "replace"),
+    "retry_after": ("seconds", "date"),
 }
 
 
@@ -81,16 +86,32 @@ class Faults:
 class Variants:
     """Switches between documented behaviours that contradict each other."""
 
-    # CONTRACT-NOTES RedFlag: unknown whether a bad token gets 401 or 200 + success:false.
+    # CONTRACT-NOTES RedFlag: unknown whether a bad token gets 401 or 200 + success:false;
+    # the overview speaks of 403 for authorization issues.
     redflag_auth_failure: str = "401"
-    # CONTRACT-NOTES RedFlag: the list may ignore paging ("all") or honour limit/previousLastId.
+    # CONTRACT-NOTES RedFlag: the list may ignore paging ("all"), honour limit/previousLastId
+    # ("paged"), or refuse any query parameter its document does not show ("strict": every
+    # recipient in one reply, "Illegal parameters" to ``limit``).
     redflag_list: str = "all"
+    # CONTRACT-NOTES RedFlag: errors arrive as 200 + success:false ("200"); the overview
+    # speaks of 400/403 ("http": 400 illegal parameters, 404 not found, 409 email in use,
+    # with the same body).
+    redflag_errors: str = "200"
+    # CONTRACT-NOTES RedFlag: the overview says a create answers 200 or 201.
+    redflag_create: str = "200"
     # CONTRACT-NOTES Parcelvoy: the document says 204, the server's code answers 200.
     parcelvoy_success: str = "200"
     # CONTRACT-NOTES Snappy: delete answers 200 with a message or 204.
     snappy_delete: str = "200"
     # CONTRACT-NOTES Snappy: ``source`` is an object in some replies and a string in others.
     snappy_source: str = "object"
+    # CONTRACT-NOTES Snappy: the update method is not published: both, or PUT only (405).
+    snappy_update: str = "patch_or_put"
+    # CONTRACT-NOTES Snappy: an update may merge nested objects (employee, owner) or replace
+    # them with what was sent.
+    snappy_nested: str = "merge"
+    # RFC 9110: Retry-After is delta-seconds or an HTTP date; every provider's 429 uses this.
+    retry_after: str = "seconds"
     # Requests per second per company (CONTRACT-NOTES Snappy); 0 switches the limit off.
     snappy_rate_limit: int = 100
 

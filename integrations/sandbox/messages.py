@@ -7,8 +7,11 @@ which is what fault injection needs.
 
 from __future__ import annotations
 
+import email.utils
 import json
+import math
 import re
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -54,12 +57,17 @@ class Request:
 
 @dataclass(slots=True)
 class Response:
-    """A reply; ``body`` is bytes, or an iterable of byte chunks to stream (chunked)."""
+    """A reply; ``body`` is bytes, or an iterable of byte chunks to stream (chunked).
+
+    ``parts`` is how many chunks a streamed body yields, when known (a cut-short fault cuts
+    it halfway without holding it whole).
+    """
 
     status: int
     body: bytes | Iterable[bytes] = b""
     content_type: str | None = JSON_TYPE
     headers: list[tuple[str, str]] = field(default_factory=list)
+    parts: int | None = None
 
     def materialize(self) -> bytes:
         """Return the whole body as bytes (joins a streamed body)."""
@@ -67,6 +75,17 @@ class Response:
             return self.body
         self.body = b"".join(self.body)
         return self.body
+
+
+def retry_after(seconds: float, style: str) -> tuple[str, str]:
+    """The ``Retry-After`` header as delta-seconds or, ``style="date"``, an HTTP date.
+
+    A date has whole seconds only, so it is rounded up: a client never comes back early.
+    """
+    if style == "date":
+        when = math.ceil(time.time() + seconds)
+        return ("Retry-After", email.utils.formatdate(when, usegmt=True))
+    return ("Retry-After", str(max(0, math.ceil(seconds))))
 
 
 def dumps(payload: Any) -> bytes:
@@ -95,8 +114,9 @@ def stream_json_array(
     *,
     batch: int = 200,
 ) -> Iterator[bytes]:
-    """Yield ``head [item, item, ...] tail`` in batches, so a 50,000-record list is never
-    held as one string (CONTRACT-NOTES RedFlag: the list may return everything)."""
+    """Yield ``head [item, item, ...] tail`` in batches, so a 200,000-record list is never
+    held as one string (CONTRACT-NOTES RedFlag: the list may return everything); with
+    ``batch`` records a chunk, ``len(items) // batch + 2`` chunks at most."""
     yield head + b"["
     first = True
     buffer: list[bytes] = []

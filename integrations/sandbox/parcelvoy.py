@@ -3,10 +3,11 @@
 Behaviour follows CONTRACT-NOTES "Campaign trigger Admin API" and Parcelvoy's open source
 (``AuthMiddleware.ts``, ``AuthError.ts``, ``CampaignController.ts``, ``core/validate.ts``):
 - missing or non-Bearer authorization → 401 ``Authorization error.`` (code 1000);
-- an unknown or revoked ``sk_``/``pk_`` key → 404 ``The requested project does not exist.``
+- an unknown or revoked ``sk_`` key → 404 ``The requested project does not exist.``
   (code 6000), not 401;
-- the project's public ``pk_`` key → 403 ``Access denied.`` (code 1007); a secret key of a
-  role below editor → 403 ``Minimum project role editor is required``;
+- any public ``pk_`` key → 403 ``Access denied.`` (code 1007), before any project lookup,
+  whatever its value; a secret key of a role below editor → 403 ``Minimum project role
+  editor is required``;
 - an unknown or non-numeric campaign → Koa's plain-text 404 ``Not Found``;
 - the body is checked with Ajv and only the first problem is reported, capitalised, as
   422 ``{"status": "error", "error": ...}``; ``event`` is required although the document
@@ -38,6 +39,7 @@ from integrations.sandbox.messages import (
     resolve,
     text_response,
 )
+from integrations.sandbox.messages import retry_after as retry_after_header
 from integrations.sandbox.schema import validate
 from integrations.sandbox.seed import Person
 
@@ -123,7 +125,8 @@ class ParcelvoyApp:
             token = header[7:].strip()
             if not token.startswith(("sk_", "pk_")):
                 return _error(401, "Authorization error.", 1000)  # not a valid admin JWT
-            if token == self._credentials["public_key"]:
+            if token.startswith("pk_"):
+                # A public key is refused before any project lookup, whatever its value.
                 return _error(403, "Access denied.", 1007)
             if token == self._credentials["viewer_key"]:
                 return _error(403, "Minimum project role editor is required")
@@ -138,7 +141,8 @@ class ParcelvoyApp:
 
     def fault_response(self, status: int, retry_after: int | None) -> Response:
         if status == 429:
-            headers = [("Retry-After", str(retry_after))] if retry_after is not None else []
+            style = self._runtime.config().variants.retry_after
+            headers = [retry_after_header(retry_after, style)] if retry_after is not None else []
             return json_response(
                 429, {"status": "error", "error": "Too many requests"}, headers=headers
             )

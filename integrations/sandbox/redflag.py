@@ -4,8 +4,13 @@ Quirks kept on purpose (CONTRACT-NOTES "RedFlag Recipient API"):
 - errors arrive as HTTP 200 ``{"success": false, "message": ...}``;
 - ``:email`` in the path is an email or an ``_id``, matched case-insensitively;
 - the list returns every recipient and ignores ``limit`` (variant ``redflag_list="paged"``
-  honours ``limit`` 1-1000 and the keyset cursor ``previousLastId``, newest first);
-- a bad token gets 401 by default, or 200 + ``success: false`` (variant);
+  honours ``limit`` 1-1000 and the keyset cursor ``previousLastId``, newest first;
+  ``"strict"`` refuses any query parameter with "Illegal parameters"), streamed as it is
+  rendered so a 200,000-recipient reply is never held whole;
+- a bad token gets 401 by default, or 200 + ``success: false``, or 403 (variant);
+- errors are a 200 by default, or (variant ``redflag_errors="http"``) the overview's HTTP
+  statuses with the same body: 400 illegal parameters, 404 not found, 409 email in use;
+- a create answers 200 (the endpoint document) or 201 (the overview; variant);
 - PUT (and PATCH, which the overview names) merges top-level fields and replaces arrays;
 - delete is hard.
 The endpoint document lists no ``email`` in the update body, so an update naming ``email`` is
@@ -40,9 +45,11 @@ from integrations.sandbox.messages import (
     stream_json_array,
     text_response,
 )
-from integrations.sandbox.seed import SEED_EPOCH, SEED_SPAN, Person
+from integrations.sandbox.messages import retry_after as retry_after_header
+from integrations.sandbox.seed import DEPARTMENTS, SEED_EPOCH, SEED_SPAN, Person
 
 ILLEGAL = "Illegal parameters"
+LIST_BATCH = 200  # records per streamed chunk of the list
 NOT_FOUND = "Recipient Not Found"
 
 EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -130,8 +137,20 @@ class ObjectIds:
         return f"{self._last_time:08x}{self._process}{self._counter:06x}"
 
 
+class Compact(dict[str, Any]):
+    """A bulk-seeded record, rendered as stored without the documented defaults.
+
+    ``seed_compact`` fills an account with hundreds of thousands of these for volume tests
+    and benchmarks; once updated, a record is a plain ``dict`` and renders in full.
+    """
+
+    __slots__ = ()
+
+
 def render(record: dict[str, Any]) -> dict[str, Any]:
-    """Return the full documented object for a stored record."""
+    """Return the full documented object for a stored record (a compact one as stored)."""
+    if type(record) is Compact:
+        return record
     full = dict(TEMPLATE)
     full.update(record)
     return full
@@ -183,7 +202,7 @@ class RedFlagApp:
             if scheme.lower() != "bearer" or token.strip() != self._credentials["token"]:
                 # CONTRACT-NOTES: unknown whether RedFlag says 401 or 200 + success:false.
                 variant = self._runtime.config().variants.redflag_auth_failure
-                status = 200 if variant == "200" else 401
+                status = int(variant)
                 return json_response(status, {"success": False, "message": "Unauthorized"})
             return handler(request, params)
 
@@ -200,21 +219,33 @@ class RedFlagApp:
 
     def fault_response(self, status: int, retry_after: int | None) -> Response:
         message = "Too many requests" if status == 429 else "Internal Server Error"
-        headers = [("Retry-After", str(retry_after))] if retry_after is not None else []
+        style = self._runtime.config().variants.retry_after
+        headers = [retry_after_header(retry_after, style)] if retry_after is not None else []
         return json_response(status, {"success": False, "message": message}, headers=headers)
+
+    def _error(self, message: str) -> Response:
+        """RedFlag's failure body: in a 200 (CONTRACT-NOTES), or with the overview's status."""
+        status = 200
+        if self._runtime.config().variants.redflag_errors == "http":
+            lowered = message.lower()
+            status = 404 if "not found" in lowered else 409 if "in use" in lowered else 400
+        return json_response(status, {"success": False, "message": message})
 
     # -- handlers ---------------------------------------------------------------------------
 
     def _list(self, request: Request, params: dict[str, str]) -> Response:
-        paged = self._runtime.config().variants.redflag_list == "paged"
+        variant = self._runtime.config().variants.redflag_list
+        paged = variant == "paged"
+        if variant == "strict" and request.query:
+            return self._error(ILLEGAL)  # the document shows no query parameter at all
         if paged:
             try:
                 limit = _int_param(request.query_value("limit"), default=100, low=1, high=1000)
             except Illegal:
-                return _error(ILLEGAL)
+                return self._error(ILLEGAL)
             cursor = (request.query_value("previousLastId") or "").lower()
             if cursor and not OBJECT_ID_RE.fullmatch(cursor):
-                return _error(ILLEGAL)
+                return self._error(ILLEGAL)
         with self._lock:
             total = len(self._order)
             if paged:
@@ -225,15 +256,15 @@ class RedFlagApp:
             records = [self._records[record_id] for record_id in ids]
         # Records are replaced, never mutated, so rendering outside the lock is consistent.
         body = stream_json_array(
-            b'{"success":true,"data":', records, render, b',"total":%d}' % total
+            b'{"success":true,"data":', records, render, b',"total":%d}' % total, batch=LIST_BATCH
         )
-        return Response(200, body)
+        return Response(200, body, parts=len(records) // LIST_BATCH + 2)
 
     def _get(self, request: Request, params: dict[str, str]) -> Response:
         with self._lock:
             record = self._find(params["key"])
         if record is None:
-            return _error(NOT_FOUND)
+            return self._error(NOT_FOUND)
         return _ok(render(record))
 
     def _create(self, request: Request, params: dict[str, str]) -> Response:
@@ -244,18 +275,21 @@ class RedFlagApp:
                 raise Illegal
             changes = _clean(body, allowed=CREATE_FIELDS)
         except Illegal:
-            return _error(ILLEGAL)
+            return self._error(ILLEGAL)
         email = changes["email"].strip()
         with self._lock:
             if email.lower() in self._by_email:
-                return _error(f"The email address {email} is already in use by another account")
+                return self._error(
+                    f"The email address {email} is already in use by another account"
+                )
             now = iso_now()
             record_id = self._ids.new(time.time())
             record = _derive({**changes, "_id": record_id, "aDate": now, "mDate": now,
                               "email": email, "ownerId": record_id})  # fmt: skip
             self._store(record)
             self._runtime.counters.created(self.name, email.lower())
-        return _ok(render(record))
+        status = int(self._runtime.config().variants.redflag_create)
+        return json_response(status, {"success": True, "data": render(record)})
 
     def _update(self, request: Request, params: dict[str, str]) -> Response:
         try:
@@ -264,11 +298,11 @@ class RedFlagApp:
                 if key in changes and not changes[key].strip():
                     raise Illegal
         except Illegal:
-            return _error(ILLEGAL)
+            return self._error(ILLEGAL)
         with self._lock:
             current = self._find(params["key"])
             if current is None:
-                return _error(NOT_FOUND)
+                return self._error(NOT_FOUND)
             # Top-level merge; a supplied array replaces the stored one (CONTRACT-NOTES).
             record = _derive({**current, **changes, "mDate": iso_now(),
                               "__v": current.get("__v", 0) + 1})  # fmt: skip
@@ -279,7 +313,7 @@ class RedFlagApp:
         with self._lock:
             record = self._find(params["key"])
             if record is None:
-                return _error(NOT_FOUND)
+                return self._error(NOT_FOUND)
             record_id = record["_id"]
             del self._records[record_id]
             del self._by_email[record["email"].lower()]
@@ -309,6 +343,29 @@ class RedFlagApp:
             for person in people:
                 self._store(_seed_record(person, self._ids, rng))
 
+    def seed_compact(self, count: int) -> None:
+        """Replace all data with ``count`` compact recipients (``bulk{n}@example.com``)."""
+        now = iso_now()
+        with self._lock:
+            self._records.clear()
+            self._by_email.clear()
+            self._order.clear()
+            self._ids = ObjectIds(f"redflag-ids:{self._runtime.random_seed}")
+            stamp = time.time()
+            for n in range(count):
+                record_id = self._ids.new(stamp)
+                self._store(
+                    Compact(
+                        _id=record_id,
+                        aDate=now,
+                        mDate=now,
+                        email=f"bulk{n}@example.com",
+                        firstName=f"First{n}",
+                        lastName=f"Last{n}",
+                        department=DEPARTMENTS[n % len(DEPARTMENTS)],
+                    )
+                )
+
     def summary(self) -> dict[str, Any]:
         with self._lock:
             return {"recipients": len(self._records)}
@@ -324,11 +381,6 @@ class RedFlagApp:
 
 def _ok(data: dict[str, Any]) -> Response:
     return json_response(200, {"success": True, "data": data})
-
-
-def _error(message: str) -> Response:
-    # RedFlag reports failures inside a 200 (CONTRACT-NOTES).
-    return json_response(200, {"success": False, "message": message})
 
 
 def _object_body(request: Request) -> dict[str, Any]:

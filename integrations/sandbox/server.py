@@ -9,7 +9,7 @@ Mount points (a connection's base URL points at one; clients append the document
     {url}/redflag     RedFlag Recipient API      /int/v1/recipient[s][/<email or _id>]
     {url}/snappy      Snappy public API          /v2/recipients[/<id>], /v2/accounts
     {url}/parcelvoy   Parcelvoy admin API        /api/client/campaigns/<id>/trigger
-    {url}/_control    sandbox control            health, config, counters, reset, state
+    {url}/_control    sandbox control            health, config, counters, reset, state, seed
 
 Stdlib only and no Django import, so tests start it in-process in milliseconds.
 """
@@ -60,6 +60,8 @@ from integrations.sandbox.snappy import SnappyApp
 __all__ = ["ConfigError", "Faults", "SandboxConfig", "SandboxServer", "Variants"]
 
 MAX_BODY_BYTES = 10 * 1024 * 1024
+# A body over the limit is still read (and dropped) up to this size before the 413.
+MAX_DRAIN_BYTES = 64 * 1024 * 1024
 # Faults decided before the provider sees the request: nothing is written.
 _BEFORE_WRITE = frozenset(
     {"rate_429", "rate_429_without_retry_after", "rate_500", "rate_502", "rate_503", "rate_drop"}
@@ -227,6 +229,34 @@ class SandboxServer:
         if data:
             self._reseed()
 
+    def seed_recipients(
+        self,
+        count: int,
+        providers: tuple[str, ...] = ("redflag", "snappy"),
+        *,
+        compact: bool = True,
+    ) -> None:
+        """Replace the recipients of ``providers`` with ``count`` new ones each.
+
+        For volume tests and benchmarks (as ``POST /_control/seed``). ``compact``: a few
+        fields per recipient (``bulk{n}@example.com``, ``First{n} Last{n}``), 100,000 in
+        about a second; otherwise the usual seed people in the documented shape (slower,
+        and a RedFlag list reply of about 1.5 KB a recipient). ``reset(data=True)`` brings
+        the starting data back.
+        """
+        if not isinstance(count, int) or isinstance(count, bool) or not 0 <= count <= 2_000_000:
+            raise ConfigError("count must be a whole number from 0 to 2,000,000.")
+        unknown = set(providers) - {"redflag", "snappy"}
+        if unknown:
+            raise ConfigError(f"Only redflag and snappy keep recipients, not {sorted(unknown)}.")
+        persons = None if compact else people(self.random_seed, count)
+        for name in providers:
+            app = self._apps[name]
+            if persons is not None:
+                app.reseed(persons)
+            elif isinstance(app, RedFlagApp | SnappyApp):
+                app.seed_compact(count)
+
     def state(self) -> dict[str, Any]:
         """Describe the data (counts, Snappy accounts, Parcelvoy campaigns)."""
         summary: dict[str, Any] = {"seed": self.seed, "random_seed": self.random_seed}
@@ -375,7 +405,24 @@ class SandboxServer:
         if (request.method, path) == ("POST", "/reset"):
             self.reset(data=bool(body.get("data")))
             return json_response(200, self._config.to_dict())
-        known = {p for _, p in routes} | {"/config", "/reset"}
+        if (request.method, path) == ("POST", "/seed"):
+            providers = body.get("providers", ["redflag", "snappy"])
+            try:
+                if isinstance(providers, str):
+                    providers = [providers]
+                if not isinstance(providers, list) or not all(
+                    isinstance(p, str) for p in providers
+                ):
+                    raise ConfigError("providers must be a list of provider names.")
+                self.seed_recipients(
+                    body.get("count", -1),
+                    tuple(providers),
+                    compact=body.get("compact") is not False,
+                )
+            except ConfigError as exc:
+                return json_response(400, {"error": str(exc)})
+            return json_response(200, self.state())
+        known = {p for _, p in routes} | {"/config", "/reset", "/seed"}
         if path in known:
             return json_response(405, {"error": f"{request.method} is not allowed on {path}."})
         return json_response(404, {"error": f"Unknown control endpoint {path}."})
@@ -504,6 +551,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.sandbox._serve(self, request)
 
     def _read_body(self) -> bytes:
+        """Read the whole body before anything answers (auth, faults, 413...).
+
+        A server that answers while the client is still sending, then closes, makes the
+        client's next write fail with a reset instead of reading the answer. So a body too
+        large to keep is still read (and dropped) up to ``MAX_DRAIN_BYTES``.
+        """
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
             return b"".join(self._read_chunks())
         length = self.headers.get("Content-Length")
@@ -511,9 +564,19 @@ class _Handler(BaseHTTPRequestHandler):
             return b""
         if not length.isdigit():
             raise _BodyError(400, "Invalid Content-Length.")
-        if int(length) > MAX_BODY_BYTES:
+        size = int(length)
+        if size > MAX_BODY_BYTES:
+            if size <= MAX_DRAIN_BYTES:
+                self._drain(size)
             raise _BodyError(413, "Request body too large.")
-        return self.rfile.read(int(length))
+        return self.rfile.read(size)
+
+    def _drain(self, size: int) -> None:
+        while size > 0:
+            chunk = self.rfile.read(min(size, 1 << 16))
+            if not chunk:
+                return
+            size -= len(chunk)
 
     def _read_chunks(self) -> Iterator[bytes]:
         total = 0
@@ -528,10 +591,14 @@ class _Handler(BaseHTTPRequestHandler):
                     pass
                 return
             total += size
-            if total > MAX_BODY_BYTES:
+            if total > MAX_DRAIN_BYTES:
                 raise _BodyError(413, "Request body too large.")
-            yield self.rfile.read(size)
+            data = self.rfile.read(size)
             self.rfile.readline(1024)
+            if total <= MAX_BODY_BYTES:  # past it, keep reading to the end, keep nothing
+                yield data
+        if total > MAX_BODY_BYTES:
+            raise _BodyError(413, "Request body too large.")
 
     def _head(self, response: Response, extra: list[tuple[str, str]]) -> bytes:
         phrase = HTTPStatus(response.status).phrase if response.status in _STATUSES else ""
@@ -566,7 +633,17 @@ class _Handler(BaseHTTPRequestHandler):
 
     def send_truncated(self, response: Response, *, claim_full_length: bool) -> None:
         """Send half the body: either under the full Content-Length (then hang up), or as a
-        complete-looking reply whose JSON simply stops halfway."""
+        complete-looking reply whose JSON simply stops halfway.
+
+        A streamed body of known length (``parts``) is cut the same two ways without being
+        held whole: half its chunks, then the hang-up (no last chunk) or a last chunk."""
+        if (
+            not isinstance(response.body, bytes)
+            and response.parts
+            and self.request_version == ("HTTP/1.1")
+        ):
+            self._send_stream_truncated(response, hang_up=claim_full_length)
+            return
         body = response.materialize()
         half = body[: len(body) // 2]
         claimed = len(body) if claim_full_length else len(half)
@@ -574,6 +651,25 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
         try:
             self.wfile.write(self._head(response, [("Content-Length", str(claimed))]) + half)
+        except (ConnectionError, TimeoutError):
+            self.close_connection = True
+
+    def _send_stream_truncated(self, response: Response, *, hang_up: bool) -> None:
+        assert response.parts is not None and not isinstance(response.body, bytes)
+        keep = max(1, response.parts // 2)
+        if hang_up:
+            self.close_connection = True
+        try:
+            self.wfile.write(self._head(response, [("Transfer-Encoding", "chunked")]))
+            for index, chunk in enumerate(response.body):
+                if index == keep:
+                    chunk = chunk[: len(chunk) // 2]  # stop in the middle of a record
+                if chunk:
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                if index == keep:
+                    break
+            if not hang_up:
+                self.wfile.write(b"0\r\n\r\n")
         except (ConnectionError, TimeoutError):
             self.close_connection = True
 

@@ -8,12 +8,15 @@ Quirks kept on purpose (CONTRACT-NOTES "Snappy public API"):
   replies only;
 - ``birthday`` accepted as ``YYYY-MM-DD`` or an ISO timestamp, answered as a timestamp;
 - ``source`` is an object by default, a string by variant; delete answers 200 or 204;
-- update accepts PATCH and PUT alike; ``accounts`` replaces the list.
+- update accepts PATCH and PUT alike (variant ``snappy_update="put_only"``: 405 to PATCH);
+  ``accounts`` replaces the list.
 
 Where the documents are silent the sandbox chooses, and says so here:
 - numeric ``errorCode`` values other than 10001 are the sandbox's own (see ``ERROR_CODES``);
   clients must branch on the status, never on these numbers or on messages;
-- update merges top-level fields and one level into ``employee``; arrays replace;
+- update merges top-level fields and one level into ``employee``; arrays replace (variant
+  ``snappy_nested="replace"``: a nested object sent replaces the stored one, as the
+  document allows, so a key left out is lost);
 - the update body takes only the fields the update document lists (no ``externalId``, no
   ``owner``); anything else is "must NOT have additional properties";
 - unknown query parameters are refused (400), as an OpenAPI validator does by default, so a
@@ -44,6 +47,7 @@ from integrations.sandbox.messages import (
     json_response,
     resolve,
 )
+from integrations.sandbox.messages import retry_after as retry_after_header
 from integrations.sandbox.schema import Problem, parse_date_or_datetime, validate
 from integrations.sandbox.seed import Person
 
@@ -239,7 +243,8 @@ class SnappyApp:
         # CONTRACT-NOTES: Retry-After is "sometimes present"; the share is seeded.
         with self._lock:
             with_header = self._retry_after_rng.random() < 0.5
-        headers = [("Retry-After", str(max(1, round(wait + 0.49))))] if with_header else []
+        style = self._runtime.config().variants.retry_after
+        headers = [retry_after_header(max(1, round(wait + 0.49)), style)] if with_header else []
         return _error(429, "rate_limited", "Too many requests, please slow down.",
                       headers=headers)  # fmt: skip
 
@@ -250,7 +255,8 @@ class SnappyApp:
         return _error(405, "method_not_allowed", f"{request.method} is not allowed here.")
 
     def fault_response(self, status: int, retry_after: int | None) -> Response:
-        headers = [("Retry-After", str(retry_after))] if retry_after is not None else []
+        style = self._runtime.config().variants.retry_after
+        headers = [retry_after_header(retry_after, style)] if retry_after is not None else []
         if status == 429:
             return _error(429, "rate_limited", "Too many requests, please slow down.",
                           headers=headers)  # fmt: skip
@@ -280,7 +286,9 @@ class SnappyApp:
         fields = request.query_value("fields")
         projection = {f.strip() for f in fields.split(",") if f.strip()} if fields else None
         with self._lock:
-            matches = (r for r in self._records.values() if _matches(r, filters))
+            records = self._records.values()
+            # Without filters, skip in C: a walk of 100,000 recipients stays linear per page.
+            matches = (r for r in records if _matches(r, filters)) if filters else iter(records)
             page = list(itertools.islice(matches, skip, skip + limit))
         results = [self._render(record, projection) for record in page]
         return json_response(200, {"results": results, "skip": skip, "limit": limit})
@@ -320,6 +328,11 @@ class SnappyApp:
         return json_response(201, self._render(record))
 
     def _update(self, request: Request, params: dict[str, str]) -> Response:
+        if (
+            request.method == "PATCH"
+            and self._runtime.config().variants.snappy_update == "put_only"
+        ):
+            return self._not_allowed(request, params)
         if bad := self._bad_query_or_id(request, params):
             return bad
         try:
@@ -338,8 +351,10 @@ class SnappyApp:
                 return _error(422, "business_rule", f"Invalid account ids: {', '.join(unknown)}")
             if self._duplicate(changes, exclude=current["id"]):
                 return _error(409, "duplicate", "A recipient with the same data already exists.")
-            if "employee" in changes:  # one level of merge inside employee
-                changes["employee"] = {**current.get("employee", {}), **changes["employee"]}
+            if self._runtime.config().variants.snappy_nested == "merge":
+                for key in ("employee", "owner"):  # one level of merge inside nested objects
+                    if key in changes:
+                        changes[key] = {**current.get(key, {}), **changes[key]}
             # ``accounts`` and every other array replace the stored value (documented).
             record = {**current, **changes, "updatedAt": iso_now(), "updatedBy": self._api_user}
             self._unindex(current)
@@ -445,6 +460,37 @@ class SnappyApp:
             account_ids = list(self._accounts)
             for person in people:
                 self._store(_seed_record(person, self._new_id(), account_ids, rng))
+
+    def seed_compact(self, count: int) -> None:
+        """Replace the recipients with ``count`` compact ones (``bulk{n}@example.com``);
+        the accounts stay."""
+        now = iso_now()
+        with self._lock:
+            self._records.clear()
+            self._by_email.clear()
+            self._by_external_id.clear()
+            account_ids = list(self._accounts)
+            for n in range(count):
+                self._store(
+                    {
+                        "id": self._new_id(),
+                        "createdAt": now,
+                        "updatedAt": now,
+                        "firstName": f"First{n}",
+                        "lastName": f"Last{n}",
+                        "email": f"bulk{n}@example.com",
+                        "country": "GB",
+                        "accounts": account_ids[n % len(account_ids) :][:1],
+                        "type": "employee",
+                        "employee": {
+                            "workingSince": "2020-01-15T00:00:00.000Z",
+                            "department": "Engineering",
+                        },
+                        "externalId": f"B{n}",
+                        "source": "apiIntegration",
+                        "updatedBy": self._api_user,
+                    }
+                )
 
     def summary(self) -> dict[str, Any]:
         with self._lock:

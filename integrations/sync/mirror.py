@@ -8,10 +8,12 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from django.db import connection as db_connection
 from django.utils import timezone
 
 from integrations.clients import Recipient
 from integrations.models import MirroredRecipient
+from integrations.sync.mirror_copy import copy_upsert
 
 MIRROR_FIELDS = [
     "email",
@@ -63,7 +65,10 @@ def mirror_row(connection: Any, recipient: Recipient, *, seen_at: datetime) -> M
 def mirror_upsert(
     connection: Any, recipients: Iterable[Recipient], *, seen_at: datetime | None = None
 ) -> int:
-    """Insert or update mirror rows by remote id in one statement; return how many."""
+    """Insert or update mirror rows by remote id in one transaction; return how many.
+
+    On PostgreSQL the rows go through COPY (``mirror_copy``); elsewhere ``bulk_create``.
+    """
     seen_at = seen_at or timezone.now()
     rows = {}
     for recipient in recipients:
@@ -71,12 +76,15 @@ def mirror_upsert(
             rows[recipient.remote_id] = mirror_row(connection, recipient, seen_at=seen_at)
     if not rows:
         return 0
-    MirroredRecipient.objects.bulk_create(
-        list(rows.values()),
-        update_conflicts=True,
-        unique_fields=["connection", "remote_id"],
-        update_fields=MIRROR_FIELDS,
-    )
+    if db_connection.vendor == "postgresql":
+        copy_upsert(list(rows.values()), MIRROR_FIELDS)  # the same rows, faster (its docstring)
+    else:
+        MirroredRecipient.objects.bulk_create(
+            list(rows.values()),
+            update_conflicts=True,
+            unique_fields=["connection", "remote_id"],
+            update_fields=MIRROR_FIELDS,
+        )
     return len(rows)
 
 

@@ -19,7 +19,13 @@ from integrations.sync.mirror import mirror_mark_unseen_gone, mirror_upsert
 
 
 def execute_pull(job: SyncJob) -> None:
-    """Stream the provider's recipients into the mirror in batches (bounded memory)."""
+    """Stream the provider's recipients into the mirror in batches (bounded memory).
+
+    The client parses the list as it arrives (a RedFlag account answers in one reply of
+    any size), so memory holds one batch. Only a complete listing marks the rows it did not
+    see as gone and sets ``mirror_refreshed_at``; a failed one keeps what it read and says
+    after how many recipients it stopped.
+    """
     connection = job.connection
     if connection is None:
         with transaction.atomic():
@@ -51,6 +57,9 @@ def execute_pull(job: SyncJob) -> None:
             seen += mirror_upsert(connection, batch, seen_at=started)
             batch = []
     except ProviderError as exc:
+        # The records read before the failure are true: keep them. The listing is not
+        # complete, so nobody is marked gone and the mirror's refresh time stays as it was.
+        seen += mirror_upsert(connection, batch, seen_at=started)
         code, message = _describe(exc)
         with transaction.atomic():
             SyncJob.objects.filter(pk=job.pk).update(n_succeeded=seen, total=seen)

@@ -170,7 +170,7 @@ def test_backoff_is_capped(make_plain, httpx_mock, fake_time):
     assert fake_time.sleeps == [1.0, 2.0, 4.0, 8.0, 16.0, 16.0, 16.0]
 
 
-@pytest.mark.parametrize("status", [400, 401, 403, 404, 409, 422, 500])
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 409, 422])
 def test_other_statuses_are_not_retried(plain, httpx_mock, status):
     httpx_mock.add_response(status_code=status)
 
@@ -178,6 +178,28 @@ def test_other_statuses_are_not_retried(plain, httpx_mock, status):
         plain.get()
 
     assert len(httpx_mock.get_requests()) == 1
+
+
+def test_a_read_is_retried_on_500(plain, httpx_mock, fake_time):
+    """A GET changed nothing, so a passing 500 is worth another try."""
+    httpx_mock.add_response(status_code=500)
+    httpx_mock.add_response(status_code=500)
+    httpx_mock.add_response(json={"ok": True})
+
+    assert plain.get().json() == {"ok": True}
+    assert fake_time.sleeps == [0.5, 1.0]
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
+def test_a_write_is_never_retried_on_500(plain, httpx_mock, method):
+    """A 500 may come after the write was made: only a read is repeated."""
+    httpx_mock.add_response(status_code=500)
+
+    with pytest.raises(Unavailable) as caught:
+        plain._request(method, "/thing", json={"a": 1})
+
+    assert len(httpx_mock.get_requests()) == 1
+    assert caught.value.outcome_unknown is True
 
 
 # -- transport failures -------------------------------------------------------------------

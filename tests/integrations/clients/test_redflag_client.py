@@ -114,10 +114,32 @@ def test_recipient_not_found_in_a_200_is_not_found(redflag, httpx_mock, method, 
 
 
 def test_illegal_parameters_in_a_200_is_invalid(redflag, httpx_mock):
+    """Refused paging falls back to the plain request; refused again, it is an error."""
     httpx_mock.add_response(url=API + "?limit=500", text=docs.REDFLAG_LIST_ERROR)
+    httpx_mock.add_response(url=API, text=docs.REDFLAG_LIST_ERROR)
 
     with pytest.raises(Invalid, match="Illegal parameters"):
         list(redflag.iter_recipients())
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (200, '{"success":false,"message":"Illegal parameters"}'),
+        (400, '{"success":false,"message":"Illegal parameters"}'),
+        (400, "<html><body>Bad Request</body></html>"),
+    ],
+)
+def test_a_list_that_refuses_paging_is_asked_the_plain_documented_request(
+    redflag, httpx_mock, status, body
+):
+    httpx_mock.add_response(url=API + "?limit=500", status_code=status, text=body)
+    httpx_mock.add_response(url=API, json=page([record(n) for n in range(3)], 3), is_reusable=True)
+
+    assert len(list(redflag.iter_recipients())) == 3
+    assert len(list(redflag.iter_recipients())) == 3  # no second offer of paging
+
+    assert [str(r.url) for r in httpx_mock.get_requests()] == [API + "?limit=500", API, API]
 
 
 def test_create_sends_the_payload_and_returns_the_recipient(redflag, httpx_mock):
@@ -193,7 +215,8 @@ def test_bad_token_is_unauthorized_as_401_or_200(redflag, httpx_mock, status):
     ],
 )
 def test_http_errors_map_to_typed_errors(redflag, httpx_mock, status, body, error):
-    httpx_mock.add_response(url=API + "/a@b.c", status_code=status, text=body)
+    # A read is repeated after a 500 (and gets the same answer here).
+    httpx_mock.add_response(url=API + "/a@b.c", status_code=status, text=body, is_reusable=True)
 
     with pytest.raises(error) as caught:
         redflag.get_recipient("a@b.c")
@@ -262,16 +285,19 @@ def test_a_garbled_200_is_read_again_then_malformed(redflag, httpx_mock, fake_ti
     assert fake_time.sleeps == [0.5, 1.0, 2.0, 4.0]
 
 
-def test_a_truncated_list_fails_before_any_recipient_is_yielded(redflag, httpx_mock):
+def test_a_list_that_never_arrives_whole_fails_after_what_it_yielded(redflag, httpx_mock):
+    """Records already read are handed out; the error still says the listing is incomplete."""
     full = json.dumps(page([record(n) for n in range(50)], 50))
     httpx_mock.add_response(url=API + "?limit=500", text=full[:-40], is_reusable=True)
     seen = []
 
-    with pytest.raises(MalformedReply):
+    with pytest.raises(MalformedReply) as caught:
         for recipient in redflag.iter_recipients():
-            seen.append(recipient)
+            seen.append(recipient.remote_id)
 
-    assert seen == []
+    assert 0 < len(seen) < 50
+    assert len(seen) == len(set(seen))  # the repeats skipped what was already yielded
+    assert caught.value.attempts == 5
 
 
 def test_a_truncated_list_that_recovers_yields_everything_once(redflag, httpx_mock):
@@ -279,7 +305,17 @@ def test_a_truncated_list_that_recovers_yields_everything_once(redflag, httpx_mo
     httpx_mock.add_response(url=API + "?limit=500", text=full[: len(full) // 3])
     httpx_mock.add_response(url=API + "?limit=500", text=full)
 
-    assert len(list(redflag.iter_recipients())) == 50
+    ids = [r.remote_id for r in redflag.iter_recipients()]
+
+    assert len(ids) == len(set(ids)) == 50
+
+
+def test_a_list_whose_success_comes_after_the_data_is_checked_at_the_end(redflag, httpx_mock):
+    body = '{"data": [' + json.dumps(record(1)) + '], "success": false, "message": "Oops"}'
+    httpx_mock.add_response(url=API + "?limit=500", text=body)
+
+    with pytest.raises(ProviderError, match="Oops"):
+        list(redflag.iter_recipients())
 
 
 def test_unknown_fields_are_tolerated(redflag, httpx_mock):
@@ -294,40 +330,40 @@ def test_unknown_fields_are_tolerated(redflag, httpx_mock):
     assert "brandNewField" not in recipient.fields
 
 
-def test_a_10_mb_list_is_read(redflag, httpx_mock):
+def test_a_list_over_20_mb_in_one_reply_is_read(redflag, httpx_mock):
+    """The size guard applies to one record, not to the body."""
     filler = "x" * 9_000
-    records = [record(n, notes=[filler]) for n in range(1_150)]
+    records = [record(n, notes=[filler]) for n in range(2_500)]
     body = json.dumps(page(records, len(records)))
-    assert 10_000_000 < len(body) < 20 * 1024 * 1024
+    assert len(body) > 20 * 1024 * 1024
     httpx_mock.add_response(url=API + "?limit=1000", text=body)
 
     count = sum(1 for _ in redflag.iter_recipients(page_size=1000))
 
-    assert count == 1_150
+    assert count == 2_500
 
 
-def test_a_reply_over_the_cap_is_refused_by_its_declared_length(redflag, httpx_mock):
-    body = b'{"success":true,"data":[' + b" " * (20 * 1024 * 1024) + b"]}"
-    httpx_mock.add_response(url=API + "?limit=500", content=body)
-
-    with pytest.raises(MalformedReply, match="larger than 20 MB") as caught:
-        list(redflag.iter_recipients())
-
-    assert caught.value.attempts == 1
-
-
-def test_a_streamed_reply_over_the_cap_is_cut_off(make_redflag, httpx_mock):
+def test_one_record_over_the_cap_is_refused_and_not_read_again(make_redflag, httpx_mock):
     from pytest_httpx import IteratorStream
 
-    client = make_redflag(max_reply_bytes=1024 * 1024)
-    chunk = b" " * 65536
+    client = make_redflag(max_record_bytes=1024 * 1024)
+    chunk = b"x" * 65536
     httpx_mock.add_response(
         url=API + "?limit=500",
-        stream=IteratorStream([b'{"success":true,"data":['] + [chunk] * 40 + [b"]}"]),
+        stream=IteratorStream(
+            [b'{"success":true,"data":[', json.dumps(record(1)).encode(), b',{"notes":"']
+            + [chunk] * 40
+            + [b'"}]}']
+        ),
     )
+    seen = []
 
-    with pytest.raises(MalformedReply, match="larger than 1 MB"):
-        list(client.iter_recipients())
+    with pytest.raises(MalformedReply, match="record larger than 1 MB") as caught:
+        seen.extend(client.iter_recipients())
+
+    assert len(seen) == 1
+    assert caught.value.retryable is False
+    assert len(httpx_mock.get_requests()) == 1
 
 
 # -- identifiers --------------------------------------------------------------------------

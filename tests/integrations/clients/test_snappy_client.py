@@ -105,14 +105,16 @@ def test_create_returns_the_created_recipient(snappy, httpx_mock):
     ],
 )  # fmt: skip
 def test_errors_map_by_status_and_error_code(snappy, httpx_mock, status, body, error, code):
-    httpx_mock.add_response(url=f"{API}/xyz12345?{Q}", status_code=status, text=body)
+    httpx_mock.add_response(
+        url=f"{API}/xyz12345?{Q}", status_code=status, text=body, is_reusable=True
+    )
 
     with pytest.raises(error) as caught:
         snappy.get_recipient("xyz12345")
 
     assert caught.value.status == status
     assert caught.value.code == code
-    assert caught.value.attempts == 1
+    assert caught.value.attempts == (5 if status == 500 else 1)  # a read is repeated on 500
 
 
 def test_the_message_text_never_decides_the_error(snappy, httpx_mock):
@@ -389,6 +391,94 @@ def test_update_falls_back_to_put_on_405_and_remembers(snappy, httpx_mock):
     snappy.update_recipient("xyz12345", {"firstName": "B"})
 
     assert [r.method for r in httpx_mock.get_requests()] == ["PATCH", "PUT", "PUT"]
+
+
+def test_the_learned_method_is_handed_to_the_callback_once(make_snappy, httpx_mock):
+    learned: list[str] = []
+    client = make_snappy(on_update_method=learned.append)
+    httpx_mock.add_response(method="PATCH", status_code=405, text="Method Not Allowed")
+    httpx_mock.add_response(method="PUT", text=docs.SNAPPY_RECIPIENT, is_reusable=True)
+
+    client.update_recipient("xyz12345", {"firstName": "A"})
+    client.update_recipient("xyz12345", {"firstName": "B"})
+
+    assert learned == ["PUT"]
+    assert client.update_method == "PUT"
+
+
+def test_a_stored_method_is_sent_first_and_a_405_to_it_switches_back(make_snappy, httpx_mock):
+    learned: list[str] = []
+    client = make_snappy(update_method="put", on_update_method=learned.append)
+    httpx_mock.add_response(method="PUT", status_code=405, text="Method Not Allowed")
+    httpx_mock.add_response(method="PATCH", text=docs.SNAPPY_RECIPIENT)
+
+    client.update_recipient("xyz12345", {"firstName": "A"})
+
+    assert [r.method for r in httpx_mock.get_requests()] == ["PUT", "PATCH"]
+    assert learned == ["PATCH"]
+
+
+def test_a_failing_callback_never_fails_the_update(make_snappy, httpx_mock):
+    def broken(method: str) -> None:
+        raise RuntimeError("database away")
+
+    client = make_snappy(on_update_method=broken)
+    httpx_mock.add_response(method="PATCH", text=docs.SNAPPY_RECIPIENT)
+
+    assert client.update_recipient("xyz12345", {"firstName": "A"}).remote_id == "xyz12345"
+
+
+def test_an_unknown_update_method_is_refused(make_snappy):
+    with pytest.raises(Invalid):
+        make_snappy(update_method="POST")
+
+
+def test_a_partial_nested_object_is_completed_from_the_live_record(snappy, httpx_mock):
+    """The live record is read first; its other keys go out unchanged beside the change."""
+    live = {
+        "id": "xyz12345",
+        "firstName": "Ann",
+        "employee": {"workingSince": "2021-03-01T00:00:00.000Z", "department": "Sales"},
+    }
+    httpx_mock.add_response(method="GET", url=f"{API}/xyz12345?{Q}", json=live)
+    httpx_mock.add_response(
+        method="PATCH",
+        url=f"{API}/xyz12345?{Q}",
+        match_json={
+            "employee": {"workingSince": "2021-03-01T00:00:00.000Z", "department": "IT"},
+            "lastName": "Lee",
+        },
+        text=docs.SNAPPY_RECIPIENT,
+    )
+
+    snappy.update_recipient("xyz12345", {"employee": {"department": "IT"}, "lastName": "Lee"})
+
+
+def test_live_keys_carried_along_need_not_be_enabled(make_snappy, httpx_mock):
+    """Only the caller's change is checked: an unchanged start date is no write of it."""
+    client = make_snappy(enabled_fields={"employee.department"})
+    httpx_mock.add_response(
+        method="GET",
+        json={"id": "xyz12345", "employee": {"workingSince": "2021-03-01", "extra": 1}},
+    )
+    httpx_mock.add_response(
+        method="PATCH",
+        match_json={"employee": {"workingSince": "2021-03-01", "department": "IT"}},
+        text=docs.SNAPPY_RECIPIENT,
+    )
+
+    client.update_recipient("xyz12345", {"employee": {"department": "IT"}})
+
+    with pytest.raises(FieldNotEnabled):
+        client.update_recipient("xyz12345", {"employee": {"workingSince": "2020-01-01"}})
+
+
+def test_an_update_without_nested_objects_reads_nothing_first(snappy, httpx_mock):
+    httpx_mock.add_response(method="PATCH", text=docs.SNAPPY_RECIPIENT)
+
+    snappy.update_recipient("xyz12345", {"lastName": "Lee"})
+
+    assert [r.method for r in httpx_mock.get_requests()] == ["PATCH"]
 
 
 def test_update_unknown_recipient_is_not_found(snappy, httpx_mock):

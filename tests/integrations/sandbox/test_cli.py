@@ -28,7 +28,8 @@ def test_flags_mirror_control_config() -> None:
         "--rate-truncated", "0.01", "--timeout-seconds", "5", "--only", "snappy, redflag",
         "--redflag-auth-failure", "200", "--redflag-list", "paged",
         "--parcelvoy-success", "204", "--snappy-delete", "204", "--snappy-source", "string",
-        "--snappy-rate-limit", "0",
+        "--snappy-rate-limit", "0", "--redflag-errors", "http", "--redflag-create", "201",
+        "--snappy-update", "put_only", "--snappy-nested", "replace", "--retry-after", "date",
     )  # fmt: skip
 
     config = config_from_options(options).to_dict()
@@ -40,8 +41,10 @@ def test_flags_mirror_control_config() -> None:
     assert config["faults"]["timeout_seconds"] == 5
     assert config["faults"]["only"] == ["snappy", "redflag"]
     assert config["variants"] == {
-        "redflag_auth_failure": "200", "redflag_list": "paged", "parcelvoy_success": "204",
-        "snappy_delete": "204", "snappy_source": "string", "snappy_rate_limit": 0,
+        "redflag_auth_failure": "200", "redflag_list": "paged", "redflag_errors": "http",
+        "redflag_create": "201", "parcelvoy_success": "204", "snappy_delete": "204",
+        "snappy_source": "string", "snappy_update": "put_only", "snappy_nested": "replace",
+        "retry_after": "date", "snappy_rate_limit": 0,
     }  # fmt: skip
 
 
@@ -72,3 +75,12 @@ def test_credentials_are_written_owner_only_even_over_an_open_file(tmp_path: Pat
 
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert json.loads(path.read_text()) == {"snappy": {"api_key": "x"}}
+
+
+def test_compact_seed_fills_redflag_and_snappy() -> None:
+    server = server_from_options(_options("--seed", "3", "--compact-seed", "1234"))
+
+    state = server.state()
+
+    assert state["redflag"]["recipients"] == state["snappy"]["recipients"] == 1234
+    assert len(state["snappy"]["accounts"]) == 5  # the accounts stay

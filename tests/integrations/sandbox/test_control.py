@@ -18,8 +18,10 @@ DEFAULT_FAULTS = {
     "rate_truncated": 0.0, "retry_after_seconds": 1, "only": None,
 }  # fmt: skip
 DEFAULT_VARIANTS = {
-    "redflag_auth_failure": "401", "redflag_list": "all", "parcelvoy_success": "200",
-    "snappy_delete": "200", "snappy_source": "object", "snappy_rate_limit": 100,
+    "redflag_auth_failure": "401", "redflag_list": "all", "redflag_errors": "200",
+    "redflag_create": "200", "parcelvoy_success": "200", "snappy_delete": "200",
+    "snappy_source": "object", "snappy_update": "patch_or_put", "snappy_nested": "merge",
+    "retry_after": "seconds", "snappy_rate_limit": 100,
 }  # fmt: skip
 
 
