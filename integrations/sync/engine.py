@@ -52,6 +52,7 @@ from django.utils.module_loading import import_string
 
 from integrations.clients import Recipient
 from integrations.clients.errors import (
+    AmbiguousMatch,
     Conflict,
     CredentialsMissing,
     Forbidden,
@@ -298,6 +299,24 @@ def _unknown(item: SyncItem, error: ProviderError, started: Any, *, checking: bo
     )
 
 
+def _ambiguous(item: SyncItem, error: AmbiguousMatch, started: Any) -> ItemResult:
+    """Several provider records carry the item's identifiers: one may be the item's. Nothing
+    is sent and nothing is guessed; the item waits for a person (a settled unknown)."""
+    ids = ", ".join(error.candidates[:5]) or "not given"
+    return _result(
+        item,
+        UNKNOWN,
+        started,
+        settled=True,
+        http_status=error.status,
+        error_code="AmbiguousMatch",
+        error_message=(
+            f"Outcome unknown: several records at the provider carry this item's identifiers "
+            f"(ids {ids}); none was chosen and nothing more is sent. Check them at the provider."
+        )[:1000],
+    )
+
+
 def _matched(item: SyncItem, found: Recipient, started: Any, *, conflict: bool) -> ItemResult:
     """The provider holds a record with the item's identifiers: it is the item's if every field
     sent holds the value sent; otherwise the item fails, saying what differs."""
@@ -344,6 +363,8 @@ def _resolve_conflict(
         found = _find_remote(ctx, item)
     except JOB_STOPPING_ERRORS:
         raise
+    except AmbiguousMatch as exc:
+        return _ambiguous(item, exc, started)
     except ProviderError as exc:
         # The provider holds a record that may be this one: unknown until it is looked at.
         return _unknown(item, exc, started, checking=True)
@@ -380,6 +401,8 @@ def _send_create(ctx: PushContext, item: SyncItem, started: Any) -> ItemResult:
             found = _find_remote(ctx, item)
         except JOB_STOPPING_ERRORS:
             raise
+        except AmbiguousMatch as exc:
+            return _ambiguous(item, exc, started)
         except ProviderError as exc:
             return _unknown(item, exc, started, checking=True)
         if found is not None:

@@ -360,3 +360,26 @@ def test_a_job_is_spread_over_the_slots_its_items_keep_busy(settings):
     settings.SYNC_SLOTS_PER_JOB = 3
     settings.SYNC_CONCURRENCY = 8
     assert [job_slots(items=n) for n in (0, 1, 8, 9, 17, 10_000)] == [1, 1, 1, 2, 3, 3]
+
+
+def test_a_409_whose_identifiers_lead_to_two_records_is_left_to_a_person(sandbox):
+    """Email and external id point at two different provider records: either may be the
+    item's, so nothing is chosen, nothing more is sent, and the item is not called failed."""
+    conn = snappy_connection(sandbox)
+    first, second = snappy_records(sandbox, 2)
+    first["payload"]["externalId"] = "EXT-FIRST"
+    second["payload"]["externalId"] = "EXT-SECOND"
+    client = connection_recipient_client(conn)
+    for record in (first, second):
+        client.create_recipient(record["payload"])
+    mixed = {**first, "payload": {**first["payload"], "externalId": "EXT-SECOND"}}
+    job = job_create_push(connection=conn, records=[mixed])
+    job_execute(job.pk)
+    job.refresh_from_db()
+    item = job.items.get()
+    assert item.status == ItemStatus.UNKNOWN and item.next_attempt_at is None
+    assert item.error_code == "AmbiguousMatch"
+    assert "several records at the provider" in item.error_message
+    assert job.n_failed == 0 and job.n_unknown == 1 and job.is_finished
+    creates = sandbox.counters()["creates"]["snappy"]
+    assert creates[first["identifier"]] == 1 and creates[second["identifier"]] == 1
