@@ -31,7 +31,7 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 demo: install
-	DEMO=true $(PY) manage.py demo $(if $(WORKERS),--workers $(WORKERS))
+	DEMO=true $(PY) manage.py demo $(if $(WORKERS),--workers $(WORKERS)) $(if $(REDFLAG_PEOPLE),--redflag-people $(REDFLAG_PEOPLE))
 
 test: install
 	$(VENV)/bin/ruff check .

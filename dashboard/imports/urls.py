@@ -9,6 +9,7 @@ urlpatterns = [
     path("new/", views.import_new, name="new"),
     path("sample.csv", views.import_sample_csv, name="sample_csv"),
     path("sample-windows-1252.csv", views.import_sample_windows_csv, name="sample_windows_csv"),
+    path("sample-10000.csv", views.import_sample_many_csv, name="sample_many_csv"),
     path("<int:pk>/", views.import_detail, name="detail"),
     path("<int:pk>/reading/", views.import_reading, name="reading"),
     path("<int:pk>/layout/", views.import_layout, name="layout"),

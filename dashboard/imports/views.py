@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -79,6 +80,34 @@ def import_sample_csv(request: HttpRequest) -> FileResponse:
 def import_sample_windows_csv(request: HttpRequest) -> FileResponse:
     """Send the demo's Windows-1252 export of international names (the upload page links it)."""
     return _sample(DEMO_WINDOWS_SAMPLE, "text/csv; charset=windows-1252")
+
+
+MANY_SAMPLE_ROWS = 10_000
+MANY_SAMPLE_NAME = "many-new-starters.csv"
+
+
+def many_sample_lines(rows: int = MANY_SAMPLE_ROWS) -> Iterator[str]:
+    """A clean UTF-8 export of ``rows`` new starters for the demo's Snappy connection, the
+    same every time: big enough to watch a confirmed import spread over several workers."""
+    departments = ("Engineering", "Finance", "Sales", "Marketing", "People", "Support")
+    yield "Email,First name,Last name,Country,Start date,Department,Accounts\r\n"
+    for n in range(1, rows + 1):
+        yield (
+            f"starter{n:05d}@example.com,Starter,Number {n:05d},GB,"
+            f"2026-{(n % 12) + 1:02d}-{(n % 28) + 1:02d},{departments[n % len(departments)]},"
+            "Onboarding kits\r\n"
+        )
+
+
+@require_GET
+@require_capability(Capability.MANAGE_IMPORTS)
+def import_sample_many_csv(request: HttpRequest) -> StreamingHttpResponse:
+    """Send 10,000 new starters (written as they are sent, never held whole)."""
+    response = StreamingHttpResponse(
+        (line.encode() for line in many_sample_lines()), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{MANY_SAMPLE_NAME}"'
+    return response
 
 
 @require_GET

@@ -155,3 +155,36 @@ def test_ctrl_c_stops_everything_the_demo_started_even_when_pressed_twice(tmp_pa
         for pid in started | _descendants(demo.pid):  # orphans of a failed run too
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.sandbox
+def test_the_demo_can_give_redflag_a_big_account(sandbox, bulk_seed):
+    """``make demo REDFLAG_PEOPLE=100000``: the sandbox's RedFlag account is seeded in bulk
+    (a refresh then fills the mirror with all of them); Snappy keeps its people."""
+    from urllib.parse import urlsplit
+
+    from dashboard.core.management.commands.demo import Command
+    from integrations.clients import RedFlagClient, client_for
+
+    # bulk_seed puts the session's data back afterwards (the demo seeds through the same API).
+    snappy_before = sandbox.state()["snappy"]["recipients"]
+    out = io.StringIO()
+    command = Command(stdout=out)
+    port = urlsplit(sandbox.url).port
+    assert port is not None
+    command._seed_redflag_people(port, 2500)
+    assert "holds 2,500 people" in out.getvalue()
+    client = client_for(
+        "redflag",
+        base_url=f"{sandbox.url}/redflag",
+        credentials=sandbox.credentials["redflag"],
+        settings={},
+        enabled_fields=(),
+        rate_limit=None,
+    )
+    assert isinstance(client, RedFlagClient)
+    try:
+        assert len(list(client.iter_recipients())) == 2500
+    finally:
+        client.close()
+    assert sandbox.state()["snappy"]["recipients"] == snappy_before

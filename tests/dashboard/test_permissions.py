@@ -67,6 +67,7 @@ TABLE: dict[str, tuple[str, str, Expectations]] = {
     "imports:new": ("get", "/imports/new/", ADMIN_ONLY),
     "imports:sample_csv": ("get", "/imports/sample.csv", ADMIN_ONLY),
     "imports:sample_windows_csv": ("get", "/imports/sample-windows-1252.csv", ADMIN_ONLY),
+    "imports:sample_many_csv": ("get", "/imports/sample-10000.csv", ADMIN_ONLY),
     "imports:detail": ("get", "/imports/{pk}/", ADMIN_ONLY),
     "imports:reading": ("post", "/imports/{pk}/reading/", ADMIN_ONLY),
     "imports:layout": ("post", "/imports/{pk}/layout/", ADMIN_ONLY),

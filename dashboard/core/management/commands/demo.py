@@ -49,6 +49,13 @@ class Command(BaseCommand):
             help="Celery workers to start (each consumes syncs, previews and housekeeping).",
         )
         parser.add_argument(
+            "--redflag-people",
+            type=int,
+            default=int(os.environ.get("REDFLAG_PEOPLE") or 0),
+            help="Give the sandbox's RedFlag account this many people instead of --seed "
+            "(e.g. 100000, to watch a refresh of a big account fill the mirror).",
+        )
+        parser.add_argument(
             "--no-serve", action="store_true", help="Prepare data and exit (used by tests)."
         )
 
@@ -60,11 +67,15 @@ class Command(BaseCommand):
         seed: int,
         no_serve: bool,
         workers: int = 1,
+        redflag_people: int = 0,
         **options: Any,
     ) -> None:
         if workers < 1:
             raise CommandError("--workers must be at least 1.")
+        if redflag_people < 0:
+            raise CommandError("--redflag-people must be 0 (the usual people) or more.")
         self.workers = workers
+        self.redflag_people = redflag_people
         self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
         # Put back on the way out: the command also runs inside other processes (tests), whose
         # later children would inherit an ignored SIGINT from ``_stop_children``.
@@ -85,6 +96,8 @@ class Command(BaseCommand):
         logins = self._seed_users(var / "demo-logins.json")
         try:
             sandbox_credentials = self._start_sandbox(var, sandbox_port, seed)
+            if sandbox_credentials is not None and self.redflag_people:
+                self._seed_redflag_people(sandbox_port, self.redflag_people)
             self._seed_connections(sandbox_credentials, sandbox_port)
             if no_serve:
                 self._print_banner(port, logins, sandbox_port)
@@ -189,6 +202,19 @@ class Command(BaseCommand):
                     pass
             time.sleep(0.2)
         raise CommandError(f"The sandbox did not start on port {port} within 30 seconds.")
+
+    def _seed_redflag_people(self, port: int, count: int) -> None:
+        """Replace the sandbox's RedFlag people with ``count`` compact ones (its control API)."""
+        response = httpx.post(
+            f"http://127.0.0.1:{port}/_control/seed",
+            json={"count": count, "providers": ["redflag"]},
+            timeout=120,
+        )
+        if response.status_code != 200:
+            raise CommandError(
+                f"The sandbox refused to seed {count} RedFlag people: {response.text[:300]}"
+            )
+        self.stdout.write(f"The sandbox's RedFlag account holds {count:,} people.")
 
     def _start_worker(self, var: Path, number: int = 1) -> None:
         """Start worker ``number``; the first also runs the schedule (one beat only).
