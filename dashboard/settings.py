@@ -466,10 +466,16 @@ except json.JSONDecodeError:
     raise ImproperlyConfigured("SYNC_CLIENT_OPTIONS must be a JSON object.") from None
 # Provider rate limits (Snappy: 100 requests/second per company) are kept per account in this
 # Redis, so every worker process and host paces together; by default the broker's Redis.
-# Empty (or the embedded filesystem broker): each process paces alone.
+# With the embedded filesystem broker, a folder beside its queue (file://...): the worker
+# processes of the one host pace together. Empty: each process paces alone.
 RATE_LIMIT_REDIS_URL = os.environ.get(
     "RATE_LIMIT_REDIS_URL",
-    CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else "",
+    CELERY_BROKER_URL
+    if CELERY_BROKER_URL.startswith(("redis://", "rediss://"))
+    # The embedded broker is one host's: its worker processes share a folder instead.
+    else f"file://{_BROKER_DIR.parent / 'ratelimit'}"
+    if CELERY_BROKER_URL.startswith("filesystem://")
+    else "",
 )
 # Provider clients of the recipient pages (a person waits for them): short timeouts, one retry.
 # JSON keyword arguments merged over these defaults, e.g. {"read_timeout": 20}.

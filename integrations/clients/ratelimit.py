@@ -9,8 +9,11 @@ runs:
   (GCRA: a "theoretical arrival time" moved on by one interval per request) on Redis's own
   clock, so hosts with skewed clocks still agree. It also holds the account's pause: a
   ``Retry-After`` (or a bare 429) seen by any worker stops all of them until then.
-* ``TokenBucket`` is the same pacing in one process: the embedded broker's single-host setup,
-  clients on an injected clock (tests), and the fallback while Redis is unreachable.
+* ``FileStore`` runs the same schedule in a small file per account under one folder, locked
+  with ``flock``: every worker *process of one host* paces together without a server. It is
+  the embedded broker's store (``file://`` URL; the demo's three workers share it).
+* ``TokenBucket`` is the same pacing in one process: clients on an injected clock (tests),
+  and the fallback while the shared store is unreachable.
 
 Both hand out *reservations*: ``reserve`` returns how long the caller must wait, so callers
 are paced rather than refused, and ``acquire`` sleeps that long. Buckets live in module-level
@@ -271,8 +274,67 @@ class RedisStore:
             )
 
 
+class FileStore:
+    """The limiter's schedule in files, for the worker processes of one host (no server).
+
+    One file per account under ``folder`` holds the same two numbers the Redis hash does
+    ("tat" and "pause", in microseconds of the host's monotonic clock, which every process
+    of one boot shares). Each call takes the file's exclusive ``flock``, reads, computes as
+    the Redis script does, writes and releases: a few microseconds, so pacing a hundred
+    requests a second costs nothing noticeable. If the folder cannot be used, ``run`` answers
+    None and the caller paces in-process, as while Redis is down.
+    """
+
+    def __init__(self, folder: str, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._folder = folder
+        self._clock = clock
+        self._warned = False
+
+    def run(self, key: str, *args: float | str) -> tuple[float, float] | None:
+        import fcntl
+        import os
+
+        op = args[0]
+        path = os.path.join(self._folder, key.replace(":", "_"))
+        try:
+            os.makedirs(self._folder, exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            if not self._warned:
+                self._warned = True
+                logger.warning(
+                    "The rate limit folder cannot be used (%s): each worker paces its own "
+                    "requests.",
+                    type(exc).__name__,
+                )
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            raw = os.pread(fd, 64, 0).split()
+            tat = int(raw[0]) if len(raw) > 0 else 0
+            pause = int(raw[1]) if len(raw) > 1 else 0
+            now = round(self._clock() * 1_000_000)
+            if op == "pause":
+                pause = max(pause, now + int(args[1]))
+                answer = (max(0, pause - now), pause)
+            elif op == "reserve":
+                interval, burst = int(args[1]), float(args[2])
+                tat = max(tat, now, pause) + interval
+                wait = max(0, tat - now - round(burst * interval), pause - now)
+                answer = (wait, now + wait)
+            else:
+                answer = (max(0, pause - now), pause)
+            if op in ("pause", "reserve"):
+                data = f"{tat} {pause}".encode().ljust(64)
+                os.pwrite(fd, data, 0)
+        finally:
+            os.close(fd)  # releases the lock
+        return answer[0] / 1_000_000, answer[1] / 1_000_000
+
+
 class RedisRateLimiter:
-    """The account's bucket in Redis, shared by every worker; in-process while Redis is down.
+    """The account's bucket in Redis (or a ``FileStore``), shared by every worker process;
+    in-process while the store is unreachable.
 
     ``fallback`` is the process's own bucket for the same key. It is paused with the shared
     one, so a pause survives an outage that begins during it.
@@ -280,7 +342,7 @@ class RedisRateLimiter:
 
     def __init__(
         self,
-        store: RedisStore,
+        store: RedisStore | FileStore,
         key: str,
         rate: float,
         *,
@@ -355,15 +417,19 @@ class RedisRateLimiter:
 
 _registry: dict[str, TokenBucket] = {}
 _shared: dict[tuple[str, str], RedisRateLimiter] = {}
-_stores: dict[str, RedisStore] = {}
+_stores: dict[str, RedisStore | FileStore] = {}
 _registry_lock = threading.Lock()
 
 
-def _store_for(url: str) -> RedisStore:
+def _store_for(url: str) -> RedisStore | FileStore:
+    """The store a URL names: ``redis://``/``rediss://`` a Redis, ``file:///folder`` a folder."""
     with _registry_lock:
         store = _stores.get(url)
         if store is None:
-            store = _stores[url] = RedisStore(url)
+            if url.startswith("file://"):
+                store = _stores[url] = FileStore(url.removeprefix("file://"))
+            else:
+                store = _stores[url] = RedisStore(url)
         return store
 
 
@@ -379,7 +445,8 @@ def shared_rate_limiter(
     """Return the bucket registered under ``key``, creating it on first use.
 
     With ``redis_url`` the bucket lives in that Redis and is shared by every process using
-    it (a ``RedisRateLimiter``); without it, by this process's threads (a ``TokenBucket``).
+    it (a ``RedisRateLimiter``); a ``file:///folder`` URL keeps it in that folder, shared by
+    the processes of one host; without it, by this process's threads (a ``TokenBucket``).
     A later caller with a different rate updates the shared bucket's rate (settings changed);
     the clock and sleep of the first creator stay in force.
     """

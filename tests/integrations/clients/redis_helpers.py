@@ -16,7 +16,7 @@ from tests.conftest import skip_or_fail
 def rate_limit_redis_url() -> str:
     """The Redis the shared rate limit uses here; skip (fail in CI) if none answers."""
     url = settings.RATE_LIMIT_REDIS_URL
-    if not url:
+    if not url.startswith(("redis://", "rediss://")):
         skip_or_fail(
             "no Redis for the shared rate limit: set CELERY_BROKER_URL=redis://... (or "
             "RATE_LIMIT_REDIS_URL=redis://...) to run the shared rate limit's tests"

@@ -275,6 +275,7 @@ def test_a_redis_outage_mid_run_falls_back_and_recovers(redis_url, key, caplog):
     relay = TcpRelay(redis_url)
     relay.start()
     shared = limiter(relay.url, key)
+    assert isinstance(shared._store, RedisStore)
     shared._store.retry_interval = 0  # try Redis again at once (the default waits 5 s)
     watcher = limiter(redis_url, key)
     try:
