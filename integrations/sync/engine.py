@@ -515,6 +515,13 @@ def _call(ctx: PushContext, item: SyncItem) -> ItemResult:
         # A 5xx, a timeout, a dropped connection or a garbled reply may pass next time; an
         # update or delete that may have acted is safe to repeat (both are idempotent).
         transient = exc.retryable or exc.outcome_unknown or (exc.status or 0) >= 500
+        if op in (Operation.UPDATE, Operation.DELETE) and (
+            exc.outcome_unknown or exc.after_unknown_outcome
+        ):
+            # If the attempts run out, the item ends failed: say it may have been applied.
+            message = (
+                f"{message} It may have been applied at the provider; sending it again is safe."
+            )[:1000]
         return _result(
             item,
             AGAIN if transient else FAILED,

@@ -233,6 +233,30 @@ def test_an_update_that_keeps_failing_with_503_fails_after_the_limit(sandbox):
     item = job.items.get()
     assert item.status == ItemStatus.FAILED and item.attempts == 3
     assert item.http_status == 503 and "Gave up after 3 attempts" in item.error_message
+    # A 503 may come after the provider acted: the page must not let "failed" read as "not
+    # applied".
+    assert "may have been applied at the provider" in item.error_message
+
+
+def test_an_update_refused_as_invalid_does_not_say_it_may_have_been_applied(sandbox):
+    conn = redflag_connection(sandbox)
+    client = connection_recipient_client(conn)
+    created = client.create_recipient(redflag_records(1)[0]["payload"])
+    job = job_create_push(
+        connection=conn,
+        records=[
+            {
+                "identifier": created.email,
+                "operation": "update",
+                "remote_id": created.remote_id,
+                "payload": {"mobileCountry": "12345"},
+            }
+        ],
+    )
+    job_execute(job.pk)
+    item = job.items.get()
+    assert item.status == ItemStatus.FAILED
+    assert "may have been applied" not in item.error_message
 
 
 # -- 409 on create ---------------------------------------------------------------------------
