@@ -152,6 +152,33 @@ def wait_until(predicate, *, timeout: float, interval: float = 0.2, worker=None)
     return False
 
 
+def job_finished(job):
+    """A ``wait_until`` predicate: the job (re-read each time) has finished."""
+
+    def check() -> bool:
+        job.refresh_from_db()
+        return job.is_finished
+
+    return check
+
+
+@pytest.fixture
+def worker_starter(tmp_path):
+    """Start real workers as a test needs them (``start_worker``'s keyword arguments, with
+    ``base_env`` under each call's ``env``); every one is stopped after the test."""
+    started: list[WorkerProcess] = []
+
+    def start(*, base_env: dict[str, str] | None = None, **kwargs) -> WorkerProcess:
+        kwargs["env"] = {**(base_env or {}), **(kwargs.get("env") or {})}
+        worker = start_worker(tmp_path, **kwargs)
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
 @pytest.fixture
 def celery_worker_process(transactional_db, tmp_path):
     """Start a real worker; stop it after the test. Yields a :class:`WorkerProcess`."""

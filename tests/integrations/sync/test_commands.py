@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import pty
@@ -20,7 +21,7 @@ from django.core.management.base import CommandError
 from dashboard.connections.models import FieldSetting
 from integrations.models import JobKind, JobSource, JobStatus, SyncItem, SyncJob
 from integrations.sync.engine import job_execute
-from tests.celery_fixtures import ROOT, _database_url, start_worker
+from tests.celery_fixtures import ROOT, _database_url
 from tests.factories import ConnectionFactory
 from tests.integrations.sync.conftest import (
     redflag_connection,
@@ -62,18 +63,8 @@ def redflag_connection_without_sandbox():
 
 
 @pytest.fixture
-def workers(tmp_path):
-    started = []
-
-    def start(**kwargs):
-        kwargs.setdefault("env", WORKER_ENV)
-        worker = start_worker(tmp_path, **kwargs)
-        started.append(worker)
-        return worker
-
-    yield start
-    for worker in started:
-        worker.stop()
+def workers(worker_starter):
+    return functools.partial(worker_starter, base_env=WORKER_ENV)
 
 
 # -- checking the file ----------------------------------------------------------------------

@@ -15,7 +15,7 @@ from integrations.connection import connection_recipient_client
 from integrations.models import JobStatus, MirroredRecipient, SyncJob
 from integrations.sync.engine import job_execute
 from integrations.sync.services import job_create_pull, job_create_push
-from tests.celery_fixtures import start_worker, wait_until
+from tests.celery_fixtures import job_finished, start_worker, wait_until
 from tests.integrations.clients.sandbox_helpers import snappy_client
 from tests.integrations.sync.conftest import redflag_connection, snappy_connection
 
@@ -41,14 +41,6 @@ def pull(connection) -> SyncJob:
     return job
 
 
-def finished(job):
-    def check() -> bool:
-        job.refresh_from_db()
-        return job.is_finished
-
-    return check
-
-
 def live(connection) -> int:
     return MirroredRecipient.objects.filter(connection=connection, gone_at__isnull=True).count()
 
@@ -65,7 +57,7 @@ def test_a_redflag_mirror_of_100000_that_refuses_limit_fills_in_a_real_worker(
     try:
         job = job_create_pull(connection=conn)
 
-        assert wait_until(finished(job), timeout=180, worker=worker), worker.output()[-3000:]
+        assert wait_until(job_finished(job), timeout=180, worker=worker), worker.output()[-3000:]
     finally:
         worker.stop()
 

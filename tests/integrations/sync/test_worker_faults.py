@@ -6,6 +6,7 @@ creates as the proof of every figure: lost, duplicated, misreported.
 
 from __future__ import annotations
 
+import functools
 import json
 import signal
 import threading
@@ -18,7 +19,7 @@ from django.test import Client
 from integrations.models import ItemStatus, JobStatus, SyncJob
 from integrations.sync.engine import job_execute
 from integrations.sync.services import job_create_push
-from tests.celery_fixtures import start_worker, wait_until
+from tests.celery_fixtures import job_finished, wait_until
 from tests.factories import UserFactory
 from tests.integrations.sync.conftest import (
     redflag_connection,
@@ -61,26 +62,8 @@ FAULT_MATRIX = {
 
 
 @pytest.fixture
-def workers(tmp_path):
-    started = []
-
-    def start(**kwargs):
-        kwargs["env"] = {**WORKER_ENV, **kwargs.get("env", {})}
-        worker = start_worker(tmp_path, **kwargs)
-        started.append(worker)
-        return worker
-
-    yield start
-    for worker in started:
-        worker.stop()
-
-
-def finished(job):
-    def check():
-        job.refresh_from_db()
-        return job.is_finished
-
-    return check
+def workers(worker_starter):
+    return functools.partial(worker_starter, base_env=WORKER_ENV)
 
 
 def provider_figures(job, records, creates):
@@ -113,7 +96,7 @@ def test_a_thousand_creates_under_every_fault_lose_duplicate_and_misreport_nothi
     conn = redflag_connection(sandbox)
     records = redflag_records(1000)
     job = job_create_push(connection=conn, records=records)
-    assert wait_until(finished(job), timeout=200, interval=0.5, worker=worker), worker.output()[
+    assert wait_until(job_finished(job), timeout=200, interval=0.5, worker=worker), worker.output()[
         -3000:
     ]
     creates = sandbox.counters()["creates"]["redflag"]
@@ -183,7 +166,7 @@ def test_retry_pressed_by_two_admins_at_once_starts_one_job_and_each_record_exis
     assert sum(f"Job {retry.pk} (started by " in p for p in said) == 1, said
 
     worker = workers(concurrency=2)
-    assert wait_until(finished(retry), timeout=120, worker=worker), worker.output()[-3000:]
+    assert wait_until(job_finished(retry), timeout=120, worker=worker), worker.output()[-3000:]
     assert retry.status == JobStatus.SUCCEEDED and retry.n_succeeded == 20
 
     # Pressed again afterwards: nothing is sent twice.
@@ -223,7 +206,7 @@ def test_a_killed_worker_s_push_finishes_when_a_new_worker_starts_without_a_sche
     assert job.status == JobStatus.RUNNING
 
     second = workers(concurrency=1)  # no beat, no watchdog call: the worker's start does it
-    assert wait_until(finished(job), timeout=120, interval=0.5, worker=second), second.output()[
+    assert wait_until(job_finished(job), timeout=120, interval=0.5, worker=second), second.output()[
         -3000:
     ]
     assert job.status == JobStatus.SUCCEEDED, job.error_message
@@ -247,7 +230,7 @@ def test_a_push_started_without_a_worker_count_spreads_over_the_slots_by_itself(
     conn = redflag_connection(sandbox)
     records = redflag_records(300)
     job = job_create_push(connection=conn, records=records)
-    assert wait_until(finished(job), timeout=180, worker=first), first.output()[-3000:]
+    assert wait_until(job_finished(job), timeout=180, worker=first), first.output()[-3000:]
     assert job.status == JobStatus.SUCCEEDED
     processes = {c.rsplit(":", 1)[0] for c in job.items.values_list("claimed_by", flat=True)}
     assert len(processes) == 2, processes

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import signal
 import time
@@ -11,7 +12,7 @@ import pytest
 from integrations.models import ItemStatus, JobStatus, MirroredRecipient, SyncJob
 from integrations.sync.services import job_create_pull, job_create_push, job_retry_failed
 from integrations.tasks import sync_watchdog
-from tests.celery_fixtures import start_worker, wait_until
+from tests.celery_fixtures import job_finished, wait_until
 from tests.integrations.sync.conftest import (
     redflag_connection,
     redflag_records,
@@ -33,26 +34,8 @@ WORKER_ENV = {
 
 
 @pytest.fixture
-def workers(tmp_path):
-    started = []
-
-    def start(**kwargs):
-        kwargs.setdefault("env", WORKER_ENV)
-        worker = start_worker(tmp_path, **kwargs)
-        started.append(worker)
-        return worker
-
-    yield start
-    for worker in started:
-        worker.stop()
-
-
-def finished(job):
-    def check():
-        job.refresh_from_db()
-        return job.is_finished
-
-    return check
+def workers(worker_starter):
+    return functools.partial(worker_starter, base_env=WORKER_ENV)
 
 
 def assert_no_duplicates_and_nothing_lost(sandbox, job, records, provider):
@@ -73,7 +56,7 @@ def test_a_push_runs_in_a_real_worker(sandbox, workers):
     conn = snappy_connection(sandbox)
     records = snappy_records(sandbox, 30)
     job = job_create_push(connection=conn, records=records)
-    assert wait_until(finished(job), timeout=90, worker=worker), worker.output()[-3000:]
+    assert wait_until(job_finished(job), timeout=90, worker=worker), worker.output()[-3000:]
     assert job.status == JobStatus.SUCCEEDED
     assert_no_duplicates_and_nothing_lost(sandbox, job, records, "snappy")
 
@@ -82,17 +65,17 @@ def test_a_pull_and_a_retry_run_in_a_real_worker(sandbox, workers):
     worker = workers()
     conn = redflag_connection(sandbox)
     pull = job_create_pull(connection=conn)
-    assert wait_until(finished(pull), timeout=90, worker=worker), worker.output()[-3000:]
+    assert wait_until(job_finished(pull), timeout=90, worker=worker), worker.output()[-3000:]
     assert pull.status == JobStatus.SUCCEEDED
     assert MirroredRecipient.objects.filter(connection=conn).count() == pull.total > 0
 
     records = redflag_records(3)
     records[1]["payload"]["title"] = "disabled field"
     push = job_create_push(connection=conn, records=records)
-    assert wait_until(finished(push), timeout=90, worker=worker)
+    assert wait_until(job_finished(push), timeout=90, worker=worker)
     assert push.status == JobStatus.PARTIALLY_FAILED
     retry = job_retry_failed(job=push)
-    assert wait_until(finished(retry), timeout=90, worker=worker)
+    assert wait_until(job_finished(retry), timeout=90, worker=worker)
     assert retry.total == 1 and retry.status == JobStatus.FAILED
 
 
@@ -122,7 +105,7 @@ def test_a_thousand_record_push_under_ten_percent_faults_loses_and_duplicates_no
     conn = redflag_connection(sandbox)
     records = redflag_records(1000)
     job = job_create_push(connection=conn, records=records)
-    assert wait_until(finished(job), timeout=400, interval=1, worker=worker), worker.output()[
+    assert wait_until(job_finished(job), timeout=400, interval=1, worker=worker), worker.output()[
         -3000:
     ]
     assert_no_duplicates_and_nothing_lost(sandbox, job, records, "redflag")
@@ -151,7 +134,7 @@ def test_a_killed_worker_s_job_completes_after_a_new_worker_starts(sandbox, work
 
     second = workers(concurrency=1)
     sync_watchdog.delay()
-    assert wait_until(finished(job), timeout=180, interval=0.5, worker=second), second.output()[
+    assert wait_until(job_finished(job), timeout=180, interval=0.5, worker=second), second.output()[
         -3000:
     ]
     assert job.status == JobStatus.SUCCEEDED, job.error_message
@@ -166,7 +149,7 @@ def test_two_workers_share_one_job_and_no_item_runs_twice(sandbox, workers):
     conn = redflag_connection(sandbox)
     records = redflag_records(200)
     job = job_create_push(connection=conn, records=records, workers=2)
-    assert wait_until(finished(job), timeout=180, worker=first), first.output()[-3000:]
+    assert wait_until(job_finished(job), timeout=180, worker=first), first.output()[-3000:]
     assert job.status == JobStatus.SUCCEEDED
     assert_no_duplicates_and_nothing_lost(sandbox, job, records, "redflag")
     assert set(job.items.values_list("attempts", flat=True)) == {1}
