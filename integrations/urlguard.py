@@ -2,7 +2,8 @@
 
 Rules (DESIGN.md, "Reliability settings"): ``https://`` only, except ``http://`` to a loopback
 host when the sandbox setting allows it; no credentials, query or fragment; a host that is (or
-resolves to) a private, loopback, link-local, reserved or IPv4-mapped address is refused, except
+resolves to) an address that is not globally reachable (private, loopback, link-local,
+reserved, shared 100.64.0.0/10, multicast; IPv4-mapped forms included) is refused, except
 loopback under the same setting.
 
 A name checked when the URL is saved can resolve elsewhere when a request is made (DNS
@@ -52,14 +53,11 @@ def _is_loopback(addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
 def _is_internal(addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped:
         addr = addr.ipv4_mapped
-    return (
-        addr.is_private
-        or addr.is_loopback
-        or addr.is_link_local
-        or addr.is_reserved
-        or addr.is_multicast
-        or addr.is_unspecified
-    )
+    # Only globally reachable unicast addresses: ``is_global`` is false for private, loopback,
+    # link-local, reserved and unspecified addresses, and also for the shared address space
+    # (100.64.0.0/10, carrier-grade NAT, where some clouds serve instance metadata) and the
+    # other special-purpose blocks that ``is_private`` does not name.
+    return not addr.is_global or addr.is_multicast
 
 
 def address_problem(addr: Address, *, allow_loopback: bool) -> str | None:

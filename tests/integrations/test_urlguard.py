@@ -39,6 +39,13 @@ def test_good_urls_are_normalised(url, expected):
         "https://0.0.0.0",
         "https://[::ffff:127.0.0.1]",
         "https://[fe80::1]",
+        "https://100.64.0.1",  # shared address space (CGNAT): some clouds' metadata lives here
+        "https://100.100.100.200",  # one such metadata address
+        "https://[::ffff:100.64.0.1]",
+        "https://192.0.0.8",  # IETF protocol assignments
+        "https://198.18.0.1",  # benchmarking
+        "https://224.0.0.1",  # multicast
+        "https://[64:ff9b:1::a]",  # local-use IPv4/IPv6 translation
         "https://localhost",
         "https://example.com:99999",
         "https://",
@@ -138,7 +145,8 @@ def test_the_guard_connects_to_the_address_it_checked_and_keeps_the_host_name(lo
 
 
 @pytest.mark.parametrize(
-    "rebound", ["10.1.2.3", "192.168.0.10", "169.254.169.254", "::ffff:10.0.0.1", "fd00::1"]
+    "rebound",
+    ["10.1.2.3", "192.168.0.10", "169.254.169.254", "::ffff:10.0.0.1", "fd00::1", "100.64.1.1"],
 )
 def test_a_name_that_now_resolves_to_an_internal_address_is_refused_before_connecting(rebound):
     """A host that passed the check when saved but resolves inward now: nothing is sent."""
