@@ -29,6 +29,7 @@ ROLE_LABELS = {
 class Capability(enum.StrEnum):
     MANAGE_CONNECTIONS = "manage_connections"
     SEARCH_RECIPIENTS = "search_recipients"
+    REFRESH_MIRROR = "refresh_mirror"
     EDIT_RECIPIENTS = "edit_recipients"
     CREATE_DELETE_RECIPIENTS = "create_delete_recipients"
     MANAGE_IMPORTS = "manage_imports"
@@ -50,6 +51,7 @@ class Capability(enum.StrEnum):
 CAPABILITY_LABELS = {
     Capability.MANAGE_CONNECTIONS: "manage provider connections and field settings",
     Capability.SEARCH_RECIPIENTS: "look up recipients",
+    Capability.REFRESH_MIRROR: "refresh the search's copy of a provider's recipients",
     Capability.EDIT_RECIPIENTS: "edit recipients' profile fields",
     Capability.CREATE_DELETE_RECIPIENTS: "create and delete recipients",
     Capability.MANAGE_IMPORTS: "upload CSV imports",
@@ -65,6 +67,7 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Capability]] = {
         {
             Capability.MANAGE_CONNECTIONS,
             Capability.SEARCH_RECIPIENTS,
+            Capability.REFRESH_MIRROR,
             Capability.EDIT_RECIPIENTS,
             Capability.CREATE_DELETE_RECIPIENTS,
             Capability.MANAGE_IMPORTS,
@@ -75,7 +78,12 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Capability]] = {
         }
     ),
     Role.SUPPORT: frozenset(
-        {Capability.SEARCH_RECIPIENTS, Capability.EDIT_RECIPIENTS, Capability.VIEW_JOBS}
+        {
+            Capability.SEARCH_RECIPIENTS,
+            Capability.REFRESH_MIRROR,
+            Capability.EDIT_RECIPIENTS,
+            Capability.VIEW_JOBS,
+        }
     ),
     Role.MANAGER: frozenset(
         {Capability.VIEW_JOBS, Capability.ACKNOWLEDGE_JOBS, Capability.VIEW_AUDIT}

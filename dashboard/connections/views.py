@@ -260,7 +260,7 @@ def connection_test(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@require_capability(Capability.SEARCH_RECIPIENTS)
+@require_capability(Capability.REFRESH_MIRROR)
 def connection_refresh(request: HttpRequest, pk: int) -> HttpResponse:
     """Start (or join) a refresh of the connection's recipient mirror."""
     connection = get_object_or_404(Connection, pk=pk)

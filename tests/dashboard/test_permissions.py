@@ -1,14 +1,20 @@
 """Every URL answers the right status for anonymous, admin, support and manager users.
 
-The table below must name every URL pattern: a new view without an entry fails
-``test_every_url_pattern_is_in_the_table``, so no view ships without a permission decision.
+The table below must name every URL pattern with the capability it requires: a new view
+without an entry fails ``test_every_url_pattern_is_in_the_table``, so no view ships without a
+permission decision. What each role gets follows from ``ROLE_CAPABILITIES``, the same table the
+README shows (``test_the_readme_role_table_is_the_code's``).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from django.conf import settings
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from dashboard.accounts.roles import ROLE_CAPABILITIES, Capability, Role
 from dashboard.connections.models import FieldSetting
 from integrations.models import MirroredRecipient
 from tests.factories import ConnectionFactory, ImportFactory, SyncJobFactory
@@ -16,80 +22,154 @@ from tests.factories import ConnectionFactory, ImportFactory, SyncJobFactory
 pytestmark = pytest.mark.django_db
 
 OK, DENIED, LOGIN = "ok", 403, "login"
-# role -> what the role gets: OK, DENIED (a status) or LOGIN.
-Expectations = dict[str, str | int]
-EVERYONE: Expectations = {"admin": OK, "support": OK, "manager": OK}
-ADMIN_ONLY: Expectations = {"admin": OK, "support": DENIED, "manager": DENIED}
-ADMIN_MANAGER: Expectations = {"admin": OK, "support": DENIED, "manager": OK}
-MANAGER_ONLY: Expectations = {"admin": DENIED, "support": DENIED, "manager": OK}
-ADMIN_SUPPORT: Expectations = {"admin": OK, "support": OK, "manager": DENIED}
+# What a URL requires: a capability, or SIGNED_IN (any role), or PUBLIC (anyone, signed in or not).
+SIGNED_IN, PUBLIC = "signed in", "public"
+Requirement = Capability | str
 # The mirrored recipient the ``objects`` fixture makes (a fixed id: other tests format these
 # paths with ``pk`` and ``job`` only).
 REMOTE_ID = "5f1c0ffee0000000000000aa"
 
-# url name -> (method, path template, expectations by role); anonymous users always go to the
-# login page, except where the entry says otherwise.
-TABLE: dict[str, tuple[str, str, Expectations]] = {
-    "overview": ("get", "/", EVERYONE),
-    "healthz": ("get", "/healthz/", {**EVERYONE, "anonymous": OK}),
-    "login": ("get", "/accounts/login/", {**EVERYONE, "anonymous": OK}),
-    "logout": ("post", "/accounts/logout/", {**EVERYONE, "anonymous": OK}),
-    "connections:list": ("get", "/connections/", ADMIN_ONLY),
-    "connections:new": ("get", "/connections/new/", ADMIN_ONLY),
-    "connections:detail": ("get", "/connections/{pk}/", ADMIN_ONLY),
-    "connections:test": ("post", "/connections/{pk}/test/", ADMIN_ONLY),
+# url name -> (method, path template, what it requires); anonymous users go to the login page
+# unless the URL is PUBLIC.
+TABLE: dict[str, tuple[str, str, Requirement]] = {
+    "overview": ("get", "/", SIGNED_IN),
+    "healthz": ("get", "/healthz/", PUBLIC),
+    "login": ("get", "/accounts/login/", PUBLIC),
+    "logout": ("post", "/accounts/logout/", PUBLIC),
+    "connections:list": ("get", "/connections/", Capability.MANAGE_CONNECTIONS),
+    "connections:new": ("get", "/connections/new/", Capability.MANAGE_CONNECTIONS),
+    "connections:detail": ("get", "/connections/{pk}/", Capability.MANAGE_CONNECTIONS),
+    "connections:test": ("post", "/connections/{pk}/test/", Capability.MANAGE_CONNECTIONS),
     "connections:refresh": (
         "post",
         "/connections/{pk}/refresh/",
-        {"admin": OK, "support": OK, "manager": DENIED},
+        Capability.REFRESH_MIRROR,
     ),
-    "connections:toggle_active": ("post", "/connections/{pk}/active/", ADMIN_ONLY),
-    "connections:delete": ("get", "/connections/{pk}/delete/", ADMIN_ONLY),
-    "connections:fields": ("get", "/connections/{pk}/fields/", ADMIN_ONLY),
-    "connections:field_toggle": ("post", "/connections/{pk}/fields/toggle/", ADMIN_ONLY),
-    "connections:custom_field_add": ("post", "/connections/{pk}/fields/custom/", ADMIN_ONLY),
+    "connections:toggle_active": (
+        "post",
+        "/connections/{pk}/active/",
+        Capability.MANAGE_CONNECTIONS,
+    ),
+    "connections:delete": ("get", "/connections/{pk}/delete/", Capability.MANAGE_CONNECTIONS),
+    "connections:fields": ("get", "/connections/{pk}/fields/", Capability.MANAGE_CONNECTIONS),
+    "connections:field_toggle": (
+        "post",
+        "/connections/{pk}/fields/toggle/",
+        Capability.MANAGE_CONNECTIONS,
+    ),
+    "connections:custom_field_add": (
+        "post",
+        "/connections/{pk}/fields/custom/",
+        Capability.MANAGE_CONNECTIONS,
+    ),
     "connections:custom_field_change": (
         "post",
         "/connections/{pk}/fields/custom/z_team/",
-        ADMIN_ONLY,
+        Capability.MANAGE_CONNECTIONS,
     ),
-    "jobs:list": ("get", "/jobs/", EVERYONE),
-    "jobs:detail": ("get", "/jobs/{job}/", EVERYONE),
-    "jobs:errors_csv": ("get", "/jobs/{job}/errors.csv", EVERYONE),
-    "jobs:cancel": ("post", "/jobs/{job}/cancel/", ADMIN_ONLY),
-    "jobs:pause": ("post", "/jobs/{job}/pause/", ADMIN_ONLY),
-    "jobs:resume": ("post", "/jobs/{job}/resume/", ADMIN_ONLY),
-    "jobs:retry": ("post", "/jobs/{job}/retry/", ADMIN_ONLY),
-    "jobs:acknowledge": ("post", "/jobs/{job}/acknowledge/", MANAGER_ONLY),
-    "audit:list": ("get", "/audit/", ADMIN_MANAGER),
+    "jobs:list": ("get", "/jobs/", Capability.VIEW_JOBS),
+    "jobs:detail": ("get", "/jobs/{job}/", Capability.VIEW_JOBS),
+    "jobs:errors_csv": ("get", "/jobs/{job}/errors.csv", Capability.VIEW_JOBS),
+    "jobs:cancel": ("post", "/jobs/{job}/cancel/", Capability.MANAGE_JOBS),
+    "jobs:pause": ("post", "/jobs/{job}/pause/", Capability.MANAGE_JOBS),
+    "jobs:resume": ("post", "/jobs/{job}/resume/", Capability.MANAGE_JOBS),
+    "jobs:retry": ("post", "/jobs/{job}/retry/", Capability.MANAGE_JOBS),
+    "jobs:acknowledge": ("post", "/jobs/{job}/acknowledge/", Capability.ACKNOWLEDGE_JOBS),
+    "audit:list": ("get", "/audit/", Capability.VIEW_AUDIT),
     # The ``objects`` fixture gives its import the connection's pk.
-    "imports:list": ("get", "/imports/", ADMIN_ONLY),
-    "imports:new": ("get", "/imports/new/", ADMIN_ONLY),
-    "imports:sample_csv": ("get", "/imports/sample.csv", ADMIN_ONLY),
-    "imports:sample_windows_csv": ("get", "/imports/sample-windows-1252.csv", ADMIN_ONLY),
-    "imports:sample_many_csv": ("get", "/imports/sample-10000.csv", ADMIN_ONLY),
-    "imports:detail": ("get", "/imports/{pk}/", ADMIN_ONLY),
-    "imports:reading": ("post", "/imports/{pk}/reading/", ADMIN_ONLY),
-    "imports:layout": ("post", "/imports/{pk}/layout/", ADMIN_ONLY),
-    "imports:mapping": ("post", "/imports/{pk}/mapping/", ADMIN_ONLY),
-    "imports:constants": ("post", "/imports/{pk}/constants/", ADMIN_ONLY),
-    "imports:date_order": ("post", "/imports/{pk}/date-order/", ADMIN_ONLY),
-    "imports:refresh": ("post", "/imports/{pk}/refresh/", ADMIN_ONLY),
-    "imports:confirm": ("post", "/imports/{pk}/confirm/", ADMIN_ONLY),
-    "imports:discard": ("post", "/imports/{pk}/discard/", ADMIN_ONLY),
-    "imports:invalid_csv": ("get", "/imports/{pk}/invalid.csv", ADMIN_ONLY),
-    "imports:fix_cell": ("post", "/imports/{pk}/rows/2/fix/", ADMIN_ONLY),
-    "campaigns:test_send": ("get", "/campaigns/test-send/", ADMIN_ONLY),
-    "campaigns:people": ("get", "/campaigns/test-send/people/?q=zoe", ADMIN_ONLY),
-    "campaigns:allowlist": ("get", "/campaigns/allowlist/{pk}/", ADMIN_ONLY),
-    "campaigns:allowlist_remove": ("post", "/campaigns/allowlist/{pk}/1/remove/", ADMIN_ONLY),
-    "recipients:search_all": ("get", "/recipients/", ADMIN_SUPPORT),
-    "recipients:search": ("get", "/connections/{pk}/recipients/", ADMIN_SUPPORT),
-    "recipients:new": ("get", "/connections/{pk}/recipients/new/", ADMIN_ONLY),
-    "recipients:detail": ("get", f"/connections/{{pk}}/recipients/{REMOTE_ID}/", ADMIN_SUPPORT),
-    "recipients:edit": ("get", f"/connections/{{pk}}/recipients/{REMOTE_ID}/edit/", ADMIN_SUPPORT),
-    "recipients:delete": ("get", f"/connections/{{pk}}/recipients/{REMOTE_ID}/delete/", ADMIN_ONLY),
+    "imports:list": ("get", "/imports/", Capability.MANAGE_IMPORTS),
+    "imports:new": ("get", "/imports/new/", Capability.MANAGE_IMPORTS),
+    "imports:sample_csv": ("get", "/imports/sample.csv", Capability.MANAGE_IMPORTS),
+    "imports:sample_windows_csv": (
+        "get",
+        "/imports/sample-windows-1252.csv",
+        Capability.MANAGE_IMPORTS,
+    ),
+    "imports:sample_many_csv": ("get", "/imports/sample-10000.csv", Capability.MANAGE_IMPORTS),
+    "imports:detail": ("get", "/imports/{pk}/", Capability.MANAGE_IMPORTS),
+    "imports:reading": ("post", "/imports/{pk}/reading/", Capability.MANAGE_IMPORTS),
+    "imports:layout": ("post", "/imports/{pk}/layout/", Capability.MANAGE_IMPORTS),
+    "imports:mapping": ("post", "/imports/{pk}/mapping/", Capability.MANAGE_IMPORTS),
+    "imports:constants": ("post", "/imports/{pk}/constants/", Capability.MANAGE_IMPORTS),
+    "imports:date_order": ("post", "/imports/{pk}/date-order/", Capability.MANAGE_IMPORTS),
+    "imports:refresh": ("post", "/imports/{pk}/refresh/", Capability.MANAGE_IMPORTS),
+    "imports:confirm": ("post", "/imports/{pk}/confirm/", Capability.MANAGE_IMPORTS),
+    "imports:discard": ("post", "/imports/{pk}/discard/", Capability.MANAGE_IMPORTS),
+    "imports:invalid_csv": ("get", "/imports/{pk}/invalid.csv", Capability.MANAGE_IMPORTS),
+    "imports:fix_cell": ("post", "/imports/{pk}/rows/2/fix/", Capability.MANAGE_IMPORTS),
+    "campaigns:test_send": ("get", "/campaigns/test-send/", Capability.SEND_TEST_CAMPAIGNS),
+    "campaigns:people": (
+        "get",
+        "/campaigns/test-send/people/?q=zoe",
+        Capability.SEND_TEST_CAMPAIGNS,
+    ),
+    "campaigns:allowlist": ("get", "/campaigns/allowlist/{pk}/", Capability.MANAGE_CONNECTIONS),
+    "campaigns:allowlist_remove": (
+        "post",
+        "/campaigns/allowlist/{pk}/1/remove/",
+        Capability.MANAGE_CONNECTIONS,
+    ),
+    "recipients:search_all": ("get", "/recipients/", Capability.SEARCH_RECIPIENTS),
+    "recipients:search": ("get", "/connections/{pk}/recipients/", Capability.SEARCH_RECIPIENTS),
+    "recipients:new": (
+        "get",
+        "/connections/{pk}/recipients/new/",
+        Capability.CREATE_DELETE_RECIPIENTS,
+    ),
+    "recipients:detail": (
+        "get",
+        f"/connections/{{pk}}/recipients/{REMOTE_ID}/",
+        Capability.SEARCH_RECIPIENTS,
+    ),
+    "recipients:edit": (
+        "get",
+        f"/connections/{{pk}}/recipients/{REMOTE_ID}/edit/",
+        Capability.EDIT_RECIPIENTS,
+    ),
+    "recipients:delete": (
+        "get",
+        f"/connections/{{pk}}/recipients/{REMOTE_ID}/delete/",
+        Capability.CREATE_DELETE_RECIPIENTS,
+    ),
 }
+
+
+def _expected(role: str, requirement: Requirement) -> str | int:
+    if requirement == PUBLIC:
+        return OK
+    if role == "anonymous":
+        return LOGIN
+    if requirement == SIGNED_IN:
+        return OK
+    return OK if requirement in ROLE_CAPABILITIES[Role(role)] else DENIED
+
+
+def _readme_roles() -> dict[Role, set[str]]:
+    """The README's role table: role -> what it says the role may do."""
+    text = (Path(settings.BASE_DIR) / "README.md").read_text(encoding="utf-8")
+    table = text[text.index("| role | may |") :].split("\n\n", 1)[0]
+    roles = {}
+    for line in table.splitlines()[2:]:
+        role_cell, may_cell = (cell.strip() for cell in line.strip("|").split("|"))
+        role = Role(role_cell.split("`")[1])
+        roles[role] = {part.strip() for part in may_cell.split(";")}
+    return roles
+
+
+def test_the_readme_role_table_is_the_codes():
+    assert _readme_roles() == {
+        role: {cap.label for cap in caps} for role, caps in ROLE_CAPABILITIES.items()
+    }
+
+
+def test_an_admin_may_do_everything_but_sign_off_failures():
+    """Acknowledging a failed job is the managers' review of what admins ran (README)."""
+    assert set(Capability) - ROLE_CAPABILITIES[Role.ADMIN] == {Capability.ACKNOWLEDGE_JOBS}
+
+
+def test_every_capability_guards_some_url():
+    used = {req for _, _, req in TABLE.values() if isinstance(req, Capability)}
+    assert used == set(Capability)
 
 
 def _names(patterns, prefix=""):
@@ -121,9 +201,9 @@ def objects():
 @pytest.mark.parametrize("name", sorted(TABLE))
 @pytest.mark.parametrize("role", ["anonymous", "admin", "support", "manager"])
 def test_each_role_gets_the_right_status_for_each_url(role_clients, objects, role, name):
-    method, template, expected_by_role = TABLE[name]
+    method, template, requirement = TABLE[name]
     path = template.format(**objects)
-    expected = expected_by_role.get(role, LOGIN)
+    expected = _expected(role, requirement)
     response = getattr(role_clients[role], method)(path)
     if expected == LOGIN:
         assert response.status_code == 302, (role, path)
