@@ -355,7 +355,8 @@ SECURE_CSP = {
 
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 
-# Celery. Embedded default: kombu's filesystem transport (no server). Production: Redis.
+# Celery. Embedded default: kombu's filesystem transport (no server). Production: Redis
+# (recommended) or RabbitMQ (amqp://, see below).
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or "filesystem://"
 _BROKER_DIR = BASE_DIR / Path(os.environ.get("CELERY_BROKER_DIR") or VAR_DIR / "broker")
 if CELERY_BROKER_URL.startswith("filesystem://"):
@@ -379,6 +380,21 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 3 * 3600)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 3 * 3600 + 600)
+# RabbitMQ closes the channel of a consumer holding an unacknowledged message longer than its
+# consumer_timeout (30 minutes by default) and delivers the message again; with late acks a
+# long sync would be cut off and the worker's other tasks cancelled with it. Under RabbitMQ,
+# every task's time limits end before that timeout: a sync job that reaches its soft limit
+# hands back what it has not done and continues in a new task (integrations/sync/engine.py),
+# so a long job runs as a chain of tasks that each end in time. Previews and pulls finish in
+# well under a minute at the benchmarks' sizes (docs/deploy.md). Set RABBITMQ_CONSUMER_TIMEOUT
+# to the server's consumer_timeout (seconds) if it was changed there.
+RABBITMQ = CELERY_BROKER_URL.startswith(("amqp://", "amqps://", "pyamqp://"))
+if RABBITMQ:
+    RABBITMQ_CONSUMER_TIMEOUT = env_int("RABBITMQ_CONSUMER_TIMEOUT", 1800)
+    CELERY_TASK_TIME_LIMIT = min(CELERY_TASK_TIME_LIMIT, RABBITMQ_CONSUMER_TIMEOUT - 60)
+    CELERY_TASK_SOFT_TIME_LIMIT = min(
+        CELERY_TASK_SOFT_TIME_LIMIT, CELERY_TASK_TIME_LIMIT - max(5, CELERY_TASK_TIME_LIMIT // 6)
+    )
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "dashboard")
