@@ -10,13 +10,17 @@ import subprocess
 import sys
 import uuid
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from django.db import transaction
+from kombu import Producer
 
 from dashboard.celery import app
 from integrations.models import ItemStatus, JobStatus
 from integrations.sync.services import job_create_push
+from integrations.tasks import run_sync_job
 from tests.celery_fixtures import job_finished, wait_until
 from tests.conftest import skip_or_fail
 from tests.integrations.sync.conftest import redflag_connection, redflag_records
@@ -37,23 +41,22 @@ def _reachable(url: str) -> bool:
 
 
 @pytest.fixture
-def rabbitmq():
-    """Publish this test's tasks to RabbitMQ (the app's producer pool is rebuilt for it)."""
+def rabbitmq(monkeypatch):
+    """Queue this test's jobs on RabbitMQ (the suite's own broker stays as it is)."""
     if not _reachable(RABBITMQ_URL):
         skip_or_fail(
             f"RabbitMQ is not reachable at {RABBITMQ_URL}: start it (apt install "
             "rabbitmq-server) or set TEST_RABBITMQ_URL to run the RabbitMQ tests"
         )
-    old = (app.conf.broker_url, app.conf.broker_read_url, app.conf.broker_write_url)
+    connection = app.connection_for_write(RABBITMQ_URL)
+    producer = Producer(connection)
 
-    def use(url: str, read: str | None, write: str | None) -> None:
-        app.conf.broker_url, app.conf.broker_read_url, app.conf.broker_write_url = url, read, write
-        app._pool = None
-        app.amqp._producer_pool = None
+    def queue_on_rabbitmq(*args: Any, **kwargs: Any) -> None:
+        transaction.on_commit(lambda: run_sync_job.apply_async(args, kwargs, producer=producer))
 
-    use(RABBITMQ_URL, RABBITMQ_URL, RABBITMQ_URL)
+    monkeypatch.setattr(run_sync_job, "delay_on_commit", queue_on_rabbitmq)
     yield RABBITMQ_URL
-    use(*old)
+    connection.release()
 
 
 def _worker_env(sandbox_env: dict[str, str] | None = None) -> dict[str, str]:
