@@ -1,9 +1,16 @@
 """The Celery app: configured from Django settings (the ``CELERY_`` namespace)."""
 
 import os
+from collections.abc import Mapping
+from contextlib import suppress
+from contextvars import Token
 from pathlib import Path
+from typing import Any
 
 from celery import Celery
+from celery.signals import celeryd_init, task_postrun, task_prerun
+
+from integrations import logcontext
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
 
@@ -21,3 +28,31 @@ def _create_filesystem_broker_folders(sender: Celery, **kwargs: object) -> None:
     for key in ("data_folder_in", "data_folder_out", "processed_folder", "control_folder"):
         if options.get(key):
             Path(options[key]).mkdir(parents=True, exist_ok=True)
+
+
+# -- what each log line of a worker is about (integrations/logcontext.py) --------------------
+_task_bindings: dict[str, Token[Mapping[str, Any]]] = {}
+
+
+@celeryd_init.connect
+def _name_the_worker(sender: str | None = None, **kwargs: Any) -> None:
+    """Every line of this worker (and of the processes it forks) names the worker."""
+    logcontext.bind_process(worker=sender)
+
+
+@task_prerun.connect
+def _bind_the_task(task_id: str | None = None, task: Any = None, **kwargs: Any) -> None:
+    if task_id is None:
+        return
+    hostname = getattr(getattr(task, "request", None), "hostname", None)
+    _task_bindings[task_id] = logcontext.bind(
+        task=getattr(task, "name", None), task_id=task_id, worker=hostname
+    )
+
+
+@task_postrun.connect
+def _unbind_the_task(task_id: str | None = None, **kwargs: Any) -> None:
+    token = _task_bindings.pop(task_id or "", None)
+    if token is not None:
+        with suppress(ValueError):  # bound in another context (another thread's)
+            logcontext.unbind(token)

@@ -21,6 +21,7 @@ from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 from kombu import Queue
+from pythonjsonlogger.core import RESERVED_ATTRS as RESERVED_LOG_ATTRS
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / Path(os.environ.get("VAR_DIR", "var"))
@@ -140,6 +141,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every line logged while a request is served carries its id.
+    "dashboard.core.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
@@ -569,11 +572,42 @@ SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
 # Called with a job id once a sync job has finished (the engine runs them after the commit).
 SYNC_JOB_FINISHED_HOOKS = ["dashboard.jobs.notifications.job_finished"]
 
+# Logs: JSON lines in production (one object per line, for a log collector), readable lines in
+# development; LOG_FORMAT=json|text overrides. Every line carries what it is about (the
+# request's id, the job, the connection, the worker: integrations/logcontext.py), and an
+# expected refusal (403, 404, 400) is one line, not a traceback.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "text" if DEBUG else "json")
+if LOG_FORMAT not in {"json", "text"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or text, not {LOG_FORMAT!r}.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {
+        "context": {"()": "integrations.logcontext.ContextFilter"},
+        "one_line_refusals": {"()": "integrations.logcontext.OneLineRefusals"},
+    },
+    "formatters": {
+        "text": {
+            "()": "integrations.logcontext.ReadableFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s: %(message)s",
+        },
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "datefmt": "%Y-%m-%dT%H:%M:%S%z",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+            # The request object Django passes in ``extra`` is not a field worth a line.
+            "reserved_attrs": [*RESERVED_LOG_ATTRS, "request", "server_time"],
+            "timestamp": False,
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["context", "one_line_refusals"],
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         "httpx": {"level": "WARNING"},

@@ -1,4 +1,11 @@
-"""Refuse a request that carries a NUL character where a view could pass it to the database.
+"""Request middleware: a request id on every log line, and NUL characters refused.
+
+``RequestIdMiddleware`` gives each request an id (the proxy's ``X-Request-ID`` when it is a
+sane token, else a new one), binds it for every line logged while the request is served and
+returns it in the response's ``X-Request-ID``, so a user's report and the logs meet.
+
+``RefuseNulMiddleware`` refuses a request that carries a NUL character where a view could
+pass it to the database.
 
 PostgreSQL cannot hold NUL in text and raises ``DataError`` for a query with one; many views
 read ``request.GET``/``request.POST`` directly (a search box, a toggle's field path), and a
@@ -10,11 +17,36 @@ their contents itself and names the row that holds a NUL.
 
 from __future__ import annotations
 
+import re
+import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from django.template import loader
+
+from integrations import logcontext
+
+# A request id from the proxy is kept only when it is a plain token (no spaces or control
+# characters that could forge a log line).
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
+class RequestIdMiddleware:
+    """Bind the request's id for its log lines and return it as ``X-Request-ID``."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        given = request.headers.get("X-Request-ID", "")
+        request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        request.request_id = request_id  # type: ignore[attr-defined]  # for Django's own lines
+        with logcontext.bound(request_id=request_id):
+            response = self.get_response(request)
+        response["X-Request-ID"] = request_id
+        return response
+
 
 NUL = "\x00"
 MESSAGE = (

@@ -50,6 +50,7 @@ from django.db.models.functions import Coalesce, Greatest, Now
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from integrations import logcontext
 from integrations.clients import Recipient
 from integrations.clients.errors import (
     AmbiguousMatch,
@@ -89,7 +90,9 @@ def _setting(name: str, default: Any) -> Any:
 
 
 def worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+    """Who claims items: the Celery worker's name (else the host), its process and thread."""
+    worker = logcontext.current().get("worker") or socket.gethostname()
+    return f"{worker}:{os.getpid()}:{threading.get_ident()}"
 
 
 # -- outcomes -------------------------------------------------------------------------------
@@ -840,9 +843,16 @@ def _fail(job: SyncJob, code: str, message: str) -> None:
 
 def job_execute(job_id: int, *, worker: str | None = None) -> None:
     """Run a job until its items are done, it is cancelled or paused, or it cannot go on."""
-    job = _begin(job_id)
-    if job is None:
-        return
+    with logcontext.bound(job_id=job_id):
+        job = _begin(job_id)
+        if job is None:
+            return
+        with logcontext.bound(connection_id=job.connection_id):
+            _execute(job, worker)
+
+
+def _execute(job: SyncJob, worker: str | None) -> None:
+    logger.info("Job %s (%s) running: %s items to do", job.pk, job.kind, job.n_pending)
     if job.kind == JobKind.PULL:
         from integrations.sync.pull import execute_pull
 
@@ -904,7 +914,7 @@ def _execute_push(job: SyncJob, worker: str) -> None:
                 room = concurrency * 4 - len(in_flight)
                 if not ctx.stop.is_set() and (room >= concurrency * 2 or not in_flight):
                     for item in _claim(job, worker, room):
-                        in_flight[pool.submit(_call, ctx, item)] = item
+                        in_flight[pool.submit(logcontext.in_context(_call), ctx, item)] = item
                 if not in_flight:
                     flush()
                     if ctx.stop.is_set():
@@ -1025,6 +1035,17 @@ def job_finish_if_done(job_id: int, *, failing: bool = False) -> SyncJob | None:
         job.save()
         finished = job
         transaction.on_commit(lambda: _run_finished_hooks(job_id))
+    with logcontext.bound(job_id=job_id, connection_id=finished.connection_id):
+        logger.info(
+            "Job %s %s: %s succeeded, %s failed, %s not sent, %s unknown of %s",
+            job_id,
+            finished.status,
+            finished.n_succeeded,
+            finished.n_failed,
+            finished.n_skipped,
+            finished.n_unknown,
+            finished.total,
+        )
     return finished
 
 
