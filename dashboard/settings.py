@@ -378,35 +378,6 @@ else:
     # Longer than any task may run (hard limit below), so Redis never re-delivers a task that
     # is still being worked on.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 4 * 3600}
-# Sessions (docs/seams.md). With a Redis (SESSION_CACHE_URL, by default the broker's when it is
-# Redis): Django's cached_db engine on it, a request reading its session from Redis and the
-# database only on a miss; a Redis that does not answer leaves sessions to the database
-# (dashboard/accounts/sessions.py), and no entry is kept longer than SESSION_CACHE_MAX_SECONDS.
-# Without one (the embedded default): Django's database sessions, as every process of the
-# host must see a sign-out at once, which a cache in each process's memory would not.
-# The default cache stays in each process's memory: its entries are hints kept seconds.
-SESSION_CACHE_URL = os.environ.get(
-    "SESSION_CACHE_URL",
-    CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else "",
-).strip()
-CACHES: dict[str, dict[str, Any]] = {
-    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
-}
-if SESSION_CACHE_URL:
-    if not SESSION_CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
-        # Not echoed: the URL may hold a password.
-        raise ImproperlyConfigured(
-            "SESSION_CACHE_URL must be a redis://, rediss:// or unix:// URL, or empty."
-        )
-    CACHES["sessions"] = {
-        "BACKEND": "dashboard.accounts.sessions.SessionCache",
-        "LOCATION": SESSION_CACHE_URL,
-        "MAX_TIMEOUT": env_int("SESSION_CACHE_MAX_SECONDS", 300),
-    }
-    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
-    SESSION_CACHE_ALIAS = "sessions"
-else:
-    SESSION_ENGINE = "django.contrib.sessions.backends.db"
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
@@ -457,6 +428,35 @@ CELERY_BEAT_SCHEDULE = {
 CELERY_BEAT_SCHEDULER = "dashboard.core.beat:SingleBeatScheduler"
 BEAT_LOCK_TTL = env_int("BEAT_LOCK_TTL", 60)
 BEAT_LOCK_REFRESH = env_int("BEAT_LOCK_REFRESH", 15)
+# Sessions (docs/seams.md). With a Redis (SESSION_CACHE_URL, by default the broker's when it is
+# Redis): Django's cached_db engine on it, a request reading its session from Redis and the
+# database only on a miss; a Redis that does not answer leaves sessions to the database
+# (dashboard/accounts/sessions.py), and no entry is kept longer than SESSION_CACHE_MAX_SECONDS.
+# Without one (the embedded default): Django's database sessions, as every process of the
+# host must see a sign-out at once, which a cache in each process's memory would not.
+# The default cache stays in each process's memory: its entries are hints kept seconds.
+SESSION_CACHE_URL = os.environ.get(
+    "SESSION_CACHE_URL",
+    CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else "",
+).strip()
+CACHES: dict[str, dict[str, Any]] = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+}
+if SESSION_CACHE_URL:
+    if not SESSION_CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
+        # Not echoed: the URL may hold a password.
+        raise ImproperlyConfigured(
+            "SESSION_CACHE_URL must be a redis://, rediss:// or unix:// URL, or empty."
+        )
+    CACHES["sessions"] = {
+        "BACKEND": "dashboard.accounts.sessions.SessionCache",
+        "LOCATION": SESSION_CACHE_URL,
+        "MAX_TIMEOUT": env_int("SESSION_CACHE_MAX_SECONDS", 300),
+    }
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+    SESSION_CACHE_ALIAS = "sessions"
+else:
+    SESSION_ENGINE = "django.contrib.sessions.backends.db"
 # The overview asks the workers themselves (a Celery ping waiting this many seconds for
 # replies) and keeps the answer this many seconds.
 OVERVIEW_PING_TIMEOUT = float(os.environ.get("OVERVIEW_PING_TIMEOUT") or 1.0)
