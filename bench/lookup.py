@@ -4,6 +4,10 @@ same searches through a Django admin changelist with ``search_fields`` on the sa
 Run: ``.venv/bin/python bench/lookup.py [--requests 160] [--clients 8] [--regenerate] [--cleanup]
 [--workers N] [--threads N]``
 
+The server takes the session store and the database connections from the environment, as
+the dashboard does (``SESSION_CACHE_URL=redis://...`` for sessions on Redis, ``DB_POOL=true`` for
+Django's pool; docs/seams.md); the line "Seams:" names what it used.
+
 Needs PostgreSQL (the trigram indexes the search relies on exist there only):
 
 * ``DATABASE_URL=postgres://...`` uses that database. The benchmark adds its own rows (two
@@ -101,6 +105,24 @@ def base_environment(url: str, var_dir: str) -> None:
     os.environ["DJANGO_SETTINGS_MODULE"] = "dashboard.settings"
     os.environ["DEBUG"] = "true"
     os.environ["VAR_DIR"] = var_dir
+
+
+def seams() -> str:
+    """Name the session store and the database connections the server uses (docs/seams.md)."""
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    pool = db.get("OPTIONS", {}).get("pool")
+    connections = (
+        f"Django's psycopg pool (max {pool['max_size']} per worker)"
+        if pool
+        else f"persistent connections (CONN_MAX_AGE {db['CONN_MAX_AGE']})"
+    )
+    store = settings.SESSION_ENGINE.rsplit(".", 1)[-1]
+    if "sessions" in settings.CACHES:
+        store += " on Redis (SESSION_CACHE_URL)"
+    threshold = db.get("OPTIONS", {}).get("prepare_threshold")
+    return f"Seams: sessions {store}; {connections}; prepare_threshold {threshold}"
 
 
 def setup_django(url: str, var_dir: str) -> None:
@@ -1082,6 +1104,7 @@ def main() -> None:
                 f"{n} requests per kind and page; server time = Django's handling, timed in "
                 "the worker"
             )
+            print(seams())
             htmx = {"HX-Request": "true", "HX-Target": "results", "HX-Current-URL": base}
             pages = {
                 "ours_all": ("/recipients/", ours_cookie, htmx),

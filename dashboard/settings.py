@@ -197,20 +197,32 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # Django's backend with the health check skipped for a connection used moments ago
-    # (dashboard/core/postgresql/base.py).
-    DATABASES["default"]["ENGINE"] = "dashboard.core.postgresql"
+    # Django's own backend, as it ships (docs/seams.md): its health check (CONN_HEALTH_CHECKS)
+    # replaces a connection the server dropped before a request uses it.
+    _options: dict[str, Any] = {}
     if env_bool("DB_PREPARED_STATEMENTS", True):
-        # Parameters sent apart from the SQL, and a statement a connection has run 5 times
-        # prepared: PostgreSQL stops parsing (and, for most, planning) the queries every
-        # request makes (session, user, permissions, search), which halved its CPU per search
-        # request (bench/lookup.py). Behind a connection pooler in transaction mode (PgBouncer
-        # before 1.21) prepared statements break: set DB_PREPARED_STATEMENTS=false there.
-        DATABASES["default"]["OPTIONS"] = {
-            **DATABASES["default"].get("OPTIONS", {}),
+        # Parameters sent apart from the SQL, and a statement a connection has run
+        # DB_PREPARE_THRESHOLD times prepared: PostgreSQL stops parsing (and, for most,
+        # planning) the queries every request makes (session, user, permissions, search).
+        # Behind a connection pooler in transaction mode (PgBouncer before 1.21) prepared
+        # statements break: set DB_PREPARED_STATEMENTS=false there.
+        _options |= {
             "server_side_binding": True,
-            "prepare_threshold": 5,
+            "prepare_threshold": env_int("DB_PREPARE_THRESHOLD", 5),
         }
+    if env_bool("DB_POOL", False):
+        # Django's psycopg pool, one per process, created on first use: a request borrows a
+        # connection (checked first, as CONN_HEALTH_CHECKS asks) and gives it back. For the
+        # web server (gunicorn): DB_POOL_MAX_SIZE at least its threads. Not for Celery
+        # workers: in a prefork child Celery's Django fixup closes the pool around every task.
+        _options["pool"] = {
+            "min_size": env_int("DB_POOL_MIN_SIZE", 2),
+            "max_size": env_int("DB_POOL_MAX_SIZE", 8),
+            "timeout": env_int("DB_POOL_TIMEOUT", 10),
+        }
+        # The pool keeps the connections; Django refuses persistent ones beside it.
+        DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"] = {**DATABASES["default"].get("OPTIONS", {}), **_options}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -337,8 +349,6 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 12 * 3600)
-# Database sessions (Django's), each request's read with SQL written once: see the module.
-SESSION_ENGINE = "dashboard.accounts.sessions"
 SILENCED_SYSTEM_CHECKS: list[str] = []
 if not SECURE_HSTS_PRELOAD:
     # Preloading is a commitment to the browser vendors' list; the operator opts in.
@@ -441,6 +451,35 @@ CELERY_BEAT_SCHEDULE = {
 CELERY_BEAT_SCHEDULER = "dashboard.core.beat:SingleBeatScheduler"
 BEAT_LOCK_TTL = env_int("BEAT_LOCK_TTL", 60)
 BEAT_LOCK_REFRESH = env_int("BEAT_LOCK_REFRESH", 15)
+# Sessions (docs/seams.md). With a Redis (SESSION_CACHE_URL, by default the broker's when it is
+# Redis): Django's cached_db engine on it, a request reading its session from Redis and the
+# database only on a miss; a Redis that does not answer leaves sessions to the database
+# (dashboard/accounts/sessions.py), and no entry is kept longer than SESSION_CACHE_MAX_SECONDS.
+# Without one (the embedded default): Django's database sessions, as every process of the
+# host must see a sign-out at once, which a cache in each process's memory would not.
+# The default cache stays in each process's memory: its entries are hints kept seconds.
+SESSION_CACHE_URL = os.environ.get(
+    "SESSION_CACHE_URL",
+    CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else "",
+).strip()
+CACHES: dict[str, dict[str, Any]] = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+}
+if SESSION_CACHE_URL:
+    if not SESSION_CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
+        # Not echoed: the URL may hold a password.
+        raise ImproperlyConfigured(
+            "SESSION_CACHE_URL must be a redis://, rediss:// or unix:// URL, or empty."
+        )
+    CACHES["sessions"] = {
+        "BACKEND": "dashboard.accounts.sessions.SessionCache",
+        "LOCATION": SESSION_CACHE_URL,
+        "MAX_TIMEOUT": env_int("SESSION_CACHE_MAX_SECONDS", 300),
+    }
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+    SESSION_CACHE_ALIAS = "sessions"
+else:
+    SESSION_ENGINE = "django.contrib.sessions.backends.db"
 # The overview asks the workers themselves (a Celery ping waiting this many seconds for
 # replies) and keeps the answer this many seconds.
 OVERVIEW_PING_TIMEOUT = float(os.environ.get("OVERVIEW_PING_TIMEOUT") or 1.0)

@@ -1,5 +1,5 @@
 """The authentication backend: Django's ``ModelBackend`` with a user's permissions and roles read
-in one query.
+in one query; the signed-in user is read by ``ModelBackend`` itself.
 
 Every view checks a capability (a Django permission, see ``roles.py``) on every request, and
 every full page names the user's roles in the header. ``ModelBackend`` reads a user's own
@@ -92,28 +92,18 @@ def user_group_names(user: Any) -> list[str]:
     return list(getattr(user, GROUP_NAMES_CACHE))
 
 
-@functools.cache
-def _user_sql() -> str:
-    """``User.objects.get(pk=...)`` as SQL: every request reads its user (``get_user``), and
-    composing the query cost the ORM more than the query itself."""
-    user = get_user_model()
-    q = connection.ops.quote_name
-    columns = ", ".join(q(str(f.column)) for f in user._meta.concrete_fields)
-    pk = q(str(user._meta.pk.column))
-    return f"SELECT {columns} FROM {q(user._meta.db_table)} WHERE {pk} = %s"  # noqa: S608
-
-
 class RoleBackend(ModelBackend):
     def get_user(self, user_id: Any) -> Any:
-        """The signed-in user of a request, as ``ModelBackend.get_user``: ``None`` when there is
-        no such user or they may not sign in (inactive)."""
-        model = get_user_model()
+        """Read the signed-in user of a request with ``ModelBackend.get_user`` (the ORM).
+
+        ``None`` when there is no such user, they may not sign in (inactive), or the id is
+        not one (the session holds it as text).
+        """
         try:
-            pk = model._meta.pk.to_python(user_id)
+            pk = get_user_model()._meta.pk.to_python(user_id)
         except ValidationError:
             return None
-        user = next(iter(model._default_manager.raw(_user_sql(), [pk])), None)
-        return user if user is not None and self.user_can_authenticate(user) else None
+        return super().get_user(pk)
 
     def get_all_permissions(
         self, user_obj: AbstractBaseUser | AnonymousUser, obj: Model | None = None
