@@ -14,21 +14,35 @@ PYTHON ?= $(shell for c in python3.13 python3.12 python3 \
 # DEBUG=true fills them from var/dev-secrets.json (generated on first use), as the tests do.
 MYPY := DEBUG=true $(VENV)/bin/mypy
 
-.PHONY: help install demo test lint typecheck format run-sandbox clean
+.PHONY: help install lock demo test lint typecheck format run-sandbox clean
 
 help:
 	@echo "make demo     start the sandbox, a Celery worker and the web server with demo data"
 	@echo "make test     lint and run the whole test suite"
 
-$(VENV)/.installed: pyproject.toml
+# Every package, with its dependencies, at the version and hashes requirements.lock names
+# (written by `make lock` from pyproject.toml's pins); the project itself adds nothing.
+LOCK := requirements.lock
+PIP_VERSION := 26.3
+
+$(VENV)/.installed: pyproject.toml $(LOCK)
 	@test -n "$(PYTHON)" || { echo "No Python >= 3.12 found (tried PATH and pyenv)." >&2; exit 1; }
 	@echo "Creating $(VENV) with $(PYTHON)"
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q pip==$(PIP_VERSION)
+	$(PY) -m pip install -q --require-hashes -r $(LOCK)
+	$(PY) -m pip install -q --no-deps -e .
 	@touch $@
 
 install: $(VENV)/.installed
+
+# After changing a pin in pyproject.toml: write requirements.lock again (every platform and
+# Python >= 3.12, with hashes), then `make install`. `make lock UPGRADE=1` moves the unpinned
+# dependencies to their newest releases too.
+lock:
+	@test -x $(VENV)/bin/uv || $(PY) -m pip install -q "$$(grep -o '"uv==[^"]*"' pyproject.toml | tr -d '"')"
+	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --generate-hashes --universal \
+	  --python-version 3.12 --quiet $(if $(UPGRADE),--upgrade) --output-file $(LOCK)
 
 demo: install
 	DEMO=true $(PY) manage.py demo $(if $(WORKERS),--workers $(WORKERS)) $(if $(REDFLAG_PEOPLE),--redflag-people $(REDFLAG_PEOPLE))
