@@ -11,8 +11,8 @@ from django.db.models import Count, DurationField, ExpressionWrapper, F, QuerySe
 from django.db.models.functions import Coalesce, Now, TruncDate
 from django.utils import timezone
 
-from dashboard.core.models import PrunedItems
 from dashboard.core.postgresql.plans import custom_plans
+from dashboard.housekeeping.models import PrunedItems
 from integrations.models import (
     ACTIVE_STATUSES,
     FINISHED_STATUSES,
@@ -237,7 +237,7 @@ def _page_rows(items: QuerySet[SyncItem], per_page: int) -> tuple[list[SyncItem]
 
 
 def job_items_pruned(*, job: SyncJob) -> PrunedItems | None:
-    """Whether housekeeping removed the job's items (``dashboard.core.housekeeping``)."""
+    """Whether housekeeping removed the job's items (``dashboard.housekeeping.services``)."""
     return PrunedItems.objects.filter(job=job).first()
 
 
