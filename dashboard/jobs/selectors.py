@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from django.db.models import Count, DurationField, ExpressionWrapper, F, QuerySet
 from django.db.models.functions import Coalesce, Now, TruncDate
@@ -18,14 +17,10 @@ from integrations.models import (
     FINISHED_STATUSES,
     ItemStatus,
     JobKind,
-    JobSource,
     JobStatus,
     SyncItem,
     SyncJob,
 )
-
-if TYPE_CHECKING:
-    from dashboard.imports.models import Import
 
 FAILURE_STATUSES = (JobStatus.FAILED, JobStatus.PARTIALLY_FAILED)
 # The items errors.csv lists: those a retry would send again.
@@ -351,12 +346,3 @@ def job_daily_outcomes(*, days: int = 30, today: dt.date | None = None) -> list[
         DayOutcomes(day=day, counts=by_day.get(day, {}))
         for day in (first + dt.timedelta(days=offset) for offset in range(days))
     ]
-
-
-def job_source_import(*, job: SyncJob) -> Import | None:
-    """The CSV import a push job was confirmed from, if any (one query, only for imports)."""
-    if job.source != JobSource.IMPORT:
-        return None
-    from dashboard.imports.models import Import
-
-    return Import.objects.filter(job=job).only("pk").first()
