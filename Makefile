@@ -18,7 +18,7 @@ MYPY := DEBUG=true $(VENV)/bin/mypy
 
 help:
 	@echo "make demo     start the sandbox, a Celery worker and the web server with demo data"
-	@echo "make test     lint and run the whole test suite"
+	@echo "make test     lint, type-check, check the import rules and run the whole test suite"
 
 $(VENV)/.installed: pyproject.toml
 	@test -n "$(PYTHON)" || { echo "No Python >= 3.12 found (tried PATH and pyenv)." >&2; exit 1; }
@@ -37,6 +37,7 @@ test: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(MYPY)
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install
