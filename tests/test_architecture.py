@@ -218,3 +218,22 @@ def test_the_contracts_fail_when_a_low_area_imports_a_higher_one(project_copy):
     assert result.returncode == 1
     assert "each web area imports only the areas below it (no cycles) BROKEN" in result.stdout
     assert "dashboard.core.views -> dashboard.overview.selectors" in result.stdout
+
+
+def test_no_test_imports_from_a_conftest():
+    """Fixtures come from conftest.py by name; shared code lives in a plain module."""
+    found = []
+    for path in sorted((ROOT / "tests").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                modules = [node.module or ""]
+            elif isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            else:
+                continue
+            found += [
+                f"{path.relative_to(ROOT)}:{node.lineno} imports {module}"
+                for module in modules
+                if module.split(".")[-1] == "conftest"
+            ]
+    assert not found, "\n".join(found)

@@ -12,7 +12,7 @@ from playwright.sync_api import Page, expect
 
 from dashboard.housekeeping.models import PrunedItems
 from integrations.models import ItemStatus, SyncItem
-from tests.browser.conftest import axe_check, login, screenshot
+from tests.browser.pages import axe_check, login, screenshot
 from tests.factories import ConnectionFactory, SyncJobFactory
 
 

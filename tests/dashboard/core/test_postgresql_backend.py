@@ -20,7 +20,7 @@ pytestmark = pytest.mark.usefixtures("postgresql_autocommit")
 @pytest.fixture
 def postgresql_autocommit(transactional_db):
     """PostgreSQL in autocommit, as between requests (a test transaction would be dropped)."""
-    from tests.conftest import require_postgresql
+    from tests.helpers.postgres import require_postgresql
 
     require_postgresql()
     yield
