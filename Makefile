@@ -18,7 +18,7 @@ MYPY := DEBUG=true $(VENV)/bin/mypy
 
 help:
 	@echo "make demo     start the sandbox, a Celery worker and the web server with demo data"
-	@echo "make test     lint and run the whole test suite"
+	@echo "make test     lint, type-check, check the import rules and run the whole test suite"
 
 # Every package, with its dependencies, at the version and hashes requirements.lock names
 # (written by `make lock` from pyproject.toml's pins); the project itself adds nothing.
@@ -51,6 +51,7 @@ test: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(MYPY)
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install

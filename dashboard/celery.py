@@ -16,7 +16,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
 
 app = Celery("dashboard")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks(["dashboard.core", "dashboard.imports", "integrations"])
+app.autodiscover_tasks(
+    ["dashboard.core", "dashboard.housekeeping", "dashboard.imports", "integrations"]
+)
 
 
 @app.on_after_configure.connect

@@ -137,6 +137,9 @@ INSTALLED_APPS = [
     "dashboard.recipients",
     "dashboard.campaigns",
     "dashboard.imports",
+    "dashboard.housekeeping",
+    "dashboard.overview",
+    "dashboard.demo",
     "integrations",
 ]
 
@@ -422,6 +425,7 @@ CELERY_TASK_ROUTES = {
     "sync.watchdog": {"queue": f"{CELERY_TASK_DEFAULT_QUEUE}.housekeeping"},
     "sync.schedule_pulls": {"queue": f"{CELERY_TASK_DEFAULT_QUEUE}.housekeeping"},
     "core.*": {"queue": f"{CELERY_TASK_DEFAULT_QUEUE}.housekeeping"},
+    "housekeeping.*": {"queue": f"{CELERY_TASK_DEFAULT_QUEUE}.housekeeping"},
 }
 CELERY_TASK_QUEUES = [
     Queue(name)
@@ -437,9 +441,9 @@ CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "core.heartbeat", "schedule": 30.0},
     "sync-watchdog": {"task": "sync.watchdog", "schedule": 60.0},
     "sync-schedule-pulls": {"task": "sync.schedule_pulls", "schedule": 60.0},
-    # Housekeeping once a day, at a quiet hour of TIME_ZONE (dashboard/core/housekeeping.py).
+    # Housekeeping once a day, at a quiet hour of TIME_ZONE (dashboard/housekeeping/services.py).
     "housekeeping-prune": {
-        "task": "core.prune",
+        "task": "housekeeping.prune",
         "schedule": crontab(hour=env_int("PRUNE_HOUR", 3), minute=17),
     },
     "imports-watchdog": {"task": "imports.watchdog", "schedule": 60.0},
@@ -484,7 +488,7 @@ else:
 # replies) and keeps the answer this many seconds.
 OVERVIEW_PING_TIMEOUT = float(os.environ.get("OVERVIEW_PING_TIMEOUT") or 1.0)
 OVERVIEW_WORKERS_CACHE_SECONDS = env_int("OVERVIEW_WORKERS_CACHE_SECONDS", 15)
-# Retention (dashboard/core/housekeeping.py): the items of sync jobs finished, the rows of
+# Retention (dashboard/housekeeping/services.py): the items of sync jobs finished, the rows of
 # imports closed, RETENTION_DAYS ago or more are removed (the jobs and imports stay, with their
 # counts); audit events after AUDIT_RETENTION_DAYS, which must be the longer. Expired sessions
 # go every day. Deletes run PRUNE_BATCH_SIZE rows per transaction, so no table is held long.

@@ -6,7 +6,7 @@ from dashboard.accounts.views import SignInView
 from dashboard.core import views as core_views
 
 urlpatterns = [
-    path("", core_views.overview, name="overview"),
+    path("", include("dashboard.overview.urls")),
     path("healthz/", login_not_required(core_views.healthz), name="healthz"),
     path("accounts/login/", SignInView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

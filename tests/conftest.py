@@ -6,40 +6,15 @@ saying how to enable them, except under ``CI=true``, where a missing part fails 
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-from typing import NoReturn
-
 import pytest
 from django.test import Client
 
 from tests.factories import UserFactory
+from tests.helpers.postgres import require_postgresql
 
 pytest_plugins = ["tests.celery_fixtures", "tests.sandbox_fixtures"]
 
 ROLES = ("admin", "support", "manager")
-# Outside corpora (CSV edge cases, naughty strings, email and phone vectors): copies of the
-# team's ../shared/testdata kept in the repository (tests/data/README.md), so a clone runs alone.
-TESTDATA = Path(__file__).resolve().parent / "data" / "testdata"
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-
-
-def skip_or_fail(reason: str) -> NoReturn:
-    """Skip on a laptop; fail in CI, where every part must be present."""
-    if IN_CI:
-        pytest.fail(f"CI=true but {reason}", pytrace=False)
-    pytest.skip(reason)
-
-
-def require_postgresql() -> None:
-    """Skip (fail in CI) unless the test database is PostgreSQL."""
-    from django.db import connection
-
-    if connection.vendor != "postgresql":
-        skip_or_fail(
-            "the test database is not PostgreSQL: set DATABASE_URL=postgres://... to run "
-            "the PostgreSQL-only checks"
-        )
 
 
 @pytest.fixture
@@ -55,21 +30,6 @@ def always_stale(postgresql, monkeypatch):
 
     monkeypatch.setattr(planner, "MIN_CHANGES", 0)
     monkeypatch.setattr(planner, "FRACTION", 0)
-
-
-def mirror_analyze_count() -> int:
-    """How many times PostgreSQL gathered the mirror table's statistics so far."""
-    from django.db import connection
-
-    from integrations.models import MirroredRecipient
-
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_stat_clear_snapshot()")
-        cursor.execute(
-            "SELECT analyze_count FROM pg_stat_user_tables WHERE relid = %s::regclass",
-            [MirroredRecipient._meta.db_table],
-        )
-        return cursor.fetchone()[0]
 
 
 @pytest.fixture

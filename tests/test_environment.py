@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from tests.conftest import IN_CI
+from tests.helpers.environment import IN_CI, TESTDATA, skip_or_fail
 
 
 def test_ci_uses_postgresql_and_redis():
@@ -27,8 +27,6 @@ def test_ci_uses_postgresql_and_redis():
 
 def test_the_outside_test_corpora_are_in_the_checkout():
     """The CSV, naughty-string, email and phone corpora drive many tests: CI must have them."""
-    from tests.conftest import TESTDATA, skip_or_fail
-
     missing = [
         name
         for name in (

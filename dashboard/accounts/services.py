@@ -4,7 +4,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractUser, Group
 from django.db import transaction
 
-from dashboard.accounts.roles import Role
+from dashboard.accounts.roles import ROLE_CAPABILITIES, Role
 
 
 @transaction.atomic
@@ -33,8 +33,6 @@ def roles_ensure() -> None:
     from django.apps import apps
     from django.contrib.auth.management import create_permissions
     from django.contrib.auth.models import Permission
-
-    from dashboard.accounts.roles import ROLE_CAPABILITIES
 
     create_permissions(apps.get_app_config("accounts"), verbosity=0)
     for role, capabilities in ROLE_CAPABILITIES.items():

@@ -13,6 +13,7 @@ from integrations.catalogue import (
     catalogue,
     enabled_paths,
 )
+from integrations.models import JobKind, MirroredRecipient, SyncJob
 
 
 @dataclass(frozen=True)
@@ -86,8 +87,6 @@ class MirrorSummary:
 
 def connection_mirror_summary(*, connection: Connection) -> MirrorSummary | None:
     """How many recipients are mirrored, how fresh, and the latest refresh job."""
-    from integrations.models import JobKind, MirroredRecipient, SyncJob
-
     if connection.provider == Provider.PARCELVOY:
         return None
     return MirrorSummary(

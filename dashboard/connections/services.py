@@ -12,6 +12,14 @@ from dashboard.audit.services import SECRET_CHANGED, audit_record, diff
 from dashboard.connections.models import Connection, FieldSetting, TestOutcome
 from dashboard.core.crypto import SealedSecret
 from integrations.catalogue import Provider, custom_field_path, field_spec
+from integrations.clients.errors import (
+    Forbidden,
+    ProviderError,
+    ProviderTimeout,
+    Unauthorized,
+    Unavailable,
+)
+from integrations.connection import BaseURLRefused, CredentialsUnreadable, connection_client
 
 
 class FieldSettingError(ValueError):
@@ -250,19 +258,6 @@ def custom_field_remove(*, connection: Connection, key: str, user: Any) -> None:
 
 def connection_test(*, connection: Connection) -> Connection:
     """Check the credentials with the provider's cheapest read and record the outcome."""
-    from integrations.clients.errors import (
-        Forbidden,
-        ProviderError,
-        ProviderTimeout,
-        Unauthorized,
-        Unavailable,
-    )
-    from integrations.connection import (
-        BaseURLRefused,
-        CredentialsUnreadable,
-        connection_client,
-    )
-
     started = time.monotonic()
     latency_ms: int | None = None
     try:

@@ -28,19 +28,3 @@ class SchedulerBeat(models.Model):
 
     def __str__(self) -> str:
         return f"Scheduler {self.name}: {self.hostname} at {self.seen_at:%Y-%m-%d %H:%M:%S}"
-
-
-class PrunedItems(models.Model):
-    """A job whose items housekeeping removed after the retention period; its counts stay."""
-
-    job = models.OneToOneField(
-        "integrations.SyncJob", on_delete=models.CASCADE, related_name="pruned_items"
-    )
-    items = models.PositiveIntegerField()
-    pruned_at = models.DateTimeField()
-
-    class Meta:
-        verbose_name_plural = "pruned items"
-
-    def __str__(self) -> str:
-        return f"{self.items} items of job {self.job_id} pruned at {self.pruned_at:%Y-%m-%d}"

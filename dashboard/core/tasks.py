@@ -1,7 +1,6 @@
 from celery import shared_task
 from django.utils import timezone
 
-from dashboard.core import housekeeping
 from dashboard.core.models import WorkerHeartbeat
 
 
@@ -12,9 +11,3 @@ def heartbeat() -> None:
     WorkerHeartbeat.objects.update_or_create(
         hostname=hostname, defaults={"seen_at": timezone.now()}
     )
-
-
-@shared_task(name="core.prune", ignore_result=True)
-def prune() -> None:
-    """Remove what the retention settings no longer keep (scheduled daily by beat)."""
-    housekeeping.prune()

@@ -1,51 +1,18 @@
+"""Serve the pages every area shares: the health check, the CSRF failure and the 403."""
+
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from django.db import connection as db_connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
 from django.template import loader
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from dashboard.accounts.permissions import has_capability
-from dashboard.accounts.roles import Capability
-from dashboard.connections.models import Connection
-from dashboard.core.http import HtmxHttpRequest
-from dashboard.core.selectors import (
-    broker_connection,
-    connections_failed_refresh,
-    worker_status,
-)
-from dashboard.jobs.charts import outcome_chart
-from dashboard.jobs.selectors import job_daily_outcomes, jobs_recent_failures, jobs_running
+from dashboard.core.broker_probe import broker_connection
 
 logger = logging.getLogger(__name__)
-
-
-@require_GET
-def overview(request: HtmxHttpRequest) -> HttpResponse:
-    sees_jobs = has_capability(request.user, Capability.VIEW_JOBS)
-    if request.htmx and request.htmx.target == "running-jobs" and sees_jobs:
-        # Polled every 3 s while a job runs, every 15 s otherwise: a job started from another
-        # page, a schedule or a shell still appears without a reload.
-        return render(request, "core/overview.html#running-jobs", {"running": jobs_running()})
-    connections = list(Connection.objects.all())
-    context: dict[str, Any] = {
-        "connections": connections,
-        "worker": worker_status(),
-        "failed_refreshes": connections_failed_refresh(connections=connections),
-        "production_count": sum(c.is_production for c in connections),
-    }
-    if sees_jobs:
-        context |= {
-            "running": jobs_running(),
-            "failures": jobs_recent_failures(limit=10),
-            "chart": outcome_chart(job_daily_outcomes(days=30)),
-        }
-    return render(request, "core/overview.html", context)
 
 
 def _check_database() -> str | None:

@@ -10,11 +10,10 @@ cell 2"… (a missing quote or delimiter put them there; nothing of the row is d
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterable, Iterator, Sequence
 
+from dashboard.core.csvstream import BOM, csv_line_writer, csv_safe
 from dashboard.imports.models import ImportRow
-from dashboard.jobs.exports import _Echo, csv_safe
 
 ERROR_COLUMN = "Errors"
 EXTRA_COLUMN = "Extra cell {n}"
@@ -43,8 +42,8 @@ def invalid_csv_lines(
     columns = len(header)
     extra = max(0, width - columns)
     titles = [*header, ERROR_COLUMN, *(EXTRA_COLUMN.format(n=n) for n in range(1, extra + 1))]
-    writer = csv.writer(_Echo(), delimiter=delimiter)
-    yield "\ufeff" + writer.writerow([csv_safe(title) for title in titles])
+    writer = csv_line_writer(delimiter=delimiter)
+    yield BOM + writer.writerow([csv_safe(title) for title in titles])
     for row in rows:
         cells = [csv_safe(cell) for cell in row.cells]
         own = cells[:columns] + [""] * (columns - len(cells))

@@ -12,14 +12,17 @@ from django.core.cache import cache
 from django.db.models import Func, IntegerField, Max, QuerySet
 
 from dashboard.connections.models import Connection
+from dashboard.connections.selectors import connection_enabled_fields, connection_field_rows
 from dashboard.imports.models import Import, ImportRow, RowKind
+from dashboard.recipients.provider import recipient_client
+from dashboard.recipients.selectors import provider_problem
 from integrations.catalogue import FieldSpec, field_spec
 from integrations.clients.errors import ProviderError
 from integrations.importing.layout import Records
 from integrations.importing.lookups import lookup_paths, provider_name, read_lookup
 from integrations.importing.mapping import mappable_fields
 from integrations.importing.reading import ImportFileError, iter_records
-from integrations.models import MirroredRecipient
+from integrations.models import JobSource, MirroredRecipient, SyncJob
 
 # How long the import page may show a provider list read before (the form's accounts, the
 # names beside ids), and a failure to read one (so a page that polls does not ask again at
@@ -31,8 +34,6 @@ LOOKUP_FAILURE_TTL = 30
 def import_fields(*, connection: Connection) -> list[FieldSpec]:
     """The fields a column may map to: the connection's enabled ones (never a disabled one),
     its enabled custom fields included and RedFlag's history lists offered by member."""
-    from dashboard.connections.selectors import connection_enabled_fields, connection_field_rows
-
     rows = connection_field_rows(connection=connection)
     custom = [row.spec for row in rows if row.spec.custom and row.enabled]
     return mappable_fields(
@@ -114,9 +115,6 @@ def import_lookups(
     the last ``LOOKUP_TTL`` seconds will do (the page). Never raises for a provider failure:
     the list's path is in ``problems`` with the reason.
     """
-    from dashboard.recipients.provider import recipient_client
-    from dashboard.recipients.selectors import provider_problem
-
     wanted = [path for path in dict.fromkeys(paths) if path in lookup_paths(connection.provider)]
     found = ImportLookups()
     keys = {path: _lookup_key(connection, path) for path in wanted}
@@ -178,3 +176,10 @@ def import_first_records(*, import_run: Import, count: int) -> Records:
     except (ImportFileError, OSError, LookupError):
         pass  # what was read so far; the page says what is wrong with the file
     return found
+
+
+def import_of_job(*, job: SyncJob) -> Import | None:
+    """Return the CSV import a push job was confirmed from, if any (one query, for imports)."""
+    if job.source != JobSource.IMPORT:
+        return None
+    return Import.objects.filter(job=job).only("pk").first()

@@ -5,27 +5,22 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from django.db.models import Count, DurationField, ExpressionWrapper, F, QuerySet
 from django.db.models.functions import Coalesce, Now, TruncDate
 from django.utils import timezone
 
-from dashboard.core.models import PrunedItems
 from dashboard.core.postgresql.plans import custom_plans
+from dashboard.housekeeping.models import PrunedItems
 from integrations.models import (
     ACTIVE_STATUSES,
     FINISHED_STATUSES,
     ItemStatus,
     JobKind,
-    JobSource,
     JobStatus,
     SyncItem,
     SyncJob,
 )
-
-if TYPE_CHECKING:
-    from dashboard.imports.models import Import
 
 FAILURE_STATUSES = (JobStatus.FAILED, JobStatus.PARTIALLY_FAILED)
 # The items errors.csv lists: those a retry would send again.
@@ -237,7 +232,7 @@ def _page_rows(items: QuerySet[SyncItem], per_page: int) -> tuple[list[SyncItem]
 
 
 def job_items_pruned(*, job: SyncJob) -> PrunedItems | None:
-    """Whether housekeeping removed the job's items (``dashboard.core.housekeeping``)."""
+    """Whether housekeeping removed the job's items (``dashboard.housekeeping.services``)."""
     return PrunedItems.objects.filter(job=job).first()
 
 
@@ -351,12 +346,3 @@ def job_daily_outcomes(*, days: int = 30, today: dt.date | None = None) -> list[
         DayOutcomes(day=day, counts=by_day.get(day, {}))
         for day in (first + dt.timedelta(days=offset) for offset in range(days))
     ]
-
-
-def job_source_import(*, job: SyncJob) -> Import | None:
-    """The CSV import a push job was confirmed from, if any (one query, only for imports)."""
-    if job.source != JobSource.IMPORT:
-        return None
-    from dashboard.imports.models import Import
-
-    return Import.objects.filter(job=job).only("pk").first()

@@ -16,6 +16,7 @@ from dashboard.accounts.permissions import has_capability, require_capability
 from dashboard.accounts.roles import Capability
 from dashboard.connections.models import Connection
 from dashboard.core.http import HtmxHttpRequest
+from dashboard.imports.selectors import import_of_job
 from dashboard.jobs import selectors, services, waiting
 from dashboard.jobs.exports import errors_csv_lines
 from dashboard.jobs.forms import AcknowledgeForm, JobFilterForm
@@ -102,7 +103,7 @@ def _detail_context(
         "resolved_by_retries": waiting.job_resolved_by_retries(job=job) if retried_as else 0,
         "waiting_hint": waiting.job_waiting_hint(job=job),
         "items_waiting": waiting.job_items_waiting(job=job),
-        "source_import": selectors.job_source_import(job=job),
+        "source_import": import_of_job(job=job),
         "tabs": selectors.job_item_tabs(counts=counts, current=item_status),
         "item_status": item_status,
         "item_notice": notice,

@@ -12,24 +12,20 @@ arguments point at ``/usr/bin/chromium``.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
-from django.conf import settings
 from django.core.cache import cache
-from playwright.sync_api import Browser, BrowserType, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserType, Playwright, sync_playwright
 
-from dashboard.accounts.views import landing_url
 from dashboard.connections import services as connection_services
 from dashboard.connections.models import Connection, Environment
 from integrations.catalogue import Provider
-from tests.conftest import skip_or_fail
-from tests.factories import PASSWORD, UserFactory
+from tests.factories import UserFactory
+from tests.helpers.environment import skip_or_fail
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -41,11 +37,8 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
-# Violations of these impacts fail a test; "moderate" and "minor" are returned by axe_check.
-BLOCKING_IMPACTS = frozenset({"serious", "critical"})
 ASYNC_UNSAFE = "DJANGO_ALLOW_ASYNC_UNSAFE"
 
-_axe = Axe()
 HERE = Path(__file__).parent
 
 
@@ -209,46 +202,3 @@ def sandbox_snappy(admin_user, sandbox, tmp_path, settings) -> Connection:
         options={"company_id": creds["company_id"]},
         user=admin_user,
     )
-
-
-def login(page: Page, live_server, user, password: str = PASSWORD) -> None:
-    """Sign in through the login form and wait for the user's landing page.
-
-    Support staff land on the recipient search, everyone else on the overview.
-    """
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("User name").fill(user.get_username())
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(f"{live_server.url}{landing_url(user)}")
-
-
-def screenshot(page: Page, name: str) -> Path:
-    """Save a full-page PNG as ``var/screenshots/<name>.png`` (``var/`` is gitignored)."""
-    directory = Path(settings.BASE_DIR) / "var" / "screenshots"
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / (re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") + ".png")
-    page.screenshot(path=path, full_page=True)
-    return path
-
-
-def axe_report(page: Page) -> list[dict[str, Any]]:
-    """Run axe-core on the current page and return every violation it finds."""
-    return _axe.run(page).response["violations"]
-
-
-def axe_check(page: Page) -> list[dict[str, Any]]:
-    """Fail listing every serious or critical axe violation; return the milder ones."""
-    violations = axe_report(page)
-    blocking = [v for v in violations if v["impact"] in BLOCKING_IMPACTS]
-    if blocking:
-        lines = [f"{len(blocking)} serious or critical accessibility violation(s) on {page.url}:"]
-        for violation in blocking:
-            lines.append(f"- {violation['id']} ({violation['impact']}): {violation['help']}")
-            lines.append(f"  {violation['helpUrl']}")
-            for node in violation["nodes"]:
-                target = " ".join(str(part) for part in node["target"])
-                summary = node.get("failureSummary", "").strip().replace("\n", "\n      ")
-                lines.append(f"    at {target}: {summary}")
-        pytest.fail("\n".join(lines), pytrace=False)
-    return [v for v in violations if v["impact"] not in BLOCKING_IMPACTS]

@@ -17,7 +17,7 @@ from dashboard.connections.models import Connection, Environment
 # Aliased: pytest takes any name starting with Test in a test module for a test class.
 from dashboard.connections.models import TestOutcome as Outcome
 from integrations.catalogue import Provider
-from tests.browser.conftest import axe_check, login, screenshot
+from tests.browser.pages import axe_check, login, screenshot
 from tests.factories import PASSWORD
 
 # name -> (path, expected status); ``{pk}`` is the RedFlag staging connection.

@@ -13,7 +13,7 @@ from playwright.sync_api import Page, expect
 
 from dashboard.campaigns.models import TestSend
 from integrations.models import MirroredRecipient
-from tests.browser.conftest import axe_check, login, screenshot
+from tests.browser.pages import axe_check, login, screenshot
 from tests.factories import ConnectionFactory
 
 pytestmark = pytest.mark.sandbox

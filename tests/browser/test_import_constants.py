@@ -13,7 +13,7 @@ from dashboard.imports.models import Import
 from dashboard.recipients.provider import recipient_client
 from integrations.models import JobStatus, SyncJob
 from integrations.sync.engine import job_execute
-from tests.browser.conftest import axe_check, login, screenshot
+from tests.browser.pages import axe_check, login, screenshot
 
 pytestmark = pytest.mark.sandbox
 

@@ -12,7 +12,7 @@ from dashboard.connections import services as connection_services
 from dashboard.imports import services
 from dashboard.imports.models import Import
 from dashboard.imports.selectors import import_rows
-from tests.browser.conftest import axe_check, login, screenshot
+from tests.browser.pages import axe_check, login, screenshot
 from tests.factories import ConnectionFactory
 
 

@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from dashboard.imports.models import Import, ImportStatus
-from tests.browser.conftest import axe_check, login, screenshot
+from tests.browser.pages import axe_check, login, screenshot
 from tests.factories import ConnectionFactory
 
 NAMES = [("Bjørn", "Ødegård"), ("Anna", "Smith")]

@@ -12,7 +12,7 @@ from dashboard.connections import services as connection_services
 from dashboard.imports import services
 from dashboard.imports.models import Import
 from integrations.catalogue import Provider
-from tests.browser.conftest import axe_check, login, screenshot
+from tests.browser.pages import axe_check, login, screenshot
 
 TEXT = (
     "E-mail,First name,Last name\r\n"

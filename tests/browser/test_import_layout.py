@@ -15,7 +15,7 @@ from playwright.sync_api import Page, expect
 from dashboard.connections import services
 from dashboard.connections.models import Connection
 from dashboard.imports.models import Import
-from tests.browser.conftest import axe_check, login, screenshot
+from tests.browser.pages import axe_check, login, screenshot
 from tests.factories import ConnectionFactory
 
 STAFF: list[list[Any]] = [

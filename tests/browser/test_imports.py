@@ -18,7 +18,7 @@ from dashboard.connections.models import Connection, Environment
 from dashboard.imports.models import Import
 from integrations.catalogue import Provider
 from integrations.models import SyncJob
-from tests.browser.conftest import axe_check, login, screenshot
+from tests.browser.pages import axe_check, login, screenshot
 
 pytestmark = pytest.mark.sandbox
 SAMPLE = Path(settings.BASE_DIR) / "dashboard" / "imports" / "demo" / "messy-new-starters.csv"

@@ -10,9 +10,9 @@ from django.core.cache import cache
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
-from dashboard.core.models import PrunedItems
+from dashboard.housekeeping.models import PrunedItems
 from integrations.models import ItemStatus, SyncItem
-from tests.browser.conftest import axe_check, login, screenshot
+from tests.browser.pages import axe_check, login, screenshot
 from tests.factories import ConnectionFactory, SyncJobFactory
 
 

@@ -20,7 +20,7 @@ from integrations.catalogue import Provider
 from integrations.clients import RedFlagClient, client_for
 from integrations.models import MirroredRecipient
 from integrations.sync.mirror import mirror_upsert
-from tests.browser.conftest import axe_check, login, screenshot
+from tests.browser.pages import axe_check, login, screenshot
 
 pytestmark = pytest.mark.sandbox
 PHONE: ViewportSize = {"width": 390, "height": 844}

@@ -7,7 +7,7 @@ from django.db import connection
 
 from integrations.models import MirroredRecipient
 from integrations.planner import analyze_if_stale, is_stale
-from tests.conftest import mirror_analyze_count
+from tests.helpers.postgres import mirror_analyze_count
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ import html
 import pytest
 
 from dashboard.campaigns.models import TestSend
-from tests.dashboard.campaigns.conftest import HTMX, form_data, preview
+from tests.dashboard.campaigns.helpers import HTMX, form_data, preview
 
 pytestmark = [pytest.mark.django_db, pytest.mark.sandbox]
 

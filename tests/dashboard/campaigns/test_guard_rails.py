@@ -9,7 +9,7 @@ import pytest
 
 from dashboard.audit.models import AuditEvent
 from dashboard.campaigns.models import AllowlistEntry, TestSend
-from tests.dashboard.campaigns.conftest import URL, form_data, preview, send
+from tests.dashboard.campaigns.helpers import URL, form_data, preview, send
 
 pytestmark = [pytest.mark.django_db, pytest.mark.sandbox]
 

@@ -12,7 +12,7 @@ from dashboard.audit.models import AuditEvent
 from dashboard.campaigns import selectors
 from dashboard.campaigns.models import AllowlistEntry, TestSend
 from integrations.models import MirroredRecipient
-from tests.dashboard.campaigns.conftest import URL, form_data, send
+from tests.dashboard.campaigns.helpers import URL, form_data, send
 from tests.factories import ConnectionFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.sandbox]

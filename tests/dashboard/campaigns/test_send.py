@@ -7,7 +7,7 @@ import html
 import pytest
 
 from dashboard.campaigns.models import Outcome, RememberedCampaign, TestSend
-from tests.dashboard.campaigns.conftest import HTMX, URL, form_data, parcelvoy_connection, send
+from tests.dashboard.campaigns.helpers import HTMX, URL, form_data, parcelvoy_connection, send
 
 pytestmark = [pytest.mark.django_db, pytest.mark.sandbox]
 

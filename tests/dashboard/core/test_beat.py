@@ -14,8 +14,8 @@ from kombu import Queue
 
 from dashboard.celery import app
 from dashboard.core.beat import SingleBeatScheduler
+from dashboard.core.broker_probe import broker_connection, broker_queue_depth
 from dashboard.core.models import SchedulerBeat
-from dashboard.core.selectors import broker_connection, broker_queue_depth
 from tests.celery_fixtures import wait_until
 
 pytestmark = pytest.mark.django_db

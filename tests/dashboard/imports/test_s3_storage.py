@@ -26,7 +26,7 @@ from dashboard.imports import services
 from dashboard.imports.models import ImportStatus
 from dashboard.settings import storage_from_environment
 from tests.celery_fixtures import start_worker, wait_until
-from tests.conftest import skip_or_fail
+from tests.helpers.environment import skip_or_fail
 
 try:
     import boto3  # type: ignore[import-untyped]

@@ -15,8 +15,8 @@ from dashboard.imports.models import ImportStatus, RememberedMapping
 from dashboard.imports.selectors import import_rows
 from integrations.importing.reading import ImportFileError
 from integrations.models import JobSource, SyncItem, SyncJob
-from tests.conftest import mirror_analyze_count
 from tests.factories import mirrored
+from tests.helpers.postgres import mirror_analyze_count
 
 pytestmark = pytest.mark.django_db
 

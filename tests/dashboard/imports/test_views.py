@@ -12,7 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from dashboard.imports.models import Import, ImportStatus
 from integrations.models import SyncJob
-from tests.conftest import TESTDATA
+from tests.helpers.environment import TESTDATA
 
 pytestmark = pytest.mark.django_db
 

@@ -24,7 +24,7 @@ from dashboard.imports import services
 from dashboard.imports.models import Import, ImportRow, ImportStatus
 from integrations.models import JobStatus, SyncJob
 from tests.celery_fixtures import start_worker, wait_until
-from tests.integrations.sync.conftest import redflag_connection
+from tests.integrations.sync.helpers import redflag_connection
 
 pytestmark = [pytest.mark.worker, pytest.mark.sandbox, pytest.mark.django_db(transaction=True)]
 

@@ -9,7 +9,7 @@ import json
 import pytest
 from django.http import StreamingHttpResponse
 
-from dashboard.jobs.exports import csv_safe
+from dashboard.core.csvstream import csv_safe
 from integrations.models import ItemStatus, JobStatus, SyncItem
 from tests.factories import SyncItemFactory, SyncJobFactory
 

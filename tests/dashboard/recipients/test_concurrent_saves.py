@@ -15,7 +15,7 @@ from django.db import connections
 from django.test import Client
 
 from dashboard.audit.models import AuditEvent
-from tests.dashboard.recipients.conftest import edited, form_data, writes
+from tests.dashboard.recipients.helpers import edited, form_data, writes
 from tests.dashboard.recipients.test_edit import edit_url, open_form
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.sandbox]

@@ -6,7 +6,7 @@ import pytest
 
 from dashboard.audit.models import AuditEvent
 from integrations.models import MirroredRecipient
-from tests.dashboard.recipients.conftest import edited, form_data, unique_email, writes
+from tests.dashboard.recipients.helpers import edited, form_data, unique_email, writes
 
 pytestmark = [pytest.mark.django_db, pytest.mark.sandbox]
 

@@ -6,7 +6,7 @@ import pytest
 from cryptography.fernet import Fernet
 from django.utils import timezone
 
-from tests.dashboard.recipients.conftest import sandbox_connection
+from tests.dashboard.recipients.helpers import sandbox_connection, sandbox_writer
 from tests.factories import SyncItemFactory, SyncJobFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.sandbox]
@@ -98,9 +98,7 @@ def test_a_recipient_deleted_at_the_provider_says_so(support_client, redflag, re
 
 
 def sandbox_client_delete(sandbox, connection, remote_id):
-    from tests.dashboard.recipients.conftest import _writer
-
-    client = _writer(sandbox, connection)
+    client = sandbox_writer(sandbox, connection)
     try:
         client.delete_recipient(remote_id)
     finally:

@@ -9,7 +9,7 @@ from cryptography.fernet import Fernet
 from dashboard.audit.models import AuditEvent
 from dashboard.connections.models import FieldSetting
 from integrations.models import MirroredRecipient
-from tests.dashboard.recipients.conftest import (
+from tests.dashboard.recipients.helpers import (
     edited,
     form_data,
     sandbox_connection,

@@ -18,7 +18,7 @@ from dashboard.recipients.services import recipient_payload
 from integrations.clients.models import from_redflag, from_snappy
 from integrations.models import MirroredRecipient
 from integrations.sync.mirror import mirror_upsert
-from tests.dashboard.recipients.conftest import edited, form_data
+from tests.dashboard.recipients.helpers import edited, form_data
 from tests.factories import ConnectionFactory
 
 pytestmark = pytest.mark.django_db

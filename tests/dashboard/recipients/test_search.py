@@ -24,8 +24,8 @@ from dashboard.recipients.selectors import (
 from integrations.clients import Recipient
 from integrations.models import JobKind, JobStatus, MirroredRecipient
 from integrations.sync.mirror import mirror_upsert
-from tests.conftest import TESTDATA
 from tests.factories import ConnectionFactory, SyncJobFactory
+from tests.helpers.environment import TESTDATA
 
 pytestmark = pytest.mark.django_db
 HTMX_RESULTS = {"HX-Request": "true", "HX-Target": "results"}

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import redis
 from django.conf import settings
 
-from tests.conftest import skip_or_fail
+from tests.helpers.environment import skip_or_fail
 
 
 def rate_limit_redis_url() -> str:

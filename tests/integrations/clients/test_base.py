@@ -21,7 +21,7 @@ from integrations.clients import (
     Unavailable,
 )
 from integrations.clients.base import BaseClient, parse_retry_after, redact_headers
-from tests.integrations.clients.conftest import (
+from tests.integrations.clients.helpers import (
     BASE,
     REDFLAG_TOKEN,
     SNAPPY_KEY,

@@ -16,7 +16,7 @@ from integrations.clients import (
     SnappyClient,
     client_for,
 )
-from tests.integrations.clients.conftest import (
+from tests.integrations.clients.helpers import (
     BASE,
     PARCELVOY_KEY,
     REDFLAG_TOKEN,

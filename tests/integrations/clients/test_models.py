@@ -20,7 +20,7 @@ from integrations.clients.models import (
     to_snappy,
 )
 from tests.integrations.clients import docs_examples as docs
-from tests.integrations.clients.conftest import REDFLAG_ENABLED, SNAPPY_ENABLED
+from tests.integrations.clients.helpers import REDFLAG_ENABLED, SNAPPY_ENABLED
 
 REDFLAG_JOHN = json.loads(docs.REDFLAG_GET_SUCCESS)["data"]
 SNAPPY_JOHN = json.loads(docs.SNAPPY_RECIPIENT)

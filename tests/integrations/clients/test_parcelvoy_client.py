@@ -20,7 +20,7 @@ from integrations.clients import (
     UnknownApiKey,
 )
 from tests.integrations.clients import docs_examples as docs
-from tests.integrations.clients.conftest import BASE, PARCELVOY_KEY, assert_no_secret
+from tests.integrations.clients.helpers import BASE, PARCELVOY_KEY, assert_no_secret
 
 TRIGGER_44 = BASE + "/parcelvoy/api/client/campaigns/44/trigger"
 PROBE = BASE + "/parcelvoy/api/client/campaigns/0/trigger"

@@ -9,7 +9,7 @@ import pytest
 from integrations.clients import SnappyClient, TokenBucket, forget_rate_limiter, ratelimit
 from integrations.connection import connection_client
 from tests.factories import ConnectionFactory
-from tests.integrations.clients.conftest import BASE, SNAPPY_KEY, time_options
+from tests.integrations.clients.helpers import BASE, SNAPPY_KEY, time_options
 
 
 def test_a_burst_passes_then_permits_come_at_the_rate(fake_time):

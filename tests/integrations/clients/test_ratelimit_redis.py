@@ -28,7 +28,7 @@ from integrations.clients.ratelimit import (
     redis_key,
     shared_rate_limiter,
 )
-from tests.integrations.clients.conftest import BASE, SNAPPY_KEY, assert_no_secret
+from tests.integrations.clients.helpers import BASE, SNAPPY_KEY, assert_no_secret
 from tests.integrations.clients.redis_helpers import TcpRelay, rate_limit_redis_url
 
 pytestmark = pytest.mark.redis

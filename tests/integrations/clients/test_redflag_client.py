@@ -24,7 +24,7 @@ from integrations.clients import (
     Unavailable,
 )
 from tests.integrations.clients import docs_examples as docs
-from tests.integrations.clients.conftest import BASE, REDFLAG_TOKEN, assert_no_secret
+from tests.integrations.clients.helpers import BASE, REDFLAG_TOKEN, assert_no_secret
 
 API = BASE + "/redflag/int/v1/recipient"
 JOHN = json.loads(docs.REDFLAG_GET_SUCCESS)["data"]

@@ -20,7 +20,7 @@ from integrations.clients import (
     Unavailable,
 )
 from tests.integrations.clients import docs_examples as docs
-from tests.integrations.clients.conftest import BASE, SNAPPY_KEY, assert_no_secret
+from tests.integrations.clients.helpers import BASE, SNAPPY_KEY, assert_no_secret
 
 API = BASE + "/snappy/v2/recipients"
 ACCOUNTS = BASE + "/snappy/v2/accounts"

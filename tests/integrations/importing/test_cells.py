@@ -22,7 +22,7 @@ from integrations.importing.cells import (
     clean_phone,
     email_error,
 )
-from tests.conftest import TESTDATA
+from tests.helpers.environment import TESTDATA
 
 ISEMAIL = TESTDATA / "isemail" / "tests-flat.json"
 PHONES = TESTDATA / "phone-vectors" / "example_numbers.csv"

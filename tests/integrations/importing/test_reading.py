@@ -9,7 +9,7 @@ import json
 import pytest
 
 from integrations.importing.reading import ImportFileError, detect, iter_rows
-from tests.conftest import TESTDATA
+from tests.helpers.environment import TESTDATA
 
 SPECTRUM = TESTDATA / "csv-spectrum"
 CASES = sorted(

@@ -23,7 +23,7 @@ from integrations.models import JobKind, JobSource, JobStatus, SyncItem, SyncJob
 from integrations.sync.engine import job_execute
 from tests.celery_fixtures import ROOT, _database_url
 from tests.factories import ConnectionFactory
-from tests.integrations.sync.conftest import (
+from tests.integrations.sync.helpers import (
     redflag_connection,
     redflag_records,
     snappy_connection,

@@ -28,8 +28,8 @@ from integrations.sync.services import (
     job_resume,
     job_retry_failed,
 )
-from tests.conftest import mirror_analyze_count
-from tests.integrations.sync.conftest import (
+from tests.helpers.postgres import mirror_analyze_count
+from tests.integrations.sync.helpers import (
     redflag_connection,
     redflag_records,
     snappy_connection,

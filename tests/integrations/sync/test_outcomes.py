@@ -30,7 +30,7 @@ from integrations.sync.services import (
     job_retry_failed,
     job_slots,
 )
-from tests.integrations.sync.conftest import (
+from tests.integrations.sync.helpers import (
     redflag_connection,
     redflag_records,
     snappy_connection,

@@ -17,7 +17,7 @@ from integrations.sync.engine import job_execute
 from integrations.sync.services import job_create_pull, job_create_push
 from tests.celery_fixtures import job_finished, start_worker, wait_until
 from tests.integrations.clients.sandbox_helpers import snappy_client
-from tests.integrations.sync.conftest import redflag_connection, snappy_connection
+from tests.integrations.sync.helpers import redflag_connection, snappy_connection
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.sandbox]
 

@@ -19,7 +19,7 @@ def test_syncs_previews_and_housekeeping_go_to_their_own_queues():
         "sync.watchdog",
         "sync.schedule_pulls",
         "core.heartbeat",
-        "core.prune",
+        "housekeeping.prune",
         "imports.watchdog",
     ):
         assert _queue_of(housekeeping) == f"{base}.housekeeping"

@@ -22,8 +22,8 @@ from integrations.models import ItemStatus, JobStatus
 from integrations.sync.services import job_create_push
 from integrations.tasks import run_sync_job
 from tests.celery_fixtures import job_finished, wait_until
-from tests.conftest import skip_or_fail
-from tests.integrations.sync.conftest import redflag_connection, redflag_records
+from tests.helpers.environment import skip_or_fail
+from tests.integrations.sync.helpers import redflag_connection, redflag_records
 
 pytestmark = [pytest.mark.worker, pytest.mark.sandbox, pytest.mark.django_db(transaction=True)]
 

@@ -21,7 +21,7 @@ from integrations.sync.engine import job_execute
 from integrations.sync.services import job_create_push
 from tests.celery_fixtures import job_finished, wait_until
 from tests.factories import UserFactory
-from tests.integrations.sync.conftest import (
+from tests.integrations.sync.helpers import (
     redflag_connection,
     redflag_records,
     snappy_connection,

@@ -13,7 +13,7 @@ from integrations.models import ItemStatus, JobStatus, MirroredRecipient, SyncJo
 from integrations.sync.services import job_create_pull, job_create_push, job_retry_failed
 from integrations.tasks import sync_watchdog
 from tests.celery_fixtures import job_finished, wait_until
-from tests.integrations.sync.conftest import (
+from tests.integrations.sync.helpers import (
     redflag_connection,
     redflag_records,
     snappy_connection,

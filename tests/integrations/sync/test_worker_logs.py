@@ -10,7 +10,7 @@ import pytest
 from integrations.models import JobStatus
 from integrations.sync.services import job_create_push
 from tests.celery_fixtures import job_finished, wait_until
-from tests.integrations.sync.conftest import snappy_connection, snappy_records
+from tests.integrations.sync.helpers import snappy_connection, snappy_records
 
 pytestmark = [pytest.mark.worker, pytest.mark.sandbox, pytest.mark.django_db(transaction=True)]
 

@@ -10,7 +10,7 @@ from integrations.models import ItemStatus, JobStatus
 from integrations.sync.services import job_create_push
 from tests.celery_fixtures import start_worker, wait_until
 from tests.integrations.clients.redis_helpers import rate_limit_redis_url
-from tests.integrations.sync.conftest import snappy_connection, snappy_records
+from tests.integrations.sync.helpers import snappy_connection, snappy_records
 
 pytestmark = [
     pytest.mark.worker,

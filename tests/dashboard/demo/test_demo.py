@@ -23,7 +23,7 @@ from dashboard.connections.models import Connection
 from dashboard.connections.services import connection_test
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.sandbox]
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def free_port() -> int:
@@ -163,7 +163,7 @@ def test_the_demo_can_give_redflag_a_big_account(sandbox, bulk_seed):
     (a refresh then fills the mirror with all of them); Snappy keeps its people."""
     from urllib.parse import urlsplit
 
-    from dashboard.core.management.commands.demo import Command
+    from dashboard.demo.management.commands.demo import Command
     from integrations.clients import RedFlagClient, client_for
 
     # bulk_seed puts the session's data back afterwards (the demo seeds through the same API).

@@ -1,4 +1,4 @@
-"""Housekeeping: remove what the retention settings no longer keep, in short batches.
+"""Remove what the retention settings no longer keep, in short batches.
 
 What goes, and what stays:
 
@@ -29,7 +29,7 @@ from django.utils import timezone
 
 from dashboard.audit.models import AuditEvent
 from dashboard.audit.services import audit_record
-from dashboard.core.models import PrunedItems
+from dashboard.housekeeping.models import PrunedItems
 from dashboard.imports.models import Import, ImportRow, ImportStatus
 from integrations.models import FINISHED_STATUSES, SyncItem, SyncJob
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from dashboard.core.housekeeping import prune
+from dashboard.housekeeping.services import prune
 
 
 class Command(BaseCommand):

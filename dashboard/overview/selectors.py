@@ -1,21 +1,20 @@
-"""What the overview reads about the background: workers, scheduler, queue, failed refreshes."""
+"""Read what the overview shows about the background: workers, scheduler, queue, refreshes."""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
-from kombu import Connection as BrokerConnection
-from kombu.exceptions import ChannelError
 
+from dashboard.celery import app
 from dashboard.connections.models import Connection
 from dashboard.core.beat import LOCK_NAME
+from dashboard.core.broker_probe import broker_connection, broker_queue_depth
 from dashboard.core.models import SchedulerBeat, WorkerHeartbeat
 from integrations.models import JobKind, JobStatus, SyncJob
 
@@ -46,33 +45,6 @@ class WorkerStatus:
         return len(self.workers or [])
 
 
-def broker_connection() -> BrokerConnection:
-    """A short-lived connection to the broker, for the health check and the overview."""
-    return BrokerConnection(
-        settings.CELERY_BROKER_URL,
-        transport_options=settings.CELERY_BROKER_TRANSPORT_OPTIONS,
-        connect_timeout=2,
-    )
-
-
-def broker_queue_depth(queue: str) -> int | None:
-    """Messages waiting in ``queue`` at the broker, or ``None`` if it cannot be asked."""
-    try:
-        with broker_connection() as conn:
-            conn.ensure_connection(max_retries=1, timeout=2)
-            try:
-                # kombu's stubs lack the virtual channels' queue_declare, which answers
-                # (name, message count, consumer count).
-                channel: Any = conn.default_channel
-                _, count, _ = channel.queue_declare(queue=queue, passive=True)
-            except ChannelError:
-                return 0  # Redis drops an empty queue's key: nothing waits
-            return int(count)
-    except Exception as exc:  # any transport failure: the page shows "unknown"
-        logger.warning("Overview: broker queue depth unavailable: %s", type(exc).__name__)
-        return None
-
-
 def workers_answering() -> list[str] | None:
     """The workers that answer a ping (Celery's remote control), or ``None`` if the broker
     did not answer.
@@ -85,8 +57,6 @@ def workers_answering() -> list[str] | None:
     cached = cache.get(WORKERS_CACHE_KEY)
     if cached is not None:
         return None if cached == BROKER_DOWN else list(cached)
-    from dashboard.celery import app
-
     try:
         # Our own connection, tried once: Celery's would retry a dead broker for seconds.
         with broker_connection() as conn:

@@ -12,8 +12,9 @@ from django.core.cache import cache
 from django.utils import timezone
 from kombu import Queue
 
+from dashboard.core.broker_probe import broker_connection
 from dashboard.core.models import SchedulerBeat, WorkerHeartbeat
-from dashboard.core.selectors import broker_connection, scheduler_status
+from dashboard.overview.selectors import scheduler_status
 from tests.factories import ConnectionFactory, SyncJobFactory
 
 pytestmark = pytest.mark.django_db

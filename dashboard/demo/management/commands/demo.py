@@ -9,6 +9,7 @@ sandbox, and prints the URL and the logins. Ctrl-C (or SIGTERM) stops every chil
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import os
 import secrets
@@ -27,6 +28,10 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from dashboard.accounts.roles import Role
 from dashboard.accounts.services import user_create_with_role
+from dashboard.connections.services import connection_test
+from dashboard.core.models import WorkerHeartbeat
+from dashboard.core.tasks import heartbeat
+from dashboard.demo.demo_data import demo_connections_ensure, demo_jobs_start
 
 DEMO_USERS = [
     (Role.ADMIN, "admin", "Ada Admin"),
@@ -106,8 +111,6 @@ class Command(BaseCommand):
                 self._start_worker(var, number)
             self._start_web(port)
             self._wait_for_worker()
-            from dashboard.core.demo_data import demo_jobs_start
-
             demo_jobs_start(self.demo_connections)
             self._print_banner(port, logins, sandbox_port)
             self._supervise()
@@ -142,15 +145,11 @@ class Command(BaseCommand):
         self.demo_connections = []
         if not credentials:
             return
-        from dashboard.core.demo_data import demo_connections_ensure
-
         self.demo_connections = demo_connections_ensure(
             base=f"http://127.0.0.1:{sandbox_port}", credentials=credentials
         )
         # Test each one now, as an admin would after connecting it: the overview opens on
         # their health instead of "Not tested yet".
-        from dashboard.connections.services import connection_test
-
         for connection in self.demo_connections:
             connection_test(connection=connection)
 
@@ -163,9 +162,7 @@ class Command(BaseCommand):
         return process
 
     def _start_sandbox(self, var: Path, port: int, seed: int) -> dict[str, Any] | None:
-        try:
-            import integrations.sandbox.server  # noqa: F401
-        except ImportError:
+        if importlib.util.find_spec("integrations.sandbox") is None:
             self.stderr.write("The provider sandbox is not available; skipping it.")
             return None
         # The same file is read (if present) and written, so the sandbox keeps its keys across
@@ -278,9 +275,6 @@ class Command(BaseCommand):
         raise CommandError(f"The web server did not answer on port {port} within 30 seconds.")
 
     def _wait_for_worker(self) -> None:
-        from dashboard.core.models import WorkerHeartbeat
-        from dashboard.core.tasks import heartbeat
-
         started = time.time()
         heartbeat.delay()
         deadline = time.monotonic() + 60

@@ -13,8 +13,8 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from dashboard.audit.models import AuditEvent
-from dashboard.core.housekeeping import prune
-from dashboard.core.models import PrunedItems
+from dashboard.housekeeping.models import PrunedItems
+from dashboard.housekeeping.services import prune
 from dashboard.imports.models import ImportRow, ImportStatus
 from integrations.models import ItemStatus, JobStatus, SyncItem
 from tests.factories import ImportFactory, SyncItemFactory, SyncJobFactory
@@ -161,13 +161,13 @@ def test_the_prune_command_prints_what_it_removed(capsys):
 
 def test_the_beat_schedules_the_prune_daily(settings):
     entry = settings.CELERY_BEAT_SCHEDULE["housekeeping-prune"]
-    assert entry["task"] == "core.prune"
+    assert entry["task"] == "housekeeping.prune"
     assert entry["schedule"].hour == {3}
 
 
 @pytest.mark.worker
 def test_a_real_worker_runs_the_scheduled_prune(celery_worker_process):
-    from dashboard.core.tasks import prune as prune_task
+    from dashboard.housekeeping.tasks import prune as prune_task
     from tests.celery_fixtures import wait_until
 
     old = job_with_items(4, finished_days_ago=365)

@@ -28,7 +28,7 @@ from integrations.sync.engine import job_execute
 from integrations.sync.mirror import mirror_upsert
 from integrations.sync.services import job_create_pull
 from tests.factories import ConnectionFactory, SyncJobFactory
-from tests.integrations.sync.conftest import redflag_connection
+from tests.integrations.sync.helpers import redflag_connection
 
 pytestmark = pytest.mark.django_db
 HTMX_RESULTS = {"HX-Request": "true", "HX-Target": "results"}

@@ -1,4 +1,4 @@
-"""Demo data: one connection per provider pointing at the local sandbox."""
+"""Seed the demo: one connection per provider pointing at the local sandbox, and jobs."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from typing import Any
 from dashboard.connections import services
 from dashboard.connections.models import Connection, Environment, FieldSetting
 from integrations.catalogue import Provider
+from integrations.models import JobSource, SyncJob
+from integrations.sync.services import job_create_pull, job_create_push
 
 DEMO_CONNECTIONS = [
     # name, provider, path under the sandbox, secret key in its credentials, options
@@ -71,9 +73,6 @@ def demo_connections_ensure(*, base: str, credentials: dict[str, Any]) -> list[C
 
 def demo_jobs_start(connections: list[Connection]) -> None:
     """Fill the mirrors and leave a push in the history, so every page has something to show."""
-    from integrations.models import JobSource, SyncJob
-    from integrations.sync.services import job_create_pull, job_create_push
-
     for connection in connections:
         if connection.provider == Provider.PARCELVOY:
             continue
