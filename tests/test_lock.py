@@ -17,7 +17,7 @@ PIN = re.compile(r"^([A-Za-z0-9._-]+)==([^\s;\\]+)\s*(?:;\s*([^\\]+?))?\s*\\?$")
 
 def locked() -> dict[str, tuple[str, str | None]]:
     """name -> (version, marker) for every package the lock names."""
-    pins = {}
+    pins: dict[str, tuple[str, str | None]] = {}
     for line in (ROOT / "requirements.lock").read_text().splitlines():
         if match := PIN.match(line):
             name, version, marker = match.groups()

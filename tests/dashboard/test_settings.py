@@ -236,7 +236,7 @@ def test_a_session_cache_url_that_is_not_redis_is_refused_without_echoing_it(tmp
 @pytest.fixture
 def between_requests(transactional_db):
     """PostgreSQL in autocommit, as between requests (a test transaction would be dropped)."""
-    from tests.conftest import require_postgresql
+    from tests.helpers.postgres import require_postgresql
 
     require_postgresql()
     yield
@@ -286,7 +286,7 @@ def test_with_the_pool_requests_borrow_the_same_checked_connection(tmp_path):
     keeps its prepared statements."""
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith(("postgres://", "postgresql://")):
-        from tests.conftest import skip_or_fail
+        from tests.helpers.environment import skip_or_fail
 
         skip_or_fail("DATABASE_URL is not PostgreSQL: set it to run the pool's test")
     code = (

@@ -20,8 +20,8 @@ from django.utils.module_loading import import_string
 
 from dashboard.accounts import sessions
 from dashboard.accounts.roles import Role
-from tests.conftest import skip_or_fail
 from tests.factories import UserFactory
+from tests.helpers.environment import skip_or_fail
 
 pytestmark = pytest.mark.django_db
 
