@@ -4,10 +4,12 @@ from django.urls import include, path
 
 from dashboard.accounts.views import SignInView
 from dashboard.core import views as core_views
+from dashboard.overview import views as overview_views
 
 urlpatterns = [
     path("", include("dashboard.overview.urls")),
     path("healthz/", login_not_required(core_views.healthz), name="healthz"),
+    path("readyz/", login_not_required(overview_views.readyz), name="readyz"),
     path("accounts/login/", SignInView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("connections/", include("dashboard.connections.urls")),

@@ -1,7 +1,7 @@
 """Ask the broker whether it answers and how many messages wait, without Celery's retries.
 
-Shared by the health check (``dashboard.core.views.healthz``) and the overview. The embedded
-transport itself is ``dashboard/broker.py``.
+Shared by the readiness check (``dashboard.core.health``, ``/readyz/``) and the overview.
+The embedded transport itself is ``dashboard/broker.py``.
 """
 
 from __future__ import annotations

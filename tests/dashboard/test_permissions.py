@@ -34,6 +34,7 @@ REMOTE_ID = "5f1c0ffee0000000000000aa"
 TABLE: dict[str, tuple[str, str, Requirement]] = {
     "overview": ("get", "/", SIGNED_IN),
     "healthz": ("get", "/healthz/", PUBLIC),
+    "readyz": ("get", "/readyz/", PUBLIC),
     "login": ("get", "/accounts/login/", PUBLIC),
     "logout": ("post", "/accounts/logout/", PUBLIC),
     "connections:list": ("get", "/connections/", Capability.MANAGE_CONNECTIONS),
