@@ -65,7 +65,7 @@ def recover_jobs_on_worker_start(sender: Any = None, **kwargs: Any) -> None:
 @shared_task(name="sync.schedule_pulls", ignore_result=True)
 def schedule_pulls() -> int:
     """Start the mirror refreshes that are due, by each connection's interval."""
-    from dashboard.connections.models import Connection
+    from integrations.models import Connection
     from integrations.sync.services import job_create_pull
 
     started = 0

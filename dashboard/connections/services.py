@@ -9,9 +9,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from dashboard.audit.services import SECRET_CHANGED, audit_record, diff
-from dashboard.connections.models import Connection, FieldSetting, TestOutcome
 from dashboard.core.crypto import SealedSecret
 from integrations.catalogue import Provider, custom_field_path, field_spec
+from integrations.models import Connection, FieldSetting, TestOutcome
 
 
 class FieldSettingError(ValueError):

@@ -12,10 +12,10 @@ from dashboard.accounts.permissions import require_capability
 from dashboard.accounts.roles import Capability
 from dashboard.connections import services
 from dashboard.connections.forms import ConnectionForm, CustomFieldForm
-from dashboard.connections.models import Connection
 from dashboard.connections.selectors import connection_field_groups, connection_mirror_summary
 from dashboard.core.http import HtmxHttpRequest
 from integrations.catalogue import PROVIDER_LABELS, Provider, supports_custom_fields
+from integrations.models import Connection
 from integrations.sync.services import job_create_pull
 
 PROVIDER_BLURBS = {

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from dashboard.connections import services
-from dashboard.connections.models import Connection, Environment, FieldSetting
 from integrations.catalogue import Provider
+from integrations.models import Connection, Environment, FieldSetting
 
 DEMO_CONNECTIONS = [
     # name, provider, path under the sandbox, secret key in its credentials, options

@@ -14,10 +14,9 @@ from django.utils import timezone
 from kombu import Connection as BrokerConnection
 from kombu.exceptions import ChannelError
 
-from dashboard.connections.models import Connection
 from dashboard.core.beat import LOCK_NAME
 from dashboard.core.models import SchedulerBeat, WorkerHeartbeat
-from integrations.models import JobKind, JobStatus, SyncJob
+from integrations.models import Connection, JobKind, JobStatus, SyncJob
 
 logger = logging.getLogger(__name__)
 

@@ -12,7 +12,6 @@ from django.views.decorators.http import require_GET
 
 from dashboard.accounts.permissions import has_capability
 from dashboard.accounts.roles import Capability
-from dashboard.connections.models import Connection
 from dashboard.core.http import HtmxHttpRequest
 from dashboard.core.selectors import (
     broker_connection,
@@ -21,6 +20,7 @@ from dashboard.core.selectors import (
 )
 from dashboard.jobs.charts import outcome_chart
 from dashboard.jobs.selectors import job_daily_outcomes, jobs_recent_failures, jobs_running
+from integrations.models import Connection
 
 logger = logging.getLogger(__name__)
 

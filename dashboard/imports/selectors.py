@@ -11,7 +11,6 @@ from typing import Any, BinaryIO, cast
 from django.core.cache import cache
 from django.db.models import Func, IntegerField, Max, QuerySet
 
-from dashboard.connections.models import Connection
 from dashboard.imports.models import Import, ImportRow, RowKind
 from integrations.catalogue import FieldSpec, field_spec
 from integrations.clients.errors import ProviderError
@@ -19,7 +18,7 @@ from integrations.importing.layout import Records
 from integrations.importing.lookups import lookup_paths, provider_name, read_lookup
 from integrations.importing.mapping import mappable_fields
 from integrations.importing.reading import ImportFileError, iter_records
-from integrations.models import MirroredRecipient
+from integrations.models import Connection, MirroredRecipient
 
 # How long the import page may show a provider list read before (the form's accounts, the
 # names beside ids), and a failure to read one (so a page that polls does not ask again at

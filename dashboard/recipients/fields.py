@@ -17,7 +17,6 @@ from typing import Any, Literal
 
 from django_countries import countries
 
-from dashboard.connections.models import Connection
 from dashboard.connections.selectors import connection_field_rows
 from integrations.catalogue import (
     CUSTOM_FIELD_KEY_NAME,
@@ -27,6 +26,7 @@ from integrations.catalogue import (
     Provider,
 )
 from integrations.clients import Recipient
+from integrations.models import Connection
 
 Mode = Literal["edit", "create"]
 

@@ -17,7 +17,6 @@ from django.http import QueryDict
 from django.utils.safestring import SafeString, mark_safe
 from django_countries import countries
 
-from dashboard.connections.models import Connection
 from dashboard.recipients.fields import (
     Mode,
     RecipientField,
@@ -33,6 +32,7 @@ from integrations.catalogue import (
     Provider,
     custom_field_key_error,
 )
+from integrations.models import Connection
 
 # Field names a POST may carry besides the form's own fields.
 CONTROL_NAMES = frozenset({"csrfmiddlewaretoken", "version", "decision"})

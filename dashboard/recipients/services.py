@@ -14,12 +14,11 @@ from django.db import transaction
 from django.db.models import F
 
 from dashboard.audit.services import audit_record
-from dashboard.connections.models import Connection
 from dashboard.recipients.fields import CUSTOM_VALUE_NAME, field_value, recipient_version
 from dashboard.recipients.provider import recipient_client
 from integrations.catalogue import CUSTOM_FIELD_KEY_NAME, CUSTOM_FIELD_PREFIX, Provider
 from integrations.clients import NotFound, Recipient
-from integrations.models import MirroredRecipient
+from integrations.models import Connection, MirroredRecipient
 from integrations.sync.mirror import mirror_mark_gone, mirror_upsert
 
 

@@ -15,7 +15,6 @@ from django_htmx.http import HttpResponseStopPolling, trigger_client_event
 from dashboard.accounts.permissions import has_capability, require_capability
 from dashboard.accounts.roles import Capability
 from dashboard.campaigns import selectors as campaign_selectors
-from dashboard.connections.models import Connection
 from dashboard.core.http import HtmxHttpRequest
 from dashboard.recipients import selectors, services
 from dashboard.recipients.fields import (
@@ -35,7 +34,7 @@ from integrations.clients import (
     ProviderError,
     Recipient,
 )
-from integrations.models import MirroredRecipient
+from integrations.models import Connection, MirroredRecipient
 
 RESULTS_PER_PAGE = 25
 SEARCH_HINT = "Name, email, external id, phone or id"

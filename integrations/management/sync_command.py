@@ -25,7 +25,7 @@ EXIT_STATUS_HELP = (
 
 def connection_by_name(name: str, *, purpose: str) -> Any:
     """The active recipient connection named ``name`` (case-insensitive), or CommandError."""
-    from dashboard.connections.models import Connection
+    from integrations.models import Connection
 
     connection = Connection.objects.filter(name__iexact=name.strip()).first()
     if connection is None:

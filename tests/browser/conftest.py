@@ -26,8 +26,8 @@ from playwright.sync_api import Browser, BrowserType, Page, Playwright, expect, 
 
 from dashboard.accounts.views import landing_url
 from dashboard.connections import services as connection_services
-from dashboard.connections.models import Connection, Environment
 from integrations.catalogue import Provider
+from integrations.models import Connection, Environment
 from tests.conftest import skip_or_fail
 from tests.factories import PASSWORD, UserFactory
 

@@ -9,8 +9,7 @@ from __future__ import annotations
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from dashboard.connections.models import FieldSetting
-from integrations.models import MirroredRecipient
+from integrations.models import FieldSetting, MirroredRecipient
 from tests.factories import ConnectionFactory, ImportFactory, SyncJobFactory
 
 pytestmark = pytest.mark.django_db

@@ -7,7 +7,7 @@ from typing import Any, TypedDict
 
 import pytest
 
-from dashboard.connections.models import Connection
+from integrations.models import Connection
 from tests.factories import ConnectionFactory
 
 # Quick to give up: a test of a timeout must not wait for the real ones.

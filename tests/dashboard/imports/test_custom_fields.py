@@ -10,11 +10,10 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from dashboard.connections import services as connection_services
-from dashboard.connections.models import Connection, FieldSetting
 from dashboard.imports import services
 from dashboard.imports.models import Import, ImportStatus
 from dashboard.imports.selectors import import_fields, import_rows
-from integrations.models import MirroredRecipient, SyncItem
+from integrations.models import Connection, FieldSetting, MirroredRecipient, SyncItem
 from tests.factories import ConnectionFactory, mirrored
 
 pytestmark = pytest.mark.django_db

@@ -13,10 +13,9 @@ from typing import Any
 
 import pytest
 
-from dashboard.connections.models import Connection, FieldSetting
 from integrations.catalogue import catalogue
 from integrations.clients import Recipient, client_for
-from integrations.models import MirroredRecipient
+from integrations.models import Connection, FieldSetting, MirroredRecipient
 from integrations.sync.mirror import mirror_upsert
 from tests.factories import ConnectionFactory
 

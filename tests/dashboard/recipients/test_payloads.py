@@ -13,10 +13,9 @@ import httpx
 import pytest
 
 from dashboard.audit.models import AuditEvent
-from dashboard.connections.models import FieldSetting
 from dashboard.recipients.services import recipient_payload
 from integrations.clients.models import from_redflag, from_snappy
-from integrations.models import MirroredRecipient
+from integrations.models import FieldSetting, MirroredRecipient
 from integrations.sync.mirror import mirror_upsert
 from tests.dashboard.recipients.conftest import edited, form_data
 from tests.factories import ConnectionFactory

@@ -4,7 +4,7 @@ import uuid
 
 import pytest
 
-from dashboard.connections.models import FieldSetting
+from integrations.models import FieldSetting
 from tests.factories import ConnectionFactory
 
 
