@@ -327,7 +327,7 @@ def bench_connection():
     from django.db import transaction
 
     from dashboard.connections.services import field_setting_set
-    from dashboard.core.crypto import SealedSecret
+    from integrations.crypto import SealedSecret
     from integrations.models import Connection
 
     connection, _ = Connection.objects.get_or_create(

@@ -98,7 +98,7 @@ def setup_django(url: str, var_dir: str) -> None:
 
 # -- data -------------------------------------------------------------------------------------
 def bench_connections() -> list:
-    from dashboard.core.crypto import SealedSecret
+    from integrations.crypto import SealedSecret
     from integrations.models import Connection
 
     existing = list(
@@ -137,7 +137,7 @@ def deep_job():
     from django.db import transaction
     from django.utils import timezone
 
-    from dashboard.core.crypto import SealedSecret
+    from integrations.crypto import SealedSecret
     from integrations.models import Connection, SyncItem, SyncJob
 
     connection, _ = Connection.objects.get_or_create(

@@ -786,7 +786,7 @@ COPY_COLUMNS = [
 
 
 def bench_connections() -> list:
-    from dashboard.core.crypto import SealedSecret
+    from integrations.crypto import SealedSecret
     from integrations.models import Connection
 
     rows = []

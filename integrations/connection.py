@@ -59,7 +59,7 @@ def connection_client(connection: Any, **options: Any) -> ProviderClient:
         raise BaseURLRefused(str(exc), provider=connection.provider) from None
     if connection.secret is None:
         raise CredentialsMissing(provider=connection.provider)
-    from dashboard.core.crypto import UnreadableSecret
+    from integrations.crypto import UnreadableSecret
 
     try:
         secret = connection.secret.reveal()

@@ -15,8 +15,8 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from dashboard.core.crypto import EncryptedSecretField
 from integrations.catalogue import PROVIDER_LABELS, Provider
+from integrations.crypto import EncryptedSecretField
 
 
 class Environment(models.TextChoices):

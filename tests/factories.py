@@ -11,8 +11,8 @@ from django.contrib.auth.models import Group, User
 from django.utils import timezone
 
 from dashboard.accounts.services import roles_ensure
-from dashboard.core.crypto import SealedSecret
 from dashboard.imports.models import Import
+from integrations.crypto import SealedSecret
 from integrations.models import Connection, Environment, MirroredRecipient, SyncItem, SyncJob
 
 PASSWORD = "correct-horse-battery-staple"

@@ -9,8 +9,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from dashboard.audit.services import SECRET_CHANGED, audit_record, diff
-from dashboard.core.crypto import SealedSecret
 from integrations.catalogue import Provider, custom_field_path, field_spec
+from integrations.crypto import SealedSecret
 from integrations.models import Connection, FieldSetting, TestOutcome
 
 

@@ -7,7 +7,7 @@ from cryptography.fernet import Fernet
 from django.core.management import call_command
 from django.db import connection as db
 
-from dashboard.core.crypto import SealedSecret, UnreadableSecret
+from integrations.crypto import SealedSecret, UnreadableSecret
 from integrations.models import Connection
 from tests.factories import ConnectionFactory
 
