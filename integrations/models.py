@@ -15,7 +15,7 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from integrations.catalogue import PROVIDER_LABELS, Provider
+from integrations.catalogue import Provider
 from integrations.crypto import EncryptedSecretField
 
 
@@ -32,7 +32,7 @@ class TestOutcome(models.TextChoices):
     ERROR = "error", "Provider error"
 
 
-PROVIDER_CHOICES = [(p.value, PROVIDER_LABELS[p]) for p in Provider]
+PROVIDER_CHOICES = [(p.value, p.api_name) for p in Provider]
 
 
 class Connection(models.Model):

@@ -67,7 +67,7 @@ def connection_create(
         actor=user,
         action="connection.created",
         target=connection,
-        summary=f"Created {provider.label} connection ({environment})",
+        summary=f"Created {provider.api_name} connection ({environment})",
         changes=changes,
     )
     return connection
@@ -132,7 +132,7 @@ def connection_delete(*, connection: Connection, user: Any) -> None:
         actor=user,
         action="connection.deleted",
         target=connection,
-        summary=f"Deleted {connection.provider_enum.label} connection",
+        summary=f"Deleted {connection.provider_enum.api_name} connection",
         changes=diff(_snapshot(connection), {}),
     )
     connection.delete()

@@ -599,7 +599,7 @@ def provider_problem(exc: ProviderError, label: str) -> str:
 
 
 def provider_label(connection: Connection) -> str:
-    return {"redflag": "RedFlag", "snappy": "Snappy"}.get(connection.provider, "The provider")
+    return connection.provider_enum.label
 
 
 def recipient_live_get(

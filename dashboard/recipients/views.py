@@ -21,7 +21,6 @@ from dashboard.recipients.fields import (
     RecipientField,
     comparison_rows,
     display_field_value,
-    field_value,
     recipient_fields,
     recipient_version,
 )
@@ -35,6 +34,7 @@ from integrations.clients import (
     Recipient,
 )
 from integrations.models import Connection, MirroredRecipient
+from integrations.recipients import field_value
 
 RESULTS_PER_PAGE = 25
 SEARCH_HINT = "Name, email, external id, phone or id"

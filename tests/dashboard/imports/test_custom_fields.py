@@ -321,7 +321,7 @@ def test_a_list_for_a_tag_that_holds_one_value_is_refused(hr, admin_user):
     row = rows[2]
     assert row.kind == "invalid"
     assert row.errors == {
-        "1": "z_costCentre holds one text value at RedFlag Recipient API, not a list: write it "
+        "1": "z_costCentre holds one text value at RedFlag, not a list: write it "
         "without semicolons (this cell has 2 values)."
     }
 
