@@ -326,9 +326,9 @@ def write_csv(path: Path, rows: int, style: Style = STYLES["utf8"]) -> dict[str,
 def bench_connection():
     from django.db import transaction
 
-    from dashboard.connections.models import Connection
     from dashboard.connections.services import field_setting_set
-    from dashboard.core.crypto import SealedSecret
+    from integrations.crypto import SealedSecret
+    from integrations.models import Connection
 
     connection, _ = Connection.objects.get_or_create(
         name=CONNECTION_NAME,
@@ -495,13 +495,13 @@ def child_preview(csv_path: str, profile: bool) -> None:
     from django.contrib.auth import get_user_model
     from django.core.files import File
 
-    from dashboard.connections.models import Connection
     from dashboard.imports.models import Import, ImportStatus
     from dashboard.imports.services import (
         import_create,
         import_date_questions,
         preview_blockers,
     )
+    from integrations.models import Connection
 
     connection = Connection.objects.get(name=CONNECTION_NAME)
     user, _ = get_user_model().objects.get_or_create(username="bench-csv-admin")
@@ -562,8 +562,7 @@ def child_baseline(csv_path: str, rows: int, loader: str, style: Style) -> None:
     from import_export import fields, resources, widgets
     from import_export.instance_loaders import CachedInstanceLoader
 
-    from dashboard.connections.models import Connection
-    from integrations.models import MirroredRecipient
+    from integrations.models import Connection, MirroredRecipient
 
     connection = Connection.objects.get(name=CONNECTION_NAME)
     serial = itertools.count()

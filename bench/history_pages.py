@@ -98,8 +98,8 @@ def setup_django(url: str, var_dir: str) -> None:
 
 # -- data -------------------------------------------------------------------------------------
 def bench_connections() -> list:
-    from dashboard.connections.models import Connection
-    from dashboard.core.crypto import SealedSecret
+    from integrations.crypto import SealedSecret
+    from integrations.models import Connection
 
     existing = list(
         Connection.objects.filter(name__startswith=PREFIX)
@@ -137,9 +137,8 @@ def deep_job():
     from django.db import transaction
     from django.utils import timezone
 
-    from dashboard.connections.models import Connection
-    from dashboard.core.crypto import SealedSecret
-    from integrations.models import SyncItem, SyncJob
+    from integrations.crypto import SealedSecret
+    from integrations.models import Connection, SyncItem, SyncJob
 
     connection, _ = Connection.objects.get_or_create(
         name=DEEP_CONNECTION,
@@ -553,8 +552,7 @@ def main() -> None:
         from django.utils import timezone
 
         from dashboard.accounts.services import roles_ensure
-        from dashboard.connections.models import Connection
-        from integrations.models import SyncJob
+        from integrations.models import Connection, SyncJob
 
         major = db.get_database_version()[0]
         print(f"History pages on PostgreSQL {major} ({db.settings_dict['NAME']})")

@@ -808,8 +808,8 @@ COPY_COLUMNS = [
 
 
 def bench_connections() -> list:
-    from dashboard.connections.models import Connection
-    from dashboard.core.crypto import SealedSecret
+    from integrations.crypto import SealedSecret
+    from integrations.models import Connection
 
     rows = []
     for provider in SPLIT:

@@ -25,10 +25,22 @@ class Provider(enum.StrEnum):
 
     @property
     def label(self) -> str:
+        """Name the provider in a sentence ("RedFlag", "Snappy", "Parcelvoy")."""
         return PROVIDER_LABELS[self]
 
+    @property
+    def api_name(self) -> str:
+        """Name the provider's API where a kind of connection is chosen or shown."""
+        return PROVIDER_API_NAMES[self]
 
+
+# The one spelling of each provider's name: clients, pages and messages all use these.
 PROVIDER_LABELS = {
+    Provider.REDFLAG: "RedFlag",
+    Provider.SNAPPY: "Snappy",
+    Provider.PARCELVOY: "Parcelvoy",
+}
+PROVIDER_API_NAMES = {
     Provider.REDFLAG: "RedFlag Recipient API",
     Provider.SNAPPY: "Snappy Recipients API",
     Provider.PARCELVOY: "Campaign trigger (Parcelvoy)",
@@ -338,6 +350,9 @@ def _custom_paths(provider: Provider, items: Iterable[Any], key_name: str) -> It
 
 # The key that names a custom-field entry inside its provider's list.
 CUSTOM_FIELD_KEY_NAME = {Provider.REDFLAG: "key", Provider.SNAPPY: "fieldName"}
+# The member that holds a custom field's value: RedFlag tags are ``{key, value}``, Snappy
+# custom fields ``{fieldName, displayName, fieldValue}`` (snappy-create-recipient.txt).
+CUSTOM_VALUE_NAME = {Provider.REDFLAG: "value", Provider.SNAPPY: "fieldValue"}
 
 
 def _entry_value(item: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,7 +1,7 @@
-"""Build a provider client from a stored connection.
+"""Build a provider client from a stored ``Connection``.
 
-Duck-typed on the connection (provider, base_url, secret, options, field settings) so this
-package does not depend on the dashboard's modules; the secret is decrypted here, where the
+The client gets the connection's base URL (checked against the address rules), its
+credential, its options and its enabled fields. The secret is decrypted here, where the
 client is built, and nowhere earlier.
 """
 
@@ -9,21 +9,55 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TypedDict, Unpack
 
+import httpx
 from django.conf import settings
 from django.db import connection as db_connection
 
 from integrations.catalogue import enabled_paths
 from integrations.clients import CampaignClient, RedFlagClient, SnappyClient, client_for
+from integrations.clients.base import RequestEvent
 from integrations.clients.errors import CredentialsMissing, ProviderError
-from integrations.clients.ratelimit import account_rate_limit_key
+from integrations.clients.ratelimit import RateLimiter, account_rate_limit_key
+from integrations.crypto import UnreadableSecret
+from integrations.models import Connection
 from integrations.urlguard import AddressRules, UnsafeURL, check_base_url
 
 ProviderClient = RedFlagClient | SnappyClient | CampaignClient
 # The providers that keep a recipient directory (Parcelvoy only triggers campaigns).
 RecipientClient = RedFlagClient | SnappyClient
 CREDENTIAL_FIELD = {"redflag": "token", "snappy": "api_key", "parcelvoy": "secret_key"}
+
+
+class ClientOptions(TypedDict, total=False):
+    """What a caller may set on the client it gets (``BaseClient`` and Snappy's extras)."""
+
+    connect_timeout: float | None
+    read_timeout: float | None
+    write_timeout: float | None
+    pool_timeout: float | None
+    max_attempts: int | None
+    total_timeout: float | None
+    backoff_base: float | None
+    backoff_cap: float | None
+    max_reply_bytes: int | None
+    max_record_bytes: int | None
+    rate_limit: float | None
+    rate_limit_key: str | None
+    rate_limiter: RateLimiter | None
+    rate_limit_redis_url: str | None
+    transport: httpx.BaseTransport | None
+    address_rules: AddressRules | None
+    limits: httpx.Limits | None
+    trust_env: bool
+    sleep: Callable[[float], object] | None
+    clock: Callable[[], float] | None
+    wall_clock: Callable[[], float] | None
+    jitter: Callable[[], float] | None
+    on_request: Callable[[RequestEvent], object] | None
+    update_method: str | None
+    on_update_method: Callable[[str], object] | None
 
 
 class CredentialsUnreadable(CredentialsMissing):
@@ -40,13 +74,13 @@ class WrongProvider(ProviderError):
     default_message = "The connection's provider does not offer this."
 
 
-def connection_enabled_paths(connection: Any) -> frozenset[str]:
+def connection_enabled_paths(connection: Connection) -> frozenset[str]:
     return enabled_paths(
         connection.provider, connection.fields.values_list("path", "enabled", "custom")
     )
 
 
-def connection_client(connection: Any, **options: Any) -> ProviderClient:
+def connection_client(connection: Connection, **options: Unpack[ClientOptions]) -> ProviderClient:
     """A client for ``connection`` that obeys its field settings.
 
     Raises ``CredentialsMissing`` (or ``CredentialsUnreadable``) and ``BaseURLRefused``
@@ -59,8 +93,6 @@ def connection_client(connection: Any, **options: Any) -> ProviderClient:
         raise BaseURLRefused(str(exc), provider=connection.provider) from None
     if connection.secret is None:
         raise CredentialsMissing(provider=connection.provider)
-    from dashboard.core.crypto import UnreadableSecret
-
     try:
         secret = connection.secret.reveal()
     except UnreadableSecret:
@@ -82,7 +114,7 @@ def connection_client(connection: Any, **options: Any) -> ProviderClient:
         "address_rules", AddressRules(allow_loopback=settings.ALLOW_LOOPBACK_PROVIDER_URLS)
     )
     if connection.provider == "snappy":
-        options.setdefault("update_method", getattr(connection, "snappy_update_method", "") or None)
+        options.setdefault("update_method", connection.snappy_update_method or None)
         options.setdefault("on_update_method", _update_method_saver(connection))
     return client_for(
         connection.provider,
@@ -94,7 +126,7 @@ def connection_client(connection: Any, **options: Any) -> ProviderClient:
     )
 
 
-def _update_method_saver(connection: Any) -> Callable[[str], None]:
+def _update_method_saver(connection: Connection) -> Callable[[str], None]:
     """Store the update method a Snappy client learned on the connection's row.
 
     A plain ``update()`` of one column: no ``save()`` that could write back stale fields of a
@@ -103,7 +135,7 @@ def _update_method_saver(connection: Any) -> Callable[[str], None]:
     """
 
     def save(method: str) -> None:
-        type(connection).objects.filter(pk=connection.pk).update(snappy_update_method=method)
+        Connection.objects.filter(pk=connection.pk).update(snappy_update_method=method)
         connection.snappy_update_method = method
         # A push job's client runs in pool threads that otherwise never touch the database:
         # the connection this opened there would outlive the job. Outside a transaction,
@@ -116,7 +148,9 @@ def _update_method_saver(connection: Any) -> Callable[[str], None]:
     return save
 
 
-def connection_recipient_client(connection: Any, **options: Any) -> RecipientClient:
+def connection_recipient_client(
+    connection: Connection, **options: Unpack[ClientOptions]
+) -> RecipientClient:
     """``connection_client`` for a provider with a recipient directory (RedFlag, Snappy).
 
     Raises ``WrongProvider`` for a Parcelvoy connection, and what ``connection_client`` raises.
@@ -130,7 +164,9 @@ def connection_recipient_client(connection: Any, **options: Any) -> RecipientCli
     return client
 
 
-def connection_campaign_client(connection: Any, **options: Any) -> CampaignClient:
+def connection_campaign_client(
+    connection: Connection, **options: Unpack[ClientOptions]
+) -> CampaignClient:
     """``connection_client`` for a provider that triggers campaigns (Parcelvoy).
 
     Raises ``WrongProvider`` for another provider, and what ``connection_client`` raises.

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from integrations.models import ACTIVE_STATUSES, JobKind, JobSource, SyncJob
+from integrations.models import ACTIVE_STATUSES, Connection, JobKind, JobSource, SyncJob
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +65,6 @@ def recover_jobs_on_worker_start(sender: Any = None, **kwargs: Any) -> None:
 @shared_task(name="sync.schedule_pulls", ignore_result=True)
 def schedule_pulls() -> int:
     """Start the mirror refreshes that are due, by each connection's interval."""
-    from dashboard.connections.models import Connection
     from integrations.sync.services import job_create_pull
 
     started = 0

@@ -11,10 +11,9 @@ from django.contrib.auth.models import Group, User
 from django.utils import timezone
 
 from dashboard.accounts.services import roles_ensure
-from dashboard.connections.models import Connection, Environment
-from dashboard.core.crypto import SealedSecret
 from dashboard.imports.models import Import
-from integrations.models import MirroredRecipient, SyncItem, SyncJob
+from integrations.crypto import SealedSecret
+from integrations.models import Connection, Environment, MirroredRecipient, SyncItem, SyncJob
 
 PASSWORD = "correct-horse-battery-staple"
 

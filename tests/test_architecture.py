@@ -22,16 +22,6 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("dashboard", "integrations")
 LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 
-# Removed by the domain move (issue 17): the domain stops reaching up into the web layer.
-# Add nothing here; pyproject.toml's import-linter contracts ignore the same imports.
-KNOWN_FUNCTION_LOCAL = {
-    ("integrations.connection", "dashboard.core.crypto"),
-    ("integrations.importing.compare", "dashboard.recipients.fields"),
-    ("integrations.importing.compare", "dashboard.recipients.services"),
-    ("integrations.management.sync_command", "dashboard.connections.models"),
-    ("integrations.tasks", "dashboard.connections.models"),
-}
-
 
 @dataclass(frozen=True)
 class Violation:
@@ -92,7 +82,7 @@ def violations(source: str, module: str, *, is_package: bool = False, root: Path
                         found.append(
                             Violation(module, child.lineno, imported, f"private {private[0]}")
                         )
-                    if in_function and (module, imported) not in KNOWN_FUNCTION_LOCAL:
+                    if in_function:
                         found.append(
                             Violation(module, child.lineno, imported, "function-local import")
                         )

@@ -12,8 +12,8 @@ from django_countries import countries
 from dashboard.campaigns import validation
 from dashboard.campaigns.models import CHANNEL_ADDRESS_FIELD, Channel
 from dashboard.campaigns.services import TestSendData
-from dashboard.connections.models import Connection
 from integrations.catalogue import Provider
+from integrations.models import Connection
 
 CAMPAIGN_ID_RE = re.compile(r"^[0-9]{1,9}$")
 DOMAIN_RE = re.compile(r"^@(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")

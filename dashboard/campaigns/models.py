@@ -46,7 +46,7 @@ class TestSend(models.Model):
     )
     user_name = models.CharField(max_length=150)
     connection = models.ForeignKey(
-        "connections.Connection",
+        "integrations.Connection",
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
@@ -95,7 +95,7 @@ class RememberedCampaign(models.Model):
     """A campaign id an admin has used on a connection: its label, channel and last event."""
 
     connection = models.ForeignKey(
-        "connections.Connection", on_delete=models.CASCADE, related_name="remembered_campaigns"
+        "integrations.Connection", on_delete=models.CASCADE, related_name="remembered_campaigns"
     )
     campaign_id = models.PositiveIntegerField()
     label = models.CharField(max_length=120, blank=True)
@@ -119,7 +119,7 @@ class AllowlistEntry(models.Model):
     """An address (email, E.164 phone, device token) or an ``@domain`` safe for test sends."""
 
     connection = models.ForeignKey(
-        "connections.Connection", on_delete=models.CASCADE, related_name="test_allowlist"
+        "integrations.Connection", on_delete=models.CASCADE, related_name="test_allowlist"
     )
     value = models.CharField(max_length=320)
     note = models.CharField(max_length=120, blank=True)

@@ -8,9 +8,8 @@ from django.conf import settings
 from django.db.models import Q, QuerySet
 
 from dashboard.campaigns.models import AllowlistEntry, RememberedCampaign, TestSend
-from dashboard.connections.models import Connection
 from integrations.catalogue import Provider
-from integrations.models import MirroredRecipient
+from integrations.models import Connection, MirroredRecipient
 from integrations.sync.mirror import fold
 
 PEOPLE_LIMIT = 8

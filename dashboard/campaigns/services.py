@@ -24,7 +24,6 @@ from dashboard.campaigns.models import (
     TestSend,
 )
 from dashboard.campaigns.validation import mask_address
-from dashboard.connections.models import Connection
 from integrations.clients import CampaignClient
 from integrations.clients.errors import (
     Forbidden,
@@ -36,6 +35,7 @@ from integrations.clients.errors import (
 )
 from integrations.clients.parcelvoy import CAMPAIGN_NOT_FOUND
 from integrations.connection import connection_campaign_client
+from integrations.models import Connection
 
 # Form fields a provider's 422 can name (its message says ``'phone'`` or ``/user/phone``).
 REPLY_FIELDS = frozenset(

@@ -17,10 +17,9 @@ from dashboard.campaigns import selectors, services
 from dashboard.campaigns.forms import AllowlistEntryForm, TestSendForm, campaign_connections
 from dashboard.campaigns.models import AllowlistEntry, Channel, Outcome
 from dashboard.campaigns.validation import timezone_names
-from dashboard.connections.models import Connection
 from dashboard.core.http import HtmxHttpRequest
 from integrations.catalogue import Provider
-from integrations.models import MirroredRecipient
+from integrations.models import Connection, MirroredRecipient
 
 TEMPLATE = "campaigns/test_send.html"
 PAGE_SIZE = 20

@@ -7,8 +7,8 @@ from django import forms
 from django.conf import settings
 from django.db.models.functions import Lower
 
-from dashboard.connections.models import Connection, Environment
 from integrations.catalogue import Provider, custom_field_key_error
+from integrations.models import Connection, Environment
 from integrations.urlguard import UnsafeURL, check_base_url
 
 SNAPPY_COMPANY_ID_RE = re.compile(r"^[A-Za-z0-9]{8,}$")

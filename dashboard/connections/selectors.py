@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dashboard.connections.models import Connection, FieldSetting
 from integrations.catalogue import (
     CUSTOM_FIELD_PREFIX,
     FieldSpec,
@@ -13,7 +12,7 @@ from integrations.catalogue import (
     catalogue,
     enabled_paths,
 )
-from integrations.models import JobKind, MirroredRecipient, SyncJob
+from integrations.models import Connection, FieldSetting, JobKind, MirroredRecipient, SyncJob
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from dashboard.audit.services import SECRET_CHANGED, audit_record, diff
-from dashboard.connections.models import Connection, FieldSetting, TestOutcome
-from dashboard.core.crypto import SealedSecret
 from integrations.catalogue import Provider, custom_field_path, field_spec
 from integrations.clients.errors import (
     Forbidden,
@@ -20,6 +18,8 @@ from integrations.clients.errors import (
     Unavailable,
 )
 from integrations.connection import BaseURLRefused, CredentialsUnreadable, connection_client
+from integrations.crypto import SealedSecret
+from integrations.models import Connection, FieldSetting, TestOutcome
 
 
 class FieldSettingError(ValueError):

@@ -12,10 +12,10 @@ from dashboard.accounts.permissions import require_capability
 from dashboard.accounts.roles import Capability
 from dashboard.connections import services
 from dashboard.connections.forms import ConnectionForm, CustomFieldForm
-from dashboard.connections.models import Connection
 from dashboard.connections.selectors import connection_field_groups, connection_mirror_summary
 from dashboard.core.http import HtmxHttpRequest
-from integrations.catalogue import PROVIDER_LABELS, Provider, supports_custom_fields
+from integrations.catalogue import Provider, supports_custom_fields
+from integrations.models import Connection
 from integrations.sync.services import job_create_pull
 
 PROVIDER_BLURBS = {
@@ -44,7 +44,7 @@ def connection_list(request: HttpRequest) -> HttpResponse:
 def connection_new(request: HttpRequest) -> HttpResponse:
     provider = _provider_or_none(request.GET.get("provider") or request.POST.get("provider"))
     if provider is None:
-        choices = [(p, PROVIDER_LABELS[p], PROVIDER_BLURBS[p]) for p in Provider]
+        choices = [(p, p.api_name, PROVIDER_BLURBS[p]) for p in Provider]
         return render(request, "connections/choose_provider.html", {"choices": choices})
     form = ConnectionForm(request.POST or None, provider=provider)
     if request.method == "POST" and form.is_valid():
@@ -63,7 +63,7 @@ def connection_new(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "connections/form.html",
-        {"form": form, "provider": provider, "provider_label": PROVIDER_LABELS[provider]},
+        {"form": form, "provider": provider, "provider_label": provider.api_name},
     )
 
 
@@ -93,7 +93,7 @@ def connection_detail(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "connection": connection,
             "form": form,
-            "provider_label": PROVIDER_LABELS[connection.provider_enum],
+            "provider_label": connection.provider_enum.api_name,
             "mirror": connection_mirror_summary(connection=connection),
         },
     )

@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from dashboard.connections import services
-from dashboard.connections.models import Connection, Environment, FieldSetting
 from integrations.catalogue import Provider
-from integrations.models import JobSource, SyncJob
+from integrations.models import Connection, Environment, FieldSetting, JobSource, SyncJob
 from integrations.sync.services import job_create_pull, job_create_push
 
 DEMO_CONNECTIONS = [

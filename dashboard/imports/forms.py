@@ -6,12 +6,12 @@ from typing import Any
 from django import forms
 from django.core.validators import ProhibitNullCharactersValidator
 
-from dashboard.connections.models import Connection
 from integrations.catalogue import FieldSpec, FieldType
 from integrations.importing.cells import MAX_CELL_CHARS
 from integrations.importing.dates import ORDER_NAMES
 from integrations.importing.layout import MAX_HEADER_ROW
 from integrations.importing.reading import DELIMITER_CHOICES, ENCODING_CHOICES
+from integrations.models import Connection
 
 
 class UploadForm(forms.Form):

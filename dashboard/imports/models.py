@@ -66,7 +66,7 @@ class RowKind(models.TextChoices):
 
 class Import(models.Model):
     connection = models.ForeignKey(
-        "connections.Connection", on_delete=models.CASCADE, related_name="imports"
+        "integrations.Connection", on_delete=models.CASCADE, related_name="imports"
     )
     file = models.FileField(upload_to=upload_name, storage=upload_storage, max_length=300)
     original_name = models.CharField(max_length=255)
@@ -253,7 +253,7 @@ class RememberedMapping(models.Model):
     """The mapping last used for a connection: normalised header → path ("" = ignored)."""
 
     connection = models.OneToOneField(
-        "connections.Connection", on_delete=models.CASCADE, related_name="import_mapping"
+        "integrations.Connection", on_delete=models.CASCADE, related_name="import_mapping"
     )
     columns = models.JSONField(default=dict)
     # The encoding last chosen for the connection's files ("" = detect), and other reading

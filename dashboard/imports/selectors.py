@@ -11,7 +11,6 @@ from typing import Any, BinaryIO, cast
 from django.core.cache import cache
 from django.db.models import Func, IntegerField, Max, QuerySet
 
-from dashboard.connections.models import Connection
 from dashboard.connections.selectors import connection_enabled_fields, connection_field_rows
 from dashboard.imports.models import Import, ImportRow, RowKind
 from dashboard.recipients.provider import recipient_client
@@ -22,7 +21,7 @@ from integrations.importing.layout import Records
 from integrations.importing.lookups import lookup_paths, provider_name, read_lookup
 from integrations.importing.mapping import mappable_fields
 from integrations.importing.reading import ImportFileError, iter_records
-from integrations.models import JobSource, MirroredRecipient, SyncJob
+from integrations.models import Connection, JobSource, MirroredRecipient, SyncJob
 
 # How long the import page may show a provider list read before (the form's accounts, the
 # names beside ids), and a failure to read one (so a page that polls does not ask again at

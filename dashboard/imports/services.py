@@ -37,7 +37,6 @@ from django.utils import timezone, translation
 from dashboard.accounts.permissions import denied_message, has_capability
 from dashboard.accounts.roles import Capability
 from dashboard.audit.services import audit_record
-from dashboard.connections.models import Connection
 from dashboard.imports.models import (
     Import,
     ImportRow,
@@ -86,7 +85,7 @@ from integrations.importing.reading import (
     iter_records,
 )
 from integrations.importing.workbook import is_workbook, workbook_sheets, workbook_to_csv
-from integrations.models import JobSource, MirroredRecipient, SyncJob
+from integrations.models import Connection, JobSource, MirroredRecipient, SyncJob
 from integrations.planner import analyze_if_stale
 from integrations.sync.services import job_create_push
 

@@ -14,14 +14,13 @@ from django_htmx.http import HttpResponseStopPolling, trigger_client_event
 
 from dashboard.accounts.permissions import has_capability, require_capability
 from dashboard.accounts.roles import Capability
-from dashboard.connections.models import Connection
 from dashboard.core.http import HtmxHttpRequest
 from dashboard.imports.selectors import import_of_job
 from dashboard.jobs import selectors, services, waiting
 from dashboard.jobs.exports import errors_csv_lines
 from dashboard.jobs.forms import AcknowledgeForm, JobFilterForm
 from integrations.catalogue import Provider
-from integrations.models import ItemStatus, SyncJob
+from integrations.models import Connection, ItemStatus, SyncJob
 
 JOBS_PER_PAGE = 50
 ITEMS_PER_PAGE = 100

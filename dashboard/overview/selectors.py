@@ -12,11 +12,10 @@ from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from dashboard.celery import app
-from dashboard.connections.models import Connection
 from dashboard.core.beat import LOCK_NAME
 from dashboard.core.broker_probe import broker_connection, broker_queue_depth
 from dashboard.core.models import SchedulerBeat, WorkerHeartbeat
-from integrations.models import JobKind, JobStatus, SyncJob
+from integrations.models import Connection, JobKind, JobStatus, SyncJob
 
 logger = logging.getLogger(__name__)
 

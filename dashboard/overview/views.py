@@ -12,7 +12,6 @@ from django.views.decorators.http import require_GET
 
 from dashboard.accounts.permissions import has_capability
 from dashboard.accounts.roles import Capability
-from dashboard.connections.models import Connection
 from dashboard.core.health import check_broker, check_database
 from dashboard.core.http import HtmxHttpRequest
 from dashboard.jobs.charts import outcome_chart
@@ -23,6 +22,7 @@ from dashboard.overview.selectors import (
     worker_status,
     workers_answering,
 )
+from integrations.models import Connection
 
 
 @require_GET

@@ -2,8 +2,8 @@
 
 Every field is named by its catalogue path (``firstName``, ``employee.department``,
 ``tags.z_costCentre``); this module says which of a connection's fields can be edited here
-and why not, reads a path out of a provider-native record (``Recipient.fields``), and turns
-values into words for the pages.
+and why not, and turns values into words for the pages. The provider's rules (reading a
+path out of a record, locked fields, what differs) are in ``integrations.recipients``.
 """
 
 from __future__ import annotations
@@ -17,35 +17,15 @@ from typing import Any, Literal
 
 from django_countries import countries
 
-from dashboard.connections.models import Connection
 from dashboard.connections.selectors import connection_field_rows
-from integrations.catalogue import (
-    CUSTOM_FIELD_KEY_NAME,
-    CUSTOM_FIELD_PREFIX,
-    FieldSpec,
-    FieldType,
-    Provider,
-)
+from integrations.catalogue import CUSTOM_FIELD_PREFIX, FieldSpec, FieldType, Provider
 from integrations.clients import Recipient
+from integrations.models import Connection
+from integrations.recipients import UPDATE_LOCKED, custom_keys, field_value, values_differ
 
 Mode = Literal["edit", "create"]
 
 DISABLED_REASON = "disabled in field settings"
-# Fields the provider's update does not take (the create does).
-UPDATE_LOCKED = {
-    Provider.REDFLAG: {
-        # The endpoint document lists no email in the update body: the address is the key
-        # the record is found by (CONTRACT-NOTES "RedFlag").
-        "email": "RedFlag's update takes no email: the address identifies the record",
-    },
-    Provider.SNAPPY: {
-        "externalId": "Snappy sets this on create only",
-        "owner.firstName": "Snappy sets this on create only",
-        "owner.lastName": "Snappy sets this on create only",
-        "owner.email": "Snappy sets this on create only",
-    },
-}
-CUSTOM_VALUE_NAME = {Provider.REDFLAG: "value", Provider.SNAPPY: "fieldValue"}
 
 
 @dataclass(frozen=True)
@@ -96,52 +76,6 @@ def recipient_fields(*, connection: Connection, mode: Mode) -> list[RecipientFie
         )
         for row in connection_field_rows(connection=connection)
     ]
-
-
-def field_value(provider: Provider | str, fields: Mapping[str, Any], path: str) -> Any:
-    """Read ``path`` out of provider-native ``fields``; None when the record lacks it."""
-    provider = Provider(provider)
-    prefix = CUSTOM_FIELD_PREFIX.get(provider)
-    if prefix and path.startswith(prefix + "."):
-        key = path[len(prefix) + 1 :]
-        entries = fields.get(prefix)
-        for entry in entries if isinstance(entries, list) else []:
-            if isinstance(entry, dict) and str(entry.get(CUSTOM_FIELD_KEY_NAME[provider])) == key:
-                return entry.get(CUSTOM_VALUE_NAME[provider])
-        return None
-    if "." in path:
-        parent, child = path.split(".", 1)
-        value = fields.get(parent)
-        return value.get(child) if isinstance(value, dict) else None
-    return fields.get(path)
-
-
-def custom_keys(provider: Provider | str, fields: Mapping[str, Any]) -> list[str]:
-    """The custom-field keys present in a record, in its order."""
-    provider = Provider(provider)
-    prefix = CUSTOM_FIELD_PREFIX.get(provider)
-    entries = fields.get(prefix) if prefix else None
-    keys = []
-    for entry in entries if isinstance(entries, list) else []:
-        key = entry.get(CUSTOM_FIELD_KEY_NAME[provider]) if isinstance(entry, dict) else None
-        if key is not None and str(key) not in keys:
-            keys.append(str(key))
-    return keys
-
-
-def _comparable(value: Any) -> Any:
-    """Values as compared for "differs": empty is empty, list entries without their ``_id``."""
-    if value in (None, "", [], {}):
-        return None
-    if isinstance(value, list):
-        return [_comparable(item) for item in value]
-    if isinstance(value, dict):
-        return {k: _comparable(v) for k, v in value.items() if k != "_id"}
-    return value
-
-
-def values_differ(a: Any, b: Any) -> bool:
-    return _comparable(a) != _comparable(b)
 
 
 def display_value(value: Any) -> str:

@@ -17,12 +17,10 @@ from django.http import QueryDict
 from django.utils.safestring import SafeString, mark_safe
 from django_countries import countries
 
-from dashboard.connections.models import Connection
 from dashboard.recipients.fields import (
     Mode,
     RecipientField,
     display_field_value,
-    field_value,
     name_to_path,
     parse_provider_date,
     path_to_name,
@@ -33,6 +31,8 @@ from integrations.catalogue import (
     Provider,
     custom_field_key_error,
 )
+from integrations.models import Connection
+from integrations.recipients import field_value
 
 # Field names a POST may carry besides the form's own fields.
 CONTROL_NAMES = frozenset({"csrfmiddlewaretoken", "version", "decision"})

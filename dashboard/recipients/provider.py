@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from dashboard.connections.models import Connection
 from integrations.connection import RecipientClient, connection_recipient_client
+from integrations.models import Connection
 
 
 def recipient_client(connection: Connection) -> RecipientClient:

@@ -27,7 +27,6 @@ from django.db.models import (
 )
 from django.db.models.expressions import RawSQL
 
-from dashboard.connections.models import Connection
 from dashboard.recipients.provider import recipient_client
 from integrations.catalogue import Provider
 from integrations.clients import (
@@ -44,6 +43,7 @@ from integrations.clients.models import from_provider
 from integrations.connection import BaseURLRefused, CredentialsUnreadable, WrongProvider
 from integrations.models import (
     ACTIVE_STATUSES,
+    Connection,
     JobKind,
     JobStatus,
     MirroredRecipient,
@@ -599,7 +599,7 @@ def provider_problem(exc: ProviderError, label: str) -> str:
 
 
 def provider_label(connection: Connection) -> str:
-    return {"redflag": "RedFlag", "snappy": "Snappy"}.get(connection.provider, "The provider")
+    return connection.provider_enum.label
 
 
 def recipient_live_get(

@@ -14,12 +14,11 @@ from django.db import transaction
 from django.db.models import F
 
 from dashboard.audit.services import audit_record
-from dashboard.connections.models import Connection
-from dashboard.recipients.fields import CUSTOM_VALUE_NAME, field_value, recipient_version
+from dashboard.recipients.fields import recipient_version
 from dashboard.recipients.provider import recipient_client
-from integrations.catalogue import CUSTOM_FIELD_KEY_NAME, CUSTOM_FIELD_PREFIX, Provider
 from integrations.clients import NotFound, Recipient
-from integrations.models import MirroredRecipient
+from integrations.models import Connection, MirroredRecipient
+from integrations.recipients import field_value, recipient_payload
 from integrations.sync.mirror import mirror_mark_gone, mirror_upsert
 
 
@@ -32,57 +31,6 @@ class RecipientChanged(Exception):
     def __init__(self, current: Recipient) -> None:
         super().__init__("The recipient changed at the provider since the form was opened.")
         self.current = current
-
-
-def _removed(value: Any) -> bool:
-    return value is None or value == "" or value == []
-
-
-def recipient_payload(
-    provider: Provider | str, changes: Mapping[str, Any], current: Mapping[str, Any]
-) -> dict[str, Any]:
-    """Turn changes by catalogue path into the provider's update (or create) body.
-
-    Nested paths become objects (``employee.department`` → ``{"employee": {...}}``; Snappy
-    merges one level inside ``employee``). Custom fields live in one list that the provider
-    replaces as a whole (CONTRACT-NOTES: RedFlag arrays replace; Snappy "arrays replace"), so
-    a change to one of them sends every entry of ``current``: the changed ones with their new
-    value, the rest exactly as they are (the client lets disabled entries ride along only
-    unchanged), a cleared one left out, a new one appended.
-    """
-    provider = Provider(provider)
-    prefix = CUSTOM_FIELD_PREFIX.get(provider)
-    payload: dict[str, Any] = {}
-    custom: dict[str, Any] = {}
-    for path, value in changes.items():
-        if prefix and path.startswith(prefix + "."):
-            custom[path[len(prefix) + 1 :]] = value
-        elif "." in path:
-            parent, child = path.split(".", 1)
-            payload.setdefault(parent, {})[child] = value
-        else:
-            payload[path] = value
-    if prefix and custom:
-        key_name, value_name = CUSTOM_FIELD_KEY_NAME[provider], CUSTOM_VALUE_NAME[provider]
-        entries: list[dict[str, Any]] = []
-        existing = current.get(prefix)
-        for entry in existing if isinstance(existing, list) else []:
-            if not isinstance(entry, dict):
-                continue
-            key = str(entry.get(key_name))
-            if key not in custom:
-                entries.append(dict(entry))
-                continue
-            new = custom.pop(key)
-            if not _removed(new):
-                entries.append({**entry, value_name: new})
-        entries.extend(
-            {key_name: key, value_name: value}
-            for key, value in custom.items()
-            if not _removed(value)
-        )
-        payload[prefix] = entries
-    return payload
 
 
 def _mirror_row(connection: Connection, recipient: Recipient) -> MirroredRecipient:

@@ -15,14 +15,12 @@ from django_htmx.http import HttpResponseStopPolling, trigger_client_event
 from dashboard.accounts.permissions import has_capability, require_capability
 from dashboard.accounts.roles import Capability
 from dashboard.campaigns import selectors as campaign_selectors
-from dashboard.connections.models import Connection
 from dashboard.core.http import HtmxHttpRequest
 from dashboard.recipients import selectors, services
 from dashboard.recipients.fields import (
     RecipientField,
     comparison_rows,
     display_field_value,
-    field_value,
     recipient_fields,
     recipient_version,
 )
@@ -35,7 +33,8 @@ from integrations.clients import (
     ProviderError,
     Recipient,
 )
-from integrations.models import MirroredRecipient
+from integrations.models import Connection, MirroredRecipient
+from integrations.recipients import field_value
 
 RESULTS_PER_PAGE = 25
 SEARCH_HINT = "Name, email, external id, phone or id"

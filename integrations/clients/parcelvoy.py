@@ -58,7 +58,7 @@ class CampaignClient(BaseClient):
     """Trigger Parcelvoy campaigns for one project (its secret ``sk_`` key)."""
 
     provider = Provider.PARCELVOY.value
-    label = "Parcelvoy"
+    label = Provider.PARCELVOY.label
     # A 503 is refused before the trigger runs, as is a 429: no message went out.
     unsent_statuses = frozenset({429, 503})
     # The admin waits on "Send test": fail fast rather than sit through long backoffs.

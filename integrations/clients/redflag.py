@@ -55,7 +55,7 @@ class RedFlagClient(BaseClient):
     """
 
     provider = Provider.REDFLAG.value
-    label = "RedFlag"
+    label = Provider.REDFLAG.label
     recipient_path = "/int/v1/recipient"
     default_page_size = 500
     max_page_size = 1000  # other RedFlag list endpoints cap ``limit`` at 1000

@@ -74,7 +74,7 @@ class SnappyClient(BaseClient):
     """Talk to one Snappy company."""
 
     provider = Provider.SNAPPY.value
-    label = "Snappy"
+    label = Provider.SNAPPY.label
     default_rate_limit = 100.0  # requests/second per company (CONTRACT-NOTES "Snappy")
     recipients_path = "/v2/recipients"
     accounts_path = "/v2/accounts"

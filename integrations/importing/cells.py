@@ -36,6 +36,7 @@ from phonenumbers.phonenumberutil import (  # the steps of ``parse`` _parse_plai
 from integrations.catalogue import (
     CUSTOM_FIELD_KEY_NAME,
     CUSTOM_FIELD_PREFIX,
+    CUSTOM_VALUE_NAME,
     FieldSpec,
     FieldType,
     Provider,
@@ -55,10 +56,6 @@ MAX_CELL_CHARS = 1000
 # One custom-field value, or one member of a history entry: the recipient form's limit for
 # text (``dashboard.recipients.forms.TEXT_MAX_LENGTH``).
 MAX_VALUE_CHARS = 500
-# The member that holds a custom field's value (``dashboard.recipients.fields``): RedFlag
-# tags are ``{key, value}``, Snappy custom fields ``{fieldName, displayName, fieldValue}``
-# (snappy-create-recipient.txt).
-CUSTOM_VALUE_NAME = {Provider.REDFLAG: "value", Provider.SNAPPY: "fieldValue"}
 
 
 class CellError(ValueError):

@@ -3,8 +3,8 @@
 Custom fields and RedFlag history lists are lists the providers replace whole on update
 (CONTRACT-NOTES: RedFlag arrays replace; Snappy "arrays replace"), so an update sends the
 recipient's current list with only the row's entries changed or added: custom fields through
-the recipient edit form's own ``recipient_payload``, history entries matched on their
-identifying members (``mapping.ENTRY_IDENTITY``).
+``integrations.recipients.recipient_payload`` (the rules the recipient edit form uses too),
+history entries matched on their identifying members (``mapping.ENTRY_IDENTITY``).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any
 from integrations.catalogue import (
     CUSTOM_FIELD_KEY_NAME,
     CUSTOM_FIELD_PREFIX,
+    CUSTOM_VALUE_NAME,
     FieldSpec,
     Provider,
     catalogue,
@@ -25,8 +26,8 @@ from integrations.catalogue import (
     disabled_paths,
 )
 from integrations.clients.models import SNAPPY_UPDATABLE
-from integrations.importing.cells import CUSTOM_VALUE_NAME
 from integrations.importing.mapping import ENTRY_IDENTITY, ENTRY_LABELS, ENTRY_MEMBERS
+from integrations.recipients import field_value, recipient_payload, values_differ
 
 CREATE, UPDATE, UNCHANGED, INVALID = "create", "update", "unchanged", "invalid"
 
@@ -189,9 +190,6 @@ def _update_custom(
     errors: dict[str, str],
 ) -> None:
     """Put the changed custom fields into ``changes`` and the whole new list into ``send``."""
-    from dashboard.recipients.fields import field_value, values_differ
-    from dashboard.recipients.services import recipient_payload
-
     changed: dict[str, Any] = {}
     for path, value in _custom_values(provider, payload).items():
         old = field_value(provider, current, path)

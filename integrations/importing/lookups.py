@@ -18,8 +18,6 @@ from integrations.importing.cells import CellError
 
 # The fields whose values each provider defines and lists through its API.
 LOOKUP_PATHS: Mapping[Provider, frozenset[str]] = {Provider.SNAPPY: frozenset({"accounts"})}
-# How a message names the provider.
-PROVIDER_NAMES: Mapping[Provider, str] = {Provider.SNAPPY: "Snappy", Provider.REDFLAG: "RedFlag"}
 # An unknown name's message lists this many names (each cut to NAME_CHARS), then a count.
 SHOWN_NAMES = 10
 NAME_CHARS = 60
@@ -33,8 +31,8 @@ def lookup_paths(provider: Provider | str) -> frozenset[str]:
 
 
 def provider_name(provider: Provider | str) -> str:
-    provider = Provider(provider)
-    return PROVIDER_NAMES.get(provider, provider.label)
+    """Name the provider in a message (``Provider.label``)."""
+    return Provider(provider).label
 
 
 def read_lookup(client: Any, provider: Provider | str, path: str) -> tuple[tuple[str, str], ...]:

@@ -14,7 +14,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from integrations.management.progress import JobVanished, follow_job, job_report
-from integrations.models import JobStatus, SyncJob
+from integrations.models import Connection, JobStatus, SyncJob
 
 EXIT_INTERRUPTED = 130  # the shell's convention for "stopped by SIGINT"
 EXIT_STATUS_HELP = (
@@ -23,10 +23,8 @@ EXIT_STATUS_HELP = (
 )
 
 
-def connection_by_name(name: str, *, purpose: str) -> Any:
+def connection_by_name(name: str, *, purpose: str) -> Connection:
     """The active recipient connection named ``name`` (case-insensitive), or CommandError."""
-    from dashboard.connections.models import Connection
-
     connection = Connection.objects.filter(name__iexact=name.strip()).first()
     if connection is None:
         names = list(Connection.objects.values_list("name", flat=True))

@@ -22,8 +22,8 @@ from django.core.cache import cache
 from playwright.sync_api import Browser, BrowserType, Playwright, sync_playwright
 
 from dashboard.connections import services as connection_services
-from dashboard.connections.models import Connection, Environment
 from integrations.catalogue import Provider
+from integrations.models import Connection, Environment
 from tests.factories import UserFactory
 from tests.helpers.environment import skip_or_fail
 

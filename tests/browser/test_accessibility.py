@@ -12,11 +12,11 @@ import pytest
 from playwright.sync_api import Page, ViewportSize, expect
 
 from dashboard.connections import services
-from dashboard.connections.models import Connection, Environment
+from integrations.catalogue import Provider
+from integrations.models import Connection, Environment
 
 # Aliased: pytest takes any name starting with Test in a test module for a test class.
-from dashboard.connections.models import TestOutcome as Outcome
-from integrations.catalogue import Provider
+from integrations.models import TestOutcome as Outcome
 from tests.browser.pages import axe_check, login, screenshot
 from tests.factories import PASSWORD
 

@@ -11,7 +11,7 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from dashboard.connections.models import Connection, FieldSetting
+from integrations.models import Connection, FieldSetting
 from tests.browser.pages import axe_check, login, screenshot
 
 TOKEN = "rf_tok_5Jq9vLm2Xc7Rb4Nd8WYZ3k"

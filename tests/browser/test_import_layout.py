@@ -13,8 +13,8 @@ from openpyxl.worksheet.worksheet import Worksheet
 from playwright.sync_api import Page, expect
 
 from dashboard.connections import services
-from dashboard.connections.models import Connection
 from dashboard.imports.models import Import
+from integrations.models import Connection
 from tests.browser.pages import axe_check, login, screenshot
 from tests.factories import ConnectionFactory
 

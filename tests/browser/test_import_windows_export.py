@@ -17,10 +17,9 @@ from django.conf import settings as django_settings
 from playwright.sync_api import Page, expect
 
 from dashboard.connections import services
-from dashboard.connections.models import Connection
 from dashboard.imports.models import Import
 from dashboard.recipients.provider import recipient_client
-from integrations.models import JobStatus, SyncJob
+from integrations.models import Connection, JobStatus, SyncJob
 from integrations.sync.engine import job_execute
 from tests.browser.pages import axe_check, login, screenshot
 

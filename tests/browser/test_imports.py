@@ -14,10 +14,9 @@ from django.conf import settings
 from playwright.sync_api import Page, expect
 
 from dashboard.connections import services
-from dashboard.connections.models import Connection, Environment
 from dashboard.imports.models import Import
 from integrations.catalogue import Provider
-from integrations.models import SyncJob
+from integrations.models import Connection, Environment, SyncJob
 from tests.browser.pages import axe_check, login, screenshot
 
 pytestmark = pytest.mark.sandbox

@@ -15,10 +15,9 @@ from playwright.sync_api import Page, ViewportSize, expect
 
 from dashboard.audit.models import AuditEvent
 from dashboard.connections import services
-from dashboard.connections.models import Connection, Environment
 from integrations.catalogue import Provider
 from integrations.clients import RedFlagClient, client_for
-from integrations.models import MirroredRecipient
+from integrations.models import Connection, Environment, MirroredRecipient
 from integrations.sync.mirror import mirror_upsert
 from tests.browser.pages import axe_check, login, screenshot
 

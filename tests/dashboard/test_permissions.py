@@ -15,8 +15,7 @@ from django.conf import settings
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from dashboard.accounts.roles import ROLE_CAPABILITIES, Capability, Role
-from dashboard.connections.models import FieldSetting
-from integrations.models import MirroredRecipient
+from integrations.models import FieldSetting, MirroredRecipient
 from tests.factories import ConnectionFactory, ImportFactory, SyncJobFactory
 
 pytestmark = pytest.mark.django_db

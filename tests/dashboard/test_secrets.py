@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from dashboard.audit.models import AuditEvent
-from dashboard.connections.models import Connection
+from integrations.models import Connection
 from tests.dashboard.test_permissions import TABLE
 from tests.factories import ConnectionFactory, SyncItemFactory, SyncJobFactory
 

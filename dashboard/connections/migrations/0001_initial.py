@@ -5,7 +5,7 @@ import django.db.models.functions.text
 from django.conf import settings
 from django.db import migrations, models
 
-import dashboard.core.crypto
+import integrations.crypto
 
 
 class Migration(migrations.Migration):
@@ -46,7 +46,7 @@ class Migration(migrations.Migration):
                     ),
                 ),
                 ("base_url", models.CharField(max_length=500)),
-                ("secret", dashboard.core.crypto.EncryptedSecretField(blank=True, null=True)),
+                ("secret", integrations.crypto.EncryptedSecretField(blank=True, null=True)),
                 ("secret_hint", models.CharField(blank=True, max_length=4)),
                 ("secret_set_at", models.DateTimeField(blank=True, null=True)),
                 ("options", models.JSONField(blank=True, default=dict)),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dashboard.connections.models import Connection
+from integrations.models import Connection
 from tests.dashboard.campaigns.helpers import (
     parcelvoy_connection,
 )

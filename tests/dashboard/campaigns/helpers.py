@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any, TypedDict
 
-from dashboard.connections.models import Connection
+from integrations.models import Connection
 from tests.factories import ConnectionFactory
 
 # A TypedDict, so ``send(..., **HTMX)`` cannot be taken to pass ``confirm``.

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from dashboard.audit.models import AuditEvent
-from dashboard.connections.models import FieldSetting
 from dashboard.connections.selectors import connection_enabled_fields
 from integrations.catalogue import default_enabled_paths
+from integrations.models import FieldSetting
 from tests.factories import ConnectionFactory
 
 pytestmark = pytest.mark.django_db

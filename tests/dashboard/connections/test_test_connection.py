@@ -7,7 +7,7 @@ import socket
 import pytest
 from cryptography.fernet import Fernet
 
-from dashboard.connections.models import Connection
+from integrations.models import Connection
 from tests.factories import ConnectionFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.sandbox]

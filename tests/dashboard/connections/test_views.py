@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dashboard.audit.models import AuditEvent
-from dashboard.connections.models import Connection
+from integrations.models import Connection
 from tests.factories import ConnectionFactory
 
 pytestmark = pytest.mark.django_db

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from dashboard.connections.models import Connection, FieldSetting
+from integrations.models import Connection, FieldSetting
 from tests.factories import ConnectionFactory
 
 pytestmark = pytest.mark.django_db

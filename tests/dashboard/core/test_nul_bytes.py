@@ -13,8 +13,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
-from dashboard.connections.models import FieldSetting
-from integrations.models import MirroredRecipient
+from integrations.models import FieldSetting, MirroredRecipient
 from tests.dashboard.test_permissions import REMOTE_ID, TABLE
 from tests.factories import ConnectionFactory, ImportFactory, SyncJobFactory
 

@@ -19,8 +19,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
-from dashboard.connections.models import Connection
 from dashboard.connections.services import connection_test
+from integrations.models import Connection
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.sandbox]
 ROOT = Path(__file__).resolve().parents[3]

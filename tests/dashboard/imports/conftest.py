@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from dashboard.connections import services as connection_services
-from dashboard.connections.models import Connection
+from integrations.models import Connection
 from tests.factories import ConnectionFactory
 
 

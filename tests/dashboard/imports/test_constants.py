@@ -16,11 +16,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from dashboard.audit.models import AuditEvent
-from dashboard.connections.models import Connection, FieldSetting
 from dashboard.imports import services
 from dashboard.imports.models import Import, ImportRow, ImportStatus, RememberedMapping
 from dashboard.imports.selectors import import_rows
-from integrations.models import MirroredRecipient
+from integrations.models import Connection, FieldSetting, MirroredRecipient
 from tests.factories import ConnectionFactory
 
 pytestmark = pytest.mark.django_db

@@ -11,13 +11,12 @@ import pytest
 from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from dashboard.connections.models import Connection
 from dashboard.imports import services
 from dashboard.imports.models import Import
 from dashboard.imports.selectors import import_rows
 from integrations.catalogue import catalogue
 from integrations.clients import SnappyClient, client_for
-from integrations.models import JobStatus, SyncItem
+from integrations.models import Connection, JobStatus, SyncItem
 from integrations.sync.engine import job_execute
 from tests.factories import ConnectionFactory
 

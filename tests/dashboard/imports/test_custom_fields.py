@@ -10,11 +10,10 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from dashboard.connections import services as connection_services
-from dashboard.connections.models import Connection, FieldSetting
 from dashboard.imports import services
 from dashboard.imports.models import Import, ImportStatus
 from dashboard.imports.selectors import import_fields, import_rows
-from integrations.models import MirroredRecipient, SyncItem
+from integrations.models import Connection, FieldSetting, MirroredRecipient, SyncItem
 from tests.factories import ConnectionFactory, mirrored
 
 pytestmark = pytest.mark.django_db
@@ -322,7 +321,7 @@ def test_a_list_for_a_tag_that_holds_one_value_is_refused(hr, admin_user):
     row = rows[2]
     assert row.kind == "invalid"
     assert row.errors == {
-        "1": "z_costCentre holds one text value at RedFlag Recipient API, not a list: write it "
+        "1": "z_costCentre holds one text value at RedFlag, not a list: write it "
         "without semicolons (this cell has 2 values)."
     }
 

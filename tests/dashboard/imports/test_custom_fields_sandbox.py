@@ -10,12 +10,11 @@ from typing import Any
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from dashboard.connections.models import Connection, FieldSetting
 from dashboard.imports import services
 from dashboard.imports.selectors import import_rows
 from integrations.catalogue import catalogue
 from integrations.clients import Recipient, client_for
-from integrations.models import JobStatus, SyncItem
+from integrations.models import Connection, FieldSetting, JobStatus, SyncItem
 from integrations.sync.engine import job_execute
 from integrations.sync.mirror import mirror_upsert
 from tests.factories import ConnectionFactory

@@ -11,9 +11,8 @@ from typing import Any
 
 import pytest
 
-from dashboard.connections.models import Connection, FieldSetting
 from integrations.clients import Recipient
-from integrations.models import MirroredRecipient
+from integrations.models import Connection, FieldSetting, MirroredRecipient
 from integrations.sync.mirror import mirror_upsert
 from tests.dashboard.recipients.helpers import (
     sandbox_connection,

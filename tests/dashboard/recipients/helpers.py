@@ -6,9 +6,9 @@ import uuid
 from html.parser import HTMLParser
 from typing import Any
 
-from dashboard.connections.models import Connection, FieldSetting
 from integrations.catalogue import catalogue
 from integrations.clients import client_for
+from integrations.models import Connection, FieldSetting
 from tests.factories import ConnectionFactory
 
 

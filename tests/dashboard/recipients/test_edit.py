@@ -7,8 +7,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from dashboard.audit.models import AuditEvent
-from dashboard.connections.models import FieldSetting
-from integrations.models import MirroredRecipient
+from integrations.models import FieldSetting, MirroredRecipient
 from tests.dashboard.recipients.helpers import (
     edited,
     form_data,

@@ -6,17 +6,12 @@ so "nothing else was sent" is part of every assertion here.
 
 from __future__ import annotations
 
-import copy
-import json
-
 import httpx
 import pytest
 
 from dashboard.audit.models import AuditEvent
-from dashboard.connections.models import FieldSetting
-from dashboard.recipients.services import recipient_payload
 from integrations.clients.models import from_redflag, from_snappy
-from integrations.models import MirroredRecipient
+from integrations.models import FieldSetting, MirroredRecipient
 from integrations.sync.mirror import mirror_upsert
 from tests.dashboard.recipients.helpers import edited, form_data
 from tests.factories import ConnectionFactory
@@ -241,21 +236,3 @@ def test_a_record_deleted_between_the_check_and_the_save_is_marked_gone(
     assert response.status_code == 404
     assert "deleted there meanwhile" in response.content.decode()
     assert MirroredRecipient.objects.get(remote_id=RF_ID).gone_at is not None
-
-
-def test_recipient_payload_nests_sub_fields_and_rebuilds_custom_lists():
-    current = copy.deepcopy(RF_RECORD)
-    payload = recipient_payload(
-        "redflag", {"tags.z_new": ["a", "b"], "tags.z_team": None, "firstName": "Zoey"}, current
-    )
-    assert payload == {
-        "firstName": "Zoey",
-        "tags": [
-            {"key": "z_costCentre", "value": "CC-7", "_id": "bbbbbbbbbbbbbbbbbbbbbbbb"},
-            {"key": "z_new", "value": ["a", "b"]},
-        ],
-    }
-    assert recipient_payload(
-        "snappy", {"employee.department": "R&D", "employee.workingSince": "2024-01-01"}, {}
-    ) == {"employee": {"department": "R&D", "workingSince": "2024-01-01"}}
-    assert json.dumps(current) == json.dumps(RF_RECORD)  # the record is not modified

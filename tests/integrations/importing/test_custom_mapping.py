@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from dashboard.recipients import fields as recipient_fields
 from dashboard.recipients.forms import HISTORY_MEMBERS, TEXT_MAX_LENGTH
 from integrations.catalogue import FieldSpec, FieldType, Provider, catalogue
 from integrations.importing.cells import (
-    CUSTOM_VALUE_NAME,
     MAX_VALUE_CHARS,
     CellError,
     RowBuilder,
@@ -42,7 +40,6 @@ def test_entry_members_are_the_documented_ones_that_the_edit_form_and_sandbox_kn
         assert set(ENTRY_REQUIRED[list_path]) <= names
         assert set(ENTRY_IDENTITY[list_path]) <= names
     assert MAX_VALUE_CHARS == TEXT_MAX_LENGTH
-    assert CUSTOM_VALUE_NAME == recipient_fields.CUSTOM_VALUE_NAME
 
 
 def test_only_enabled_custom_fields_are_offered():

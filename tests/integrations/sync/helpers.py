@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from dashboard.connections.models import FieldSetting
+from integrations.models import FieldSetting
 from tests.factories import ConnectionFactory
 
 

@@ -18,8 +18,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from dashboard.connections.models import FieldSetting
-from integrations.models import JobKind, JobSource, JobStatus, SyncItem, SyncJob
+from integrations.models import FieldSetting, JobKind, JobSource, JobStatus, SyncItem, SyncJob
 from integrations.sync.engine import job_execute
 from tests.celery_fixtures import ROOT, _database_url
 from tests.factories import ConnectionFactory

@@ -12,7 +12,7 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from integrations.connection import connection_client, connection_recipient_client
+from integrations.connection import ClientOptions, connection_client, connection_recipient_client
 from integrations.models import ItemStatus, JobKind, JobStatus, Outcome, SyncItem, SyncJob
 from integrations.sync import engine
 from integrations.sync.engine import (
@@ -39,7 +39,7 @@ from tests.integrations.sync.helpers import (
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.sandbox]
 
-FAST_CLIENT = {
+FAST_CLIENT: ClientOptions = {
     "read_timeout": 0.3,
     "backoff_base": 0.01,
     "backoff_cap": 0.05,

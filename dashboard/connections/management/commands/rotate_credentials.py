@@ -4,8 +4,8 @@ from typing import Any
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from dashboard.connections.models import Connection
-from dashboard.core.crypto import SealedSecret, UnreadableSecret, rotate
+from integrations.crypto import SealedSecret, UnreadableSecret, rotate
+from integrations.models import Connection
 
 
 class Command(BaseCommand):

@@ -7,8 +7,8 @@ from cryptography.fernet import Fernet
 from django.core.management import call_command
 from django.db import connection as db
 
-from dashboard.connections.models import Connection
-from dashboard.core.crypto import SealedSecret, UnreadableSecret
+from integrations.crypto import SealedSecret, UnreadableSecret
+from integrations.models import Connection
 from tests.factories import ConnectionFactory
 
 SECRET = "rf_live_5ecret_T0ken_value_9876"
