@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import signal
 import socket
@@ -17,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 from django.contrib.auth import get_user_model
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from dashboard.connections.services import connection_test
 from integrations.models import Connection
@@ -53,8 +54,6 @@ def test_demo_seeds_one_user_per_role_and_connections_that_work(settings, tmp_pa
     # Tested while the demo's sandbox ran: the overview opens on their health.
     assert set(Connection.objects.values_list("last_test_outcome", flat=True)) == {"ok"}
     # The sandbox has been stopped again: start one with the same keys and test them.
-    import json
-
     from integrations.sandbox.server import SandboxServer
 
     creds = json.loads((tmp_path / "sandbox-credentials.json").read_text())
@@ -93,9 +92,14 @@ def _alive(pid: int) -> bool:
 
 @pytest.mark.worker
 @pytest.mark.timeout(240)
-def test_ctrl_c_stops_everything_the_demo_started_even_when_pressed_twice(tmp_path):
-    """`make demo` promises that Ctrl-C stops the sandbox, the worker and the web server; a
-    second Ctrl-C while they stop must not leave any of them running (holding the ports)."""
+@pytest.mark.parametrize(
+    "ending", ["ctrl-c twice", "terminal closed", "make killed", "demo killed"]
+)
+def test_however_the_demo_ends_everything_it_started_stops(tmp_path, ending):
+    """`make demo` promises that Ctrl-C stops the sandbox, the worker and the web server; so
+    must a second Ctrl-C while they stop, a closed terminal (SIGHUP), a killed ``make`` (the
+    demo's parent gone) and a killed demo (SIGKILL: its children end with it), so the next
+    ``make demo`` finds its ports free."""
     env = {
         k: v
         for k, v in os.environ.items()
@@ -108,11 +112,14 @@ def test_ctrl_c_stops_everything_the_demo_started_even_when_pressed_twice(tmp_pa
         "CELERY_QUEUE": f"demo-test-{uuid.uuid4().hex[:8]}",
     }
     web, sandbox = free_port(), free_port()
-    demo = subprocess.Popen(
-        [
-            *(sys.executable, "manage.py", "demo", "--seed", "20"),
-            *("--port", str(web), "--sandbox-port", str(sandbox)),
-        ],
+    command = [
+        *(sys.executable, "manage.py", "demo", "--seed", "20"),
+        *("--port", str(web), "--sandbox-port", str(sandbox)),
+    ]
+    if ending == "make killed":  # a parent in make's place: the demo is its child
+        command = ["sh", "-c", '"$@" & wait', "sh", *command]
+    top = subprocess.Popen(
+        command,
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -123,8 +130,8 @@ def test_ctrl_c_stops_everything_the_demo_started_even_when_pressed_twice(tmp_pa
     ready = threading.Event()
 
     def drain() -> None:
-        assert demo.stdout is not None
-        for line in iter(demo.stdout.readline, b""):
+        assert top.stdout is not None
+        for line in iter(top.stdout.readline, b""):
             output.append(line.decode(errors="replace"))
             if "Stop everything with Ctrl-C." in output[-1]:
                 ready.set()
@@ -134,15 +141,20 @@ def test_ctrl_c_stops_everything_the_demo_started_even_when_pressed_twice(tmp_pa
     try:
         assert ready.wait(180), "the demo did not print its banner:\n" + "".join(output[-40:])
         assert httpx.get(f"http://127.0.0.1:{web}/healthz/", timeout=10).status_code == 200
-        started = _descendants(demo.pid)
+        started = _descendants(top.pid)
         assert len(started) >= 3, started  # sandbox, worker, web (and their own children)
 
-        demo.send_signal(signal.SIGINT)
-        time.sleep(0.3)
-        if demo.poll() is None:
-            demo.send_signal(signal.SIGINT)  # impatient: again, while the children stop
-        demo.wait(timeout=60)
-        deadline = time.monotonic() + 20
+        if ending == "ctrl-c twice":
+            top.send_signal(signal.SIGINT)
+            time.sleep(0.3)
+            if top.poll() is None:
+                top.send_signal(signal.SIGINT)  # impatient: again, while the children stop
+        elif ending == "terminal closed":
+            top.send_signal(signal.SIGHUP)
+        else:  # "make killed" kills the demo's parent; "demo killed" the demo itself
+            top.send_signal(signal.SIGKILL)
+        top.wait(timeout=60)
+        deadline = time.monotonic() + 40
         while time.monotonic() < deadline and any(_alive(pid) for pid in started):
             time.sleep(0.2)
         assert not [pid for pid in started if _alive(pid)], "".join(output[-40:])
@@ -150,11 +162,57 @@ def test_ctrl_c_stops_everything_the_demo_started_even_when_pressed_twice(tmp_pa
             with socket.socket() as sock:
                 assert sock.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still open"
     finally:
-        if demo.poll() is None:
-            os.killpg(demo.pid, signal.SIGKILL)
-        for pid in started | _descendants(demo.pid):  # orphans of a failed run too
+        if top.poll() is None:
+            os.killpg(top.pid, signal.SIGKILL)
+        for pid in started | _descendants(top.pid):  # orphans of a failed run too
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
+
+
+def test_a_port_in_use_is_named_with_what_to_do(settings, tmp_path):
+    settings.VAR_DIR = tmp_path
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(CommandError) as refused:
+            call_command("demo", "--no-serve", "--sandbox-port", str(port), stdout=io.StringIO())
+    message = str(refused.value)
+    assert f"Port {port}, for the provider sandbox, is already in use" in message
+    assert f"SANDBOX_PORT={port + 1} make demo" in message
+
+
+def test_what_an_earlier_demo_left_running_is_stopped(settings, tmp_path):
+    """A demo that could not clean up (its process killed outright on a system without
+    Linux's parent-death signal) left children; the next one stops exactly those."""
+    settings.VAR_DIR = tmp_path
+    leftover = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(120)"], start_new_session=True
+    )
+    bystander = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(120)"], start_new_session=True
+    )
+    try:
+        time.sleep(0.3)
+        cmdline = Path(f"/proc/{leftover.pid}/cmdline").read_bytes()
+        (tmp_path / "demo-children.json").write_text(
+            json.dumps(
+                [
+                    {"pid": leftover.pid, "command": cmdline.replace(b"\0", b" ").decode().strip()},
+                    # A recorded id now running something else is not touched.
+                    {"pid": bystander.pid, "command": "celery -A dashboard worker"},
+                ]
+            )
+        )
+        out = io.StringIO()
+        call_command("demo", "--no-serve", "--sandbox-port", str(free_port()), stdout=out)
+        assert leftover.wait(timeout=20) is not None
+        assert "Stopped 1 process(es) an earlier demo left running." in out.getvalue()
+        assert bystander.poll() is None
+    finally:
+        for process in (leftover, bystander):
+            process.kill()
+            process.wait()
 
 
 @pytest.mark.sandbox

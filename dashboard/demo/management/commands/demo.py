@@ -9,11 +9,13 @@ sandbox, and prints the URL and the logins. Ctrl-C (or SIGTERM) stops every chil
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import importlib.util
 import json
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -45,7 +47,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8000)))
-        parser.add_argument("--sandbox-port", type=int, default=8765)
+        parser.add_argument(
+            "--sandbox-port", type=int, default=int(os.environ.get("SANDBOX_PORT", 8765))
+        )
         parser.add_argument("--seed", type=int, default=500, help="Sandbox recipients per provider")
         parser.add_argument(
             "--workers",
@@ -82,9 +86,11 @@ class Command(BaseCommand):
         self.workers = workers
         self.redflag_people = redflag_people
         self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
+        # Who started the demo (make, a shell): when it is gone (a killed make), so is the demo.
+        self.parent_pid = os.getppid()
         # Put back on the way out: the command also runs inside other processes (tests), whose
         # later children would inherit an ignored SIGINT from ``_stop_children``.
-        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+        previous = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
         for sig in previous:
             signal.signal(sig, _interrupt)
         try:
@@ -96,6 +102,11 @@ class Command(BaseCommand):
     def _run(self, *, port: int, sandbox_port: int, seed: int, no_serve: bool) -> None:
         var = Path(settings.VAR_DIR)
         var.mkdir(parents=True, exist_ok=True)
+        self.pid_file = var / "demo-children.json"
+        _stop_leftovers(self.pid_file, self.stdout.write)
+        _check_port_free(sandbox_port, "the provider sandbox", "SANDBOX_PORT")
+        if not no_serve:
+            _check_port_free(port, "the web server", "PORT")
         call_command("migrate", interactive=False, verbosity=0)
         call_command("collectstatic", interactive=False, verbosity=0)
         logins = self._seed_users(var / "demo-logins.json")
@@ -157,8 +168,13 @@ class Command(BaseCommand):
     def _spawn(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
         # Own session: Ctrl-C reaches only this command, which then stops each child in order
         # with the signal that shuts it down gracefully.
-        process = subprocess.Popen(argv, env=os.environ.copy(), start_new_session=True)
+        process = subprocess.Popen(
+            argv, env=os.environ.copy(), start_new_session=True, preexec_fn=_end_with_parent
+        )
         self.children.append((name, process))
+        self.pid_file.write_text(
+            json.dumps([{"pid": p.pid, "command": _command_of(p.pid)} for _, p in self.children])
+        )
         return process
 
     def _start_sandbox(self, var: Path, port: int, seed: int) -> dict[str, Any] | None:
@@ -287,6 +303,11 @@ class Command(BaseCommand):
         self.stderr.write("The Celery worker has not answered yet; syncs will wait for it.")
 
     def _check_children(self) -> None:
+        if os.getppid() != self.parent_pid:
+            # The command that started the demo ended (a killed make, a closed terminal's
+            # shell): nobody is left to press Ctrl-C, so stop as if it had been pressed.
+            self.stdout.write("\nThe command that started the demo has ended.")
+            raise KeyboardInterrupt
         for name, process in self.children:
             code = process.poll()
             if code is not None:
@@ -308,7 +329,7 @@ class Command(BaseCommand):
         """
         # A second Ctrl-C while the children stop would abandon them mid-way: from here on,
         # signals are ignored until every child has ended.
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in STOP_SIGNALS:
             signal.signal(sig, signal.SIG_IGN)
         for name, process in reversed(self.children):
             if process.poll() is None:
@@ -321,6 +342,8 @@ class Command(BaseCommand):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+        with contextlib.suppress(AttributeError, OSError):
+            self.pid_file.unlink()
 
     def _print_banner(self, port: int, logins: dict[str, str], sandbox_port: int) -> None:
         lines = [
@@ -342,6 +365,9 @@ class Command(BaseCommand):
         self.stdout.write("\n".join(lines))
 
 
+# Ctrl-C, a kill, and a closed terminal all stop the demo and everything it started.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
 # Seconds each child gets to stop gracefully before it is killed.
 STOP_TIMEOUT = {"web": 10, "worker": 15, "sandbox": 5}
 STOP_TIMEOUT.update({f"worker {n}": 15 for n in range(2, 17)})
@@ -353,3 +379,83 @@ def _interrupt(signum: int, frame: object) -> None:
 
 def _ts(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch - 1, tz=UTC)
+
+
+def _end_with_parent() -> None:
+    """In a child, before it runs: end it (SIGTERM) if the demo process dies, even by SIGKILL.
+
+    Linux only (``prctl(PR_SET_PDEATHSIG)``); elsewhere the next ``make demo`` stops the
+    leftovers it finds in ``var/demo-children.json``.
+    """
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def _stop_leftovers(pid_file: Path, say: Any) -> None:
+    """Stop what an earlier demo that did not end cleanly left running (its pid file says).
+
+    A process id is used only while it still runs the command recorded for it, so a number
+    the system has since given to another program is left alone.
+    """
+    try:
+        entries = json.loads(pid_file.read_text())
+        pids = [
+            int(entry["pid"])
+            for entry in entries
+            if entry.get("command") and _command_of(int(entry["pid"])) == entry["command"]
+        ]
+    except (OSError, ValueError, TypeError, KeyError):
+        return
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGTERM)  # each child led its own process group
+    if pids:
+        say(f"Stopped {len(pids)} process(es) an earlier demo left running.")
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and any(_group_alive(pid) for pid in pids):
+            time.sleep(0.2)
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)
+    with contextlib.suppress(OSError):
+        pid_file.unlink()
+
+
+def _command_of(pid: int) -> str:
+    """The command line process ``pid`` runs ("" when it cannot be read)."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+    except OSError:
+        pass
+    try:
+        return subprocess.run(
+            ["ps", "-o", "command=", "-p", str(pid)], capture_output=True, text=True, timeout=5
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+def _check_port_free(port: int, what: str, variable: str) -> None:
+    """Refuse to start when ``port`` is taken, naming it and what to do."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            raise CommandError(
+                f"Port {port}, for {what}, is already in use by another program. Stop it "
+                f"(`ss -ltnp 'sport = :{port}'` names it), or choose another port: "
+                f"`{variable}={port + 1} make demo`."
+            ) from None
