@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import math
+import operator
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -12,20 +13,17 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from django.core.cache import cache
-from django.db import connection as db_connection
 from django.db.models import (
-    BooleanField,
     Case,
     Count,
-    ExpressionWrapper,
     F,
     OuterRef,
     Q,
     QuerySet,
     Subquery,
     When,
+    Window,
 )
-from django.db.models.expressions import RawSQL
 
 from dashboard.recipients.provider import recipient_client
 from integrations.catalogue import Provider
@@ -140,152 +138,75 @@ def _failed_pull() -> Subquery:
     )
 
 
-class _SQL:
-    """The search's SQL, written by hand from the mirror's columns.
+def recipient_matches(*, query: str, connection_ids: Sequence[int]) -> QuerySet[MirroredRecipient]:
+    """Select the live recipients of the connections matching ``query``, unordered.
 
-    Built with the ORM, composing the query (a dozen ``Q`` objects, then the compiler) cost
-    1.5 ms of every keystroke's request, more than PostgreSQL took to answer it. The text is
-    built from the model's table and columns and the database's own ``LIKE`` operators and
-    escaping (``connection.operators``, ``prep_for_like_query``): what the ORM would write.
-    Values are always parameters.
+    ``query`` is as ``search_query_clean`` leaves it; an empty one matches everyone.
+    Recipients that have left the provider (``gone_at`` set) are not included.
     """
-
-    @staticmethod
-    @functools.cache
-    def table() -> str:
-        return db_connection.ops.quote_name(MirroredRecipient._meta.db_table)
-
-    @staticmethod
-    @functools.cache
-    def column(name: str) -> str:
-        """The quoted column of a field, by its name or attribute name (``connection_id``)."""
-        fields = MirroredRecipient._meta.concrete_fields
-        field = next(f for f in fields if name in {f.name, f.attname})
-        return db_connection.ops.quote_name(str(field.column))
-
-    @staticmethod
-    def like(column: str, lookup: str, value: str) -> tuple[str, str]:
-        """``column`` starts with (``startswith``) or contains (``contains``) ``value``."""
-        ops = db_connection.ops
-        lhs = ops.lookup_cast(lookup, "CharField") % _SQL.column(column)
-        escaped = ops.prep_for_like_query(value)
-        pattern = f"{escaped}%" if lookup == "startswith" else f"%{escaped}%"
-        operator = db_connection.operators[lookup]  # type: ignore[attr-defined]
-        return f"{lhs} {operator % '%s'}", pattern
-
-    @staticmethod
-    def in_list(column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
-        return f"{_SQL.column(column)} IN ({', '.join(['%s'] * len(values))})", list(values)
+    recipients = MirroredRecipient.objects.filter(
+        gone_at__isnull=True, connection_id__in=connection_ids
+    )
+    if not query:
+        return recipients
+    return recipients.filter(recipient_match(query=query, connection_ids=connection_ids))
 
 
-def _where(query: str, connection_ids: Sequence[int]) -> tuple[str, list[Any]]:
-    """The search's ``WHERE`` clause and its parameters: the live recipients of the
-    connections, matching ``query`` (``_match``) when there is one."""
-    in_connections, params = _SQL.in_list("connection_id", connection_ids)
-    sql = f"{_SQL.column('gone_at')} IS NULL AND {in_connections}"
-    if query:
-        match, match_params = _match(query, connection_ids)
-        sql, params = f"{sql} AND ({match})", [*params, *match_params]
-    return sql, params
+def recipient_match(*, query: str, connection_ids: Sequence[int]) -> Q:
+    """Build the condition of a recipient matching ``query``: any of the branches below.
 
+    Email (exact or prefix), names (every word, anywhere, accents ignored; a word of one or
+    two letters at the start of a name's word), external id (exact or prefix), phone (its
+    digits, any formatting) and remote id (exact, in one of ``connection_ids``).
 
-def _match(query: str, connection_ids: Sequence[int]) -> tuple[str, list[Any]]:
-    """Match email (exact or prefix), names (every word, anywhere, accents ignored; a word of
-    one or two letters at the start of a name's word), external id (exact or prefix), phone
-    (its digits, any formatting) and remote id (exact): SQL and its parameters.
-
-    Each condition is a plain or ``LIKE`` comparison on a column the mirror keeps for search
-    (``email_lower``, ``name_search``, ``phone_digits``): on PostgreSQL the trigram indexes
-    (migration ``integrations.0002``) serve ``LIKE 'x%'`` and ``LIKE '%x%'``.
+    Each branch is a plain or ``LIKE`` comparison on a column the mirror keeps for search
+    (``email_lower``, ``name_search``, ``phone_digits``) and each has an index on
+    PostgreSQL, so the planner combines them (a bitmap OR) instead of reading the mirror:
+    ``__startswith`` on ``email_lower`` and ``external_id`` reads a range of a
+    ``varchar_pattern_ops`` B-tree (Django's ``_like`` index of an indexed ``CharField``;
+    ``mirror_external_id_prefix``), ``__contains`` the trigram indexes (migration
+    ``integrations.0002``), the remote id the unique (connection, remote id) index.
     """
     lowered = query.lower()
-    either: list[tuple[str, list[Any]]] = []
-
-    def like(column: str, lookup: str, value: str) -> None:
-        sql, pattern = _SQL.like(column, lookup, value)
-        either.append((sql, [pattern]))
-
-    like("email_lower", "startswith", lowered)
-    if fold(query) != lowered:  # "zoë.müller@" still finds zoe.muller@…
-        like("email_lower", "startswith", fold(query))
-    words = [word for word in fold(query).split() if word]
+    folded = fold(query)
+    either = Q(email_lower__startswith=lowered)
+    if folded != lowered:  # "zoë.müller@" still finds zoe.muller@…
+        either |= Q(email_lower__startswith=folded)
+    words = folded.split()
     if words:
-        conditions = [_name_word(word) for word in words]
-        either.append(
-            (
-                " AND ".join(f"({sql})" for sql, _ in conditions),
-                [param for _, params in conditions for param in params],
-            )
-        )
-    like("external_id", "startswith", query)
+        either |= functools.reduce(operator.and_, (_name_word(word) for word in words))
+    either |= Q(external_id__startswith=query)
     # With the connection ids in the same condition, the unique (connection, remote_id) index
     # serves this branch, so PostgreSQL can combine it with the trigram indexes (a bitmap OR)
     # instead of filtering every row of the mirror.
-    in_connections, ids = _SQL.in_list("connection_id", connection_ids)
-    in_remote_ids, remote_ids = _SQL.in_list("remote_id", sorted({query, lowered}))
-    either.append((f"{in_connections} AND {in_remote_ids}", [*ids, *remote_ids]))
+    either |= Q(connection_id__in=connection_ids, remote_id__in=sorted({query, lowered}))
     if PHONE_QUERY_RE.match(query):
         # A national number typed with its trunk prefix (07911…) still finds +44 7911….
         number = digits(query).lstrip("0")
         if len(number) >= PHONE_MIN_DIGITS:
-            like("phone_digits", "contains", number)
-    return (
-        " OR ".join(f"({sql})" for sql, _ in either),
-        [param for _, params in either for param in params],
-    )
+            either |= Q(phone_digits__contains=number)
+    return either
 
 
-def _name_word(word: str) -> tuple[str, list[Any]]:
-    """A word of the query as the names must contain it: anywhere, or, when it is shorter
-    than ``NAME_WORD_ANYWHERE_MIN``, at the start of a name's word ("li" finds Li Wei, Lisa
-    and Anna Li-Tanaka, not Amelia).
+def _name_word(word: str) -> Q:
+    """Build the condition a word of the query puts on the names (the word-start rule).
+
+    The word is matched anywhere in the names, or, when it is shorter than
+    ``NAME_WORD_ANYWHERE_MIN``, at the start of a name's word ("li" finds Li Wei, Lisa and
+    Anna Li-Tanaka, not Amelia).
 
     One or two letters anywhere in a name match a tenth of the people, and no trigram index
-    serves them: PostgreSQL read the whole mirror (35 ms at 100,000 recipients, on every
-    first keystrokes of a search as typed). At the start of a word they are what the user
-    means and the trigram index serves them (a word start is a trigram, "  l" or " li").
+    serves them: PostgreSQL would read the whole mirror on every first keystrokes of a
+    search as typed. At the start of a word they are what the user means and the trigram
+    index serves them (a word start is a trigram, "  l" or " li").
     """
     if len(word) >= NAME_WORD_ANYWHERE_MIN:
-        sql, pattern = _SQL.like("name_search", "contains", word)
-        return sql, [pattern]
-    parts = [
-        _SQL.like("name_search", "startswith", word),
-        _SQL.like("name_search", "contains", f" {word}"),
-        _SQL.like("name_search", "contains", f"-{word}"),
-    ]
-    return " OR ".join(sql for sql, _ in parts), [pattern for _, pattern in parts]
-
-
-def _connection_ids(
-    connection: Connection | None, connections: Sequence[Connection] | None
-) -> list[int]:
-    if connection is not None:
-        return [connection.pk]
-    if connections is not None:
-        return [c.pk for c in connections]
-    return list(searchable_connections().values_list("pk", flat=True))
-
-
-def recipient_search(
-    *,
-    query: str,
-    connection: Connection | None = None,
-    connections: Sequence[Connection] | None = None,
-) -> QuerySet[MirroredRecipient]:
-    """Mirrored recipients matching ``query`` in one connection, or in every searchable one,
-    as a queryset (the search pages read theirs with ``recipient_search_page``, same SQL).
-
-    ``connections`` is the searchable connections when the caller has them already (it saves
-    a query); otherwise they are read here. Recipients that have left the provider
-    (``gone_at`` set) are not listed. An empty query lists everyone, by name.
-    """
-    ids = _connection_ids(connection, connections)
-    if not ids:
-        return MirroredRecipient.objects.none()
-    where, params = _where(search_query_clean(query), ids)
-    # The SQL is built from the model's names; the values are parameters.
-    condition = ExpressionWrapper(RawSQL(where, params), output_field=BooleanField())  # noqa: S611
-    return MirroredRecipient.objects.filter(condition).order_by(*SEARCH_ORDER)
+        return Q(name_search__contains=word)
+    return (
+        Q(name_search__startswith=word)
+        | Q(name_search__contains=f" {word}")
+        | Q(name_search__contains=f"-{word}")
+    )
 
 
 class ResultRow(NamedTuple):
@@ -363,28 +284,28 @@ def recipient_search_page(
     per_page: int,
     count_cap: int = RESULTS_COUNT_CAP,
 ) -> ResultPage:
-    """One page of the recipients of ``connections`` matching ``query`` (as
-    ``recipient_search``), in name order, with the total, in one query.
+    """One page of the recipients of ``connections`` matching ``query``
+    (``recipient_matches``), in name order, with the total, in one query.
 
-    The matches are read once, in order, up to ``count_cap`` + 1 of them; the page is cut from
-    those and counted with them (``_page_and_total``): the pages stop at the cap. A page past
-    the end shows the last page (a second query); a page that is not a positive number, the
-    first. Each row's ``connection`` is taken from ``connections`` (no join).
+    The page is read with the number of matches beside each row (``_page_queryset``); the
+    pages stop at ``count_cap``, and beyond it the total reads as a lower bound. A page past
+    the end shows the last page (two more queries); a page that is not a positive number,
+    the first. Each row's ``connection`` is taken from ``connections`` (no join).
     """
     last_page = math.ceil(count_cap / per_page)
     number = min(_page_number(page), last_page)
     ids = [c.pk for c in connections]
     if not ids:
         return ResultPage(rows=[], number=1, count=0, capped=False, per_page=per_page)
-    where, params = _where(search_query_clean(query), ids)
+    matches = recipient_matches(query=search_query_clean(query), connection_ids=ids)
     fetched, counted = _page_and_total(
-        where, params, offset=(number - 1) * per_page, limit=per_page, cap=count_cap
+        matches, offset=(number - 1) * per_page, limit=per_page, cap=count_cap
     )
     if not fetched and number > 1:  # past the end: the last page
-        counted = _count(where, params, cap=count_cap)
+        counted = matches[: count_cap + 1].count()
         number = max(1, math.ceil(min(counted, count_cap) / per_page))
         fetched, counted = _page_and_total(
-            where, params, offset=(number - 1) * per_page, limit=per_page, cap=count_cap
+            matches, offset=(number - 1) * per_page, limit=per_page, cap=count_cap
         )
     by_pk = {c.pk: c for c in connections}
     return ResultPage(
@@ -397,57 +318,49 @@ def recipient_search_page(
 
 
 def _page_and_total(
-    where: str, params: list[Any], *, offset: int, limit: int, cap: int
+    matches: QuerySet[MirroredRecipient], *, offset: int, limit: int, cap: int
 ) -> tuple[list[tuple[Any, ...]], int]:
-    """``limit`` rows from ``offset`` of the matches in name order, and how many match (at
-    most ``cap`` + 1), in one query that reads the matches once (``_page_sql``); with no row
-    on the page (past the end) there is no total, and 0 is returned. Each row is
-    ``RESULT_COLUMNS``' values."""
-    with db_connection.cursor() as cursor:
-        cursor.execute(_page_sql(where), [*params, cap + 1, limit, offset])
-        rows = cursor.fetchall()
+    """Read ``limit`` rows from ``offset`` of ``matches`` in name order, and the total.
+
+    Each row is ``RESULT_COLUMNS``' values; the total is how many match, at most ``cap`` + 1.
+    With no row on the page (past the end) there is no total, and 0 is returned.
+    """
+    rows = list(_page_queryset(matches, offset=offset, limit=limit, cap=cap))
     return [row[:-1] for row in rows], (rows[0][-1] if rows else 0)
 
 
-def _page_sql(where: str) -> str:
-    """The query of one page of results and the total: the ``WHERE`` clause's parameters,
-    then the cap + 1, the page's length and its offset::
+def _page_queryset(
+    matches: QuerySet[MirroredRecipient], *, offset: int, limit: int, cap: int
+) -> QuerySet[MirroredRecipient, tuple[Any, ...]]:
+    """Select one page of ``matches`` in name order as ``RESULT_COLUMNS``, and the total::
 
-        SELECT m.*, count(*) OVER () FROM (<matches> ORDER BY .. LIMIT cap + 1) m
-        ORDER BY ... LIMIT .. OFFSET ..
+        SELECT <columns>, COUNT(*) OVER () FROM mirror
+        WHERE id IN (SELECT id FROM mirror WHERE <matches> ORDER BY <name> LIMIT cap + 1)
+        ORDER BY <name> LIMIT <limit> OFFSET <offset>
 
-    Counting in a second query read every match of a broad search ("son", a surname) twice,
-    the most expensive part of the search. The inner query is in name order, so its first
-    ``cap`` + 1 matches are the first in name order.
+    The window counts the page's candidates as they are read, so the total costs no second
+    query; it counts at most the first ``cap`` + 1 matches in name order, so a broad
+    search ("an", a common surname) is not counted whole.
     """
-    inner_order = ", ".join(_SQL.column(name) for name in SEARCH_ORDER)
-    outer_order = ", ".join(f"m.{_SQL.column(name)}" for name in SEARCH_ORDER)
+    first = matches.order_by(*SEARCH_ORDER).values("pk")[: cap + 1]
     return (
-        f"SELECT m.*, COUNT(*) OVER () FROM ("  # noqa: S608 (names from the model)
-        f"SELECT {', '.join(_SQL.column(name) for name in RESULT_COLUMNS)} FROM {_SQL.table()} "
-        f"WHERE {where} ORDER BY {inner_order} LIMIT %s"
-        f") m ORDER BY {outer_order} LIMIT %s OFFSET %s"
+        MirroredRecipient.objects.filter(pk__in=first)
+        .annotate(total=Window(Count("*")))
+        .order_by(*SEARCH_ORDER)
+        .values_list(*RESULT_COLUMNS, "total")[offset : offset + limit]
     )
 
 
 def search_page_sql(
     *, query: str, connection_ids: Sequence[int], per_page: int, cap: int = RESULTS_COUNT_CAP
-) -> tuple[str, list[Any]]:
-    """The SQL and parameters ``recipient_search_page`` runs for the first page of ``query``
-    (for ``EXPLAIN``: ``bench/lookup.py``)."""
-    where, params = _where(search_query_clean(query), connection_ids)
-    return _page_sql(where), [*params, cap + 1, per_page, 0]
+) -> tuple[str, tuple[Any, ...]]:
+    """Return the SQL and parameters of the first page ``recipient_search_page`` reads.
 
-
-def _count(where: str, params: list[Any], *, cap: int) -> int:
-    """How many recipients match, counting at most ``cap`` + 1."""
-    sql = (
-        f"SELECT COUNT(*) FROM (SELECT 1 FROM {_SQL.table()} "  # noqa: S608
-        f"WHERE {where} LIMIT %s) m"
-    )
-    with db_connection.cursor() as cursor:
-        cursor.execute(sql, [*params, cap + 1])
-        return int(cursor.fetchone()[0])
+    For ``EXPLAIN`` (``bench/lookup.py``).
+    """
+    matches = recipient_matches(query=search_query_clean(query), connection_ids=connection_ids)
+    page = _page_queryset(matches, offset=0, limit=per_page, cap=cap)
+    return page.query.sql_with_params()
 
 
 @dataclass(frozen=True)

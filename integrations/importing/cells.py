@@ -16,22 +16,6 @@ from typing import Any, cast
 
 import phonenumbers
 from django.utils import translation
-from phonenumbers import (
-    COUNTRY_CODE_TO_REGION_CODE,
-    REGION_CODE_FOR_NON_GEO_ENTITY,
-    PhoneMetadata,
-    PhoneNumberDesc,
-    national_significant_number,
-)
-from phonenumbers.phonenumberutil import (  # the steps of ``parse`` _parse_plain reuses
-    _MAX_INPUT_STRING_LENGTH,
-    _MAX_LENGTH_FOR_NSN,
-    _MIN_LENGTH_FOR_NSN,
-    ValidationResult,
-    _maybe_strip_national_prefix_carrier_code,
-    _set_italian_leading_zeros_for_phone_number,
-    _test_number_length,
-)
 
 from integrations.catalogue import (
     CUSTOM_FIELD_KEY_NAME,
@@ -41,7 +25,7 @@ from integrations.catalogue import (
     FieldType,
     Provider,
 )
-from integrations.importing import dates
+from integrations.importing import dates, phones
 from integrations.importing.dates import format_date
 from integrations.importing.mapping import (
     ENTRY_LABELS,
@@ -122,10 +106,7 @@ class Phone:
 def clean_phone(value: str, region: str | None) -> Phone:
     """Parse a phone number (international, or national with a region) and check it.
 
-    Parsing is the costliest check of a row, and an export repeats numbers (shared desk
-    lines, the same mobile on several rows): the last 16,384 distinct (value, region) are
-    remembered, a few MB in each process that builds rows, where a cache as large as a big
-    file's distinct numbers would hold tens of MB for numbers seen once.
+    ``region`` is ignored for a number that starts with "+".
     """
     outcome = _parse_phone(value, region if region and not value.startswith("+") else None)
     if isinstance(outcome, str):
@@ -135,9 +116,16 @@ def clean_phone(value: str, region: str | None) -> Phone:
 
 @functools.lru_cache(maxsize=16384)
 def _parse_phone(value: str, region: str | None) -> Phone | str:
-    """The ``Phone`` for ``value``, or the message saying why it is not one."""
+    """Return the ``Phone`` for ``value``, or the message saying why it is not one.
+
+    Once per distinct (value, region): an export repeats numbers (shared desk lines, the
+    same mobile on several rows). The last 16,384 are remembered, a few MB in each process
+    that builds rows, where a cache as large as a big file's distinct numbers would hold
+    tens of MB for numbers seen once. ``phones.parse`` and ``phones.is_valid_number`` are
+    ``phonenumbers.parse`` and ``phonenumbers.is_valid_number``, faster (see ``phones``).
+    """
     try:
-        number = _parse_plain(value, region) or phonenumbers.parse(value, region)
+        number = phones.parse(value, region)
     except phonenumbers.NumberParseException:
         if not value.startswith("+") and not region:
             return (
@@ -145,142 +133,11 @@ def _parse_phone(value: str, region: str | None) -> Phone | str:
                 "Country column."
             )
         return "Not a phone number."
-    if not _is_valid_number(number):
+    if not phones.is_valid_number(number):
         region_name = phonenumbers.region_code_for_number(number) or region or "its country"
         return f"Not a valid phone number for {region_name}."
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     return Phone(str(number.country_code), str(number.national_number), e164)
-
-
-# A number written with ASCII digits and the usual separators only: no letters, "#", ";" or
-# "," (so no extension, no "tel:" URI, no second number), at most a leading "+".
-_PLAIN_PHONE = re.compile(r"\+?[0-9 ().\-/]+")
-_SEPARATORS = str.maketrans("", "", " ().-/")
-_SHORT_RESULTS = frozenset(
-    {
-        ValidationResult.TOO_SHORT,
-        ValidationResult.IS_POSSIBLE_LOCAL_ONLY,
-        ValidationResult.INVALID_LENGTH,
-    }
-)
-
-
-def _parse_plain(value: str, region: str | None) -> phonenumbers.PhoneNumber | None:
-    """``phonenumbers.parse`` of a plainly written number, in a third of its time; None
-    whenever the library's own steps are needed (then it parses the value).
-
-    A third of a preview's cleaning was ``parse`` looking for what a cell of digits and
-    separators cannot hold: an extension, a ``tel:`` URI, letters for digits, a second
-    number. What is left is the library's own: the country calling code after a "+" (or the
-    region's), then the national prefix stripped if what remains still has a possible
-    length (``_maybe_strip_national_prefix_carrier_code``, ``_test_number_length``), and
-    the leading zeros kept. A national number that starts with the region's international
-    prefix (0044… in GB) or its calling code (44… in GB), a "+0", an unknown calling code,
-    fewer than 3 digits or a length past the library's limits go to ``parse``. The result
-    equals ``parse``'s, or ``parse`` raises where this returns None (``test_cells`` compares
-    the two on the library's example numbers written every way, and on random digits).
-    """
-    if len(value) > _MAX_INPUT_STRING_LENGTH or not _PLAIN_PHONE.fullmatch(value):
-        return None
-    digits = value.translate(_SEPARATORS)
-    if value[0] == "+":
-        digits = digits[1:]
-        if len(digits) < 3 or digits[0] == "0":
-            return None
-        for size in (1, 2, 3):
-            code = int(digits[:size])
-            if code in COUNTRY_CODE_TO_REGION_CODE:
-                break
-        else:
-            return None
-        national = digits[size:]
-        metadata = PhoneMetadata.metadata_for_region_or_calling_code(
-            code, phonenumbers.region_code_for_country_code(code)
-        )
-    else:
-        metadata = PhoneMetadata.metadata_for_region(region.upper(), None) if region else None
-        if len(digits) < 3 or metadata is None or metadata.country_code is None:
-            return None
-        idd = metadata.international_prefix
-        if (idd is not None and _pattern(idd).match(digits)) or digits.startswith(
-            str(metadata.country_code)
-        ):
-            return None
-        code, national = metadata.country_code, digits
-    if metadata is None or len(national) < _MIN_LENGTH_FOR_NSN:
-        return None
-    _, stripped, _ = _maybe_strip_national_prefix_carrier_code(national, metadata)
-    if _test_number_length(stripped, metadata) not in _SHORT_RESULTS:
-        national = stripped
-    if not _MIN_LENGTH_FOR_NSN <= len(national) <= _MAX_LENGTH_FOR_NSN:
-        return None
-    number = phonenumbers.PhoneNumber(country_code=code)
-    _set_italian_leading_zeros_for_phone_number(national, number)
-    number.national_number = int(national)
-    return number
-
-
-def _is_valid_number(number: phonenumbers.PhoneNumber) -> bool:
-    """``phonenumbers.is_valid_number``, each metadata pattern tested at most once.
-
-    The library finds the number's region by testing the number's type against each region
-    of its calling code, then tests the type again for that region, each type pattern
-    through a ``match`` and a ``fullmatch``, and the rare types (premium rate, pager…)
-    before mobile. Validity only asks whether some type matches, in whatever order; the
-    answer is the same (``test_cells`` compares the two on the library's example numbers
-    and on random digits for every calling code).
-    """
-    regions = COUNTRY_CODE_TO_REGION_CODE.get(number.country_code or 0)
-    if regions is None:
-        return False
-    if len(regions) == 1:
-        region = regions[0]
-        if region == REGION_CODE_FOR_NON_GEO_ENTITY:
-            return phonenumbers.is_valid_number_for_region(number, region)
-        metadata = PhoneMetadata.metadata_for_region(region, None)
-        return metadata is not None and _has_type(national_significant_number(number), metadata)
-    nsn = national_significant_number(number)
-    for region in regions:
-        metadata = PhoneMetadata.metadata_for_region(region, None)
-        if metadata is None:
-            continue
-        if metadata.leading_digits is not None:
-            if _pattern(metadata.leading_digits).match(nsn):
-                return _has_type(nsn, metadata)
-        elif _has_type(nsn, metadata):
-            return True
-    return False
-
-
-@functools.cache
-def _pattern(regex: str) -> re.Pattern[str]:
-    return re.compile(regex)
-
-
-def _matches(nsn: str, desc: PhoneNumberDesc | None) -> bool:
-    if desc is None:
-        return False
-    if desc.possible_length and len(nsn) not in desc.possible_length:
-        return False
-    regex = desc.national_number_pattern
-    return bool(regex) and _pattern(regex).fullmatch(nsn) is not None
-
-
-def _has_type(nsn: str, metadata: PhoneMetadata) -> bool:
-    """Whether the number has a type (mobile, fixed line…) in this region's metadata."""
-    if not _matches(nsn, metadata.general_desc):
-        return False
-    if _matches(nsn, metadata.fixed_line):
-        return True
-    if not metadata.same_mobile_and_fixed_line_pattern and _matches(nsn, metadata.mobile):
-        return True
-    return any(
-        _matches(nsn, desc)
-        for desc in (
-            metadata.premium_rate, metadata.toll_free, metadata.shared_cost, metadata.voip,
-            metadata.personal_number, metadata.pager, metadata.uan, metadata.voicemail,
-        )
-    )  # fmt: skip
 
 
 # Names people write that django-countries' official names do not match.
