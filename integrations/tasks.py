@@ -10,25 +10,59 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from celery import shared_task
+from celery import Task, shared_task
 from celery.contrib.django.task import DjangoTask
 from celery.signals import worker_ready
 from django.conf import settings
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
+from django.db import connections as db_connections
 from django.utils import timezone
 
 from integrations.models import ACTIVE_STATUSES, Connection, JobKind, JobSource, SyncJob
 
 logger = logging.getLogger(__name__)
 
+# A job that lost the database is queued again up to this many times, waiting 2, 4 ... 60 s
+# between tries: about an hour for the database to come back.
+DATABASE_RETRIES = 70
+
 
 # DjangoTask (Celery's default task class under Django, named here so the type checker knows
 # it) adds ``delay_on_commit``, which the services queue this task with.
-@shared_task(name="sync.run_job", ignore_result=True, acks_late=True, base=DjangoTask)
-def run_sync_job(job_id: int) -> None:
-    from integrations.sync.engine import job_execute
+@shared_task(
+    name="sync.run_job",
+    bind=True,
+    ignore_result=True,
+    acks_late=True,
+    base=DjangoTask,
+    max_retries=DATABASE_RETRIES,
+)
+def run_sync_job(self: Task, job_id: int, gone: str | None = None) -> None:
+    """Run a job; when the database goes away mid-run, run it again once it answers.
 
-    job_execute(job_id)
+    A restart or failover of PostgreSQL ends every connection: the run stops at its next
+    query. Its dead connection is dropped and the task queued again with a growing delay
+    (the broker does not need the database), so the job continues without waiting for the
+    watchdog: the items it had claimed are released by the next run (they are looked up
+    before anything is resent), so none waits for the claim timeout.
+    """
+    from integrations.sync.engine import job_execute, worker_name
+
+    try:
+        job_execute(job_id, gone=gone)
+    except (OperationalError, InterfaceError) as exc:
+        db_connections.close_all()
+        delay = min(2 ** (self.request.retries + 1), 60)
+        logger.warning(
+            "Job %s lost the database (%s); running it again in %s s",
+            job_id,
+            type(exc).__name__,
+            delay,
+        )
+        # What this execution had claimed is released by the next one (by name, at once).
+        raise self.retry(
+            kwargs={"job_id": job_id, "gone": worker_name()}, exc=exc, countdown=delay
+        ) from exc
 
 
 @shared_task(name="sync.watchdog", ignore_result=True)

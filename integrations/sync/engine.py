@@ -715,12 +715,18 @@ def _write_items(changed: list[SyncItem], new_remote_ids: list[SyncItem]) -> Non
 
 
 # -- claiming -------------------------------------------------------------------------------
-def _release_stale_claims(job: SyncJob, *, cutoff: datetime | None = None) -> int:
+def _release_stale_claims(
+    job: SyncJob, *, cutoff: datetime | None = None, claimed_by: str | None = None
+) -> int:
     """Items claimed by a worker that died go back: a create to unknown (it is looked up before
-    it is sent again), anything else to pending. ``cutoff=None`` uses SYNC_CLAIM_TIMEOUT."""
+    it is sent again), anything else to pending. ``cutoff=None`` uses SYNC_CLAIM_TIMEOUT;
+    ``claimed_by`` releases, whatever their age, the claims of an execution known to be gone."""
     if cutoff is None:
         cutoff = timezone.now() - timedelta(seconds=_setting("SYNC_CLAIM_TIMEOUT", 300))
-    stale = job.items.filter(status=ItemStatus.IN_FLIGHT, claimed_at__lt=cutoff)
+    if claimed_by:
+        stale = job.items.filter(status=ItemStatus.IN_FLIGHT, claimed_by=claimed_by)
+    else:
+        stale = job.items.filter(status=ItemStatus.IN_FLIGHT, claimed_at__lt=cutoff)
     now = timezone.now()
     released = stale.filter(operation=Operation.CREATE).update(
         status=ItemStatus.UNKNOWN,
@@ -841,12 +847,18 @@ def _fail(job: SyncJob, code: str, message: str) -> None:
     transaction.on_commit(lambda: job_finish_if_done(job.pk, failing=True))
 
 
-def job_execute(job_id: int, *, worker: str | None = None) -> None:
-    """Run a job until its items are done, it is cancelled or paused, or it cannot go on."""
+def job_execute(job_id: int, *, worker: str | None = None, gone: str | None = None) -> None:
+    """Run a job until its items are done, it is cancelled or paused, or it cannot go on.
+
+    ``gone`` names an earlier execution of this task that stopped mid-run (it lost the
+    database): its claims are released at once instead of after ``SYNC_CLAIM_TIMEOUT``.
+    """
     with logcontext.bound(job_id=job_id):
         job = _begin(job_id)
         if job is None:
             return
+        if gone:
+            _release_stale_claims(job, claimed_by=gone)
         with logcontext.bound(connection_id=job.connection_id):
             _execute(job, worker)
 
