@@ -44,8 +44,10 @@ RedFlag connection with the 12 columns' fields enabled.
    (``dashboard.imports.services``). The time is upload to preview ready, the queue hops
    included. The output says how many worker processes ran and how many chunks the tasks
    previewed. Peak memory is the larger of the child's peak RSS and the peak of the summed
-   RSS of the worker's processes, sampled every 0.1 s, Django and the app included; the
-   child's RSS before the import is printed too.
+   PSS of the worker's processes (each page they share split between them: summed RSS
+   would count the Django and app pages a forked pool shares once per process; printed
+   too), sampled every 0.1 s, Django and the app included; the worker's memory before the
+   upload is printed too. CPU time is the worker's processes' and the child's.
 3. **Baseline**: django-import-export is pip-installed (``--target``, into a cache directory
    outside the project; nothing in ``.venv`` or ``pyproject.toml`` changes). Another child
    reads the same file into a ``tablib.Dataset`` and runs ``import_data(dry_run=True)`` with
@@ -450,43 +452,82 @@ def current_rss_mb() -> float:
     return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def tree_rss_mb(root: int) -> float:
-    """RSS of ``root`` and all its descendants (a worker's pool processes), summed: pages
-    they share are counted once per process, so this overstates their memory rather than
-    understating it."""
-    total, pending, seen = 0.0, [root], set()
-    page = os.sysconf("SC_PAGE_SIZE")
+def tree_pids(root: int) -> list[int]:
+    """``root`` and all its descendants (a worker's pool processes)."""
+    found, pending = [], [root]
     while pending:
         pid = pending.pop()
-        if pid in seen:
+        if pid in found:
             continue
-        seen.add(pid)
+        found.append(pid)
         try:
-            total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * page / 2**20
             for task in os.scandir(f"/proc/{pid}/task"):
                 children = Path(f"/proc/{pid}/task/{task.name}/children").read_text().split()
                 pending.extend(int(child) for child in children)
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+def tree_rss_mb(root: int) -> float:
+    """RSS of ``root`` and its descendants, summed: the pages a forked pool shares with its
+    parent (Django, the app) are counted once per process, so this overstates."""
+    total, page = 0.0, os.sysconf("SC_PAGE_SIZE")
+    for pid in tree_pids(root):
+        try:
+            total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * page / 2**20
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
+
+
+def tree_pss_mb(root: int) -> float:
+    """PSS of ``root`` and its descendants, summed: each shared page is split between the
+    processes sharing it, so the sum is the tree's own memory (RSS if PSS is unreadable)."""
+    total = 0.0
+    for pid in tree_pids(root):
+        try:
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1]) / 1024
+                    break
+        except (OSError, ValueError, IndexError):
+            return tree_rss_mb(root)
+    return total
+
+
+def tree_cpu_s(root: int) -> float:
+    """CPU seconds (user and system) ``root`` and its descendants have used so far."""
+    total, tick = 0.0, os.sysconf("SC_CLK_TCK")
+    for pid in tree_pids(root):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
         except (OSError, ValueError, IndexError):
             continue
     return total
 
 
 class TreeMemory:
-    """The peak of ``tree_rss_mb`` of ``root`` (a worker's main process), sampled every
-    ``interval`` seconds."""
+    """The peaks of ``tree_pss_mb`` and ``tree_rss_mb`` of ``root`` (a worker's main
+    process), sampled every ``interval`` seconds."""
 
     def __init__(self, root: int, interval: float = 0.1) -> None:
         import threading
 
         self.root = root
         self.interval = interval
-        self.peak = 0.0
+        self.peak = self.peak_rss = 0.0
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.run, daemon=True)
 
+    def sample(self) -> None:
+        self.peak = max(self.peak, tree_pss_mb(self.root))
+        self.peak_rss = max(self.peak_rss, tree_rss_mb(self.root))
+
     def run(self) -> None:
         while not self.stop.is_set():
-            self.peak = max(self.peak, tree_rss_mb(self.root))
+            self.sample()
             self.stop.wait(self.interval)
 
     def __enter__(self) -> TreeMemory:
@@ -522,6 +563,8 @@ def child_preview(csv_path: str, profile: bool) -> None:
         profiler = cProfile.Profile()
         profiler.enable()
     worker = int(os.environ["BENCH_WORKER_PID"])
+    idle_pss = tree_pss_mb(worker)
+    worker_cpu = tree_cpu_s(worker)
     started, cpu_started = time.perf_counter(), time.process_time()
     with TreeMemory(worker) as tree, open(csv_path, "rb") as handle:
         upload = File(handle, name="hr-export.csv")
@@ -530,7 +573,8 @@ def child_preview(csv_path: str, profile: bool) -> None:
             time.sleep(0.02)
             import_run = Import.objects.get(pk=import_run.pk)
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
-        tree.peak = max(tree.peak, tree_rss_mb(worker))
+        worker_cpu = tree_cpu_s(worker) - worker_cpu
+        tree.sample()
     if profiler is not None:
         import io
         import pstats
@@ -563,6 +607,9 @@ def child_preview(csv_path: str, profile: bool) -> None:
                 "process_peak_mb": rss_mb(),
                 "peak_mb": max(rss_mb(), tree.peak),
                 "worker_peak_mb": tree.peak,
+                "worker_peak_rss_mb": tree.peak_rss,
+                "worker_idle_mb": idle_pss,
+                "worker_cpu_seconds": worker_cpu,
             }
         )
     )
@@ -859,14 +906,17 @@ def measure(style: Style, var_dir: str, args: argparse.Namespace) -> dict:
         f"{ours['unchanged']} unchanged, {ours['invalid']} invalid"
     )
     print(
-        f"  CPU time of the child {ours['cpu_seconds']:.2f} s (the database's own work is "
-        "not included; compare with the wall time when the machine is busy)"
+        f"  CPU time of the worker's processes {ours['worker_cpu_seconds']:.2f} s, of the "
+        f"uploading child {ours['cpu_seconds']:.2f} s (the database's own work is not "
+        "included; compare with the wall time when the machine is busy)"
     )
     print(
         f"  peak memory {ours['peak_mb']:.0f} MB: the larger of the uploading child's peak "
         f"RSS ({ours['process_peak_mb']:.0f} MB; RUSAGE_CHILDREN: {children_peak:.0f} MB) and "
-        f"the peak summed RSS of the worker's processes "
-        f"({ours['worker_peak_mb']:.0f} MB, sampled every 0.1 s); "
+        f"the peak summed PSS of the worker's processes ({ours['worker_peak_mb']:.0f} MB, "
+        f"sampled every 0.1 s; {ours['worker_idle_mb']:.0f} MB idle before the upload; summed "
+        f"RSS, which counts the pages they share once per process: "
+        f"{ours['worker_peak_rss_mb']:.0f} MB); "
         f"{ours['rss_before_mb']:.0f} MB in the child before the import"
     )
 
@@ -899,11 +949,14 @@ def measure(style: Style, var_dir: str, args: argparse.Namespace) -> dict:
         "peak_mb_before_import": round(ours["rss_before_mb"], 1),
         "peak_mb_process": round(ours["process_peak_mb"], 1),
         "peak_mb_worker": round(ours["worker_peak_mb"], 1),
+        "peak_mb_worker_rss_summed": round(ours["worker_peak_rss_mb"], 1),
+        "worker_idle_mb": round(ours["worker_idle_mb"], 1),
         "worker_processes": args.processes,
         "chunks": int(chunks[2]) if chunks else 1,
         "rows": ours["rows"],
         "rows_per_s": round(rate, 1),
-        "cpu_seconds": round(ours["cpu_seconds"], 3),
+        "cpu_seconds": round(ours["cpu_seconds"] + ours["worker_cpu_seconds"], 3),
+        "worker_cpu_seconds": round(ours["worker_cpu_seconds"], 3),
         "counts": {k: ours[k] for k in ("create", "update", "unchanged", "invalid")},
         "baseline": baseline,
         "baseline_reason": reason or None,
@@ -1010,7 +1063,7 @@ def main() -> None:
                 "speedup_target": TARGET_SPEEDUP,
                 "database": database.split(" ")[0],
                 "memory_measure": "max(uploading child's peak RSS (getrusage ru_maxrss), peak "
-                "summed RSS of the Celery worker's processes sampled every 0.1 s)",
+                "summed PSS of the Celery worker's processes sampled every 0.1 s)",
                 "worker_processes": args.processes,
                 "styles": results,
             }

@@ -7,6 +7,7 @@ is read. Confirming hands exactly the previewed create and update rows to the sy
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gc
 import hashlib
@@ -33,6 +34,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.core.files import File
 from django.core.files.base import ContentFile
+from django.core.files.storage import Storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import connection as db_connection
 from django.db import transaction
@@ -1475,11 +1477,28 @@ class _ChunkStore:
     def delete(self) -> None:
         """Remove every file of this build's chunks; one left (storage unreachable) is
         logged, never an error."""
+        _delete_chunk_folder(self.storage, self.folder)
+
+    def delete_import(self, import_id: int) -> None:
+        """Remove the chunks' files of every build of the import: this one's, and those of a
+        build that died before it could (its claim taken over)."""
         try:
-            _folders, names = self.storage.listdir(self.folder)
+            folders, _names = self.storage.listdir(PREVIEW_CHUNKS_FOLDER)
         except (FileNotFoundError, NotImplementedError):
             return
-        import_files_delete(names=[f"{self.folder}/{name}" for name in names])
+        for folder in folders:
+            if folder.startswith(f"{import_id}-"):
+                _delete_chunk_folder(self.storage, f"{PREVIEW_CHUNKS_FOLDER}/{folder}")
+
+
+def _delete_chunk_folder(storage: Storage, folder: str) -> None:
+    try:
+        _folders, names = storage.listdir(folder)
+    except (FileNotFoundError, NotImplementedError):
+        return
+    import_files_delete(names=[f"{folder}/{name}" for name in names])
+    with contextlib.suppress(NotImplementedError, OSError):
+        os.rmdir(storage.path(folder))  # a file system's folder; a bucket has none
 
 
 class _ChunkedPreview:
@@ -1851,7 +1870,7 @@ def import_build_preview(*, import_id: int, generation: int, chunked: bool = Fal
         return
     finally:
         if chunks is not None:
-            chunks.store.delete()
+            chunks.store.delete_import(import_id)
     if chunks is not None:
         logger.info(
             "Import %s preview: %d of its %d chunks previewed by chunk tasks",

@@ -142,8 +142,8 @@ def test_a_preview_in_chunks_stores_exactly_the_rows_one_build_stores(
     assert all(whole[1]) and run.n_rows == 1501  # every kind of row was compared
     built = re.search(r"(\d+) of its (\d+) chunks previewed by chunk tasks", caplog.text)
     assert built and built[2] == "16" and int(built[1]) == 15, caplog.text
-    # The chunks' stored results are gone with the build.
-    assert not list((settings.MEDIA_ROOT / services.PREVIEW_CHUNKS_FOLDER).rglob("*.json"))
+    # The chunks' stored spec, marks and results are gone with the build.
+    assert not list((settings.MEDIA_ROOT / services.PREVIEW_CHUNKS_FOLDER).rglob("*"))
 
 
 def test_a_chunk_delivered_twice_stores_its_rows_once(
