@@ -251,3 +251,34 @@ def test_a_preview_stopped_midway_leaves_none_of_its_rows(redflag, admin_user, m
 
     assert calls >= 13
     assert not ImportRow.objects.filter(import_run_id=run.pk, generation=generation).exists()
+
+
+def test_chunks_whose_tasks_went_silent_are_previewed_by_the_writer(
+    redflag, admin_user, settings, chunked_here, monkeypatch, caplog
+):
+    """Chunk tasks that started their chunks and died (their worker killed, a message never
+    delivered again): once silent for ``IMPORT_PREVIEW_STALE_AFTER`` seconds, the writer
+    previews those chunks itself and the preview is complete, each row once."""
+    from dashboard.imports import tasks
+
+    settings.IMPORT_INLINE_MAX_BYTES = 0
+    chunked_here()
+    settings.IMPORT_PREVIEW_STALE_AFTER = 1
+
+    def started_then_lost(import_id, generation, claim, index, start, end):
+        services._ChunkStore(import_id, generation, claim).start(index)
+
+    monkeypatch.setattr(tasks.build_import_preview_chunk, "delay", started_then_lost)
+    lines = ["email,firstName,lastName"] + [f"p{n}@x.io,P,L" for n in range(250)]
+    lines[200] = "P3@x.io,Pat,Again"
+    run = services.import_create(connection=redflag, upload=upload(lines), user=admin_user)
+    with caplog.at_level(logging.INFO, logger="dashboard.imports.services"):
+        services.import_build_preview(import_id=run.pk, generation=run.generation, chunked=True)
+    run.refresh_from_db()
+
+    assert run.status == ImportStatus.PREVIEWED, run.error
+    assert caplog.text.count("stopped reporting; previewing it here") == 2  # chunks 1 and 2
+    assert "0 of its 3 chunks previewed by chunk tasks" in caplog.text
+    numbers = list(import_rows(import_run=run).values_list("number", flat=True))
+    assert numbers == list(range(2, 252))
+    assert run.n_invalid == 2 and run.n_create == 248
