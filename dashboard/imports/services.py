@@ -1427,8 +1427,13 @@ class _ChunkStore:
     def _name(self, index: int, what: str) -> str:
         return f"{self.folder}/chunk-{index:05d}.{what}"
 
-    def save_spec(self, spec: BuilderSpec) -> None:
+    def save_spec(self, spec: BuilderSpec, plan: list[tuple[int, int | None]]) -> None:
         self.storage.save(f"{self.folder}/spec.json", ContentFile(spec_dumps(spec)))
+        self.storage.save(f"{self.folder}/plan.json", ContentFile(orjson.dumps(plan)))
+
+    def plan(self) -> list[tuple[int, int | None]]:
+        with self.storage.open(f"{self.folder}/plan.json", "rb") as stored:
+            return [(start, end) for start, end in orjson.loads(stored.read())]
 
     def spec(self) -> BuilderSpec:
         with self.storage.open(f"{self.folder}/spec.json", "rb") as stored:
@@ -1525,7 +1530,7 @@ class _ChunkedPreview:
     def queue(self) -> None:
         from dashboard.imports.tasks import build_import_preview_chunk
 
-        self.store.save_spec(self.spec)
+        self.store.save_spec(self.spec, self.plan)
         for index, (start, end) in enumerate(self.plan[1:], start=1):
             build_import_preview_chunk.delay(
                 self.run.pk, self.run.generation, self.claim, index, start, end
@@ -1611,9 +1616,19 @@ def import_build_preview_chunk(
     store.start(index)
     try:
         import_run = Import.objects.select_related("connection").get(pk=import_id)
-        spec = store.spec()
+        spec, plan = store.spec(), store.plan()
         with translation.override(spec.language), _collector_spared():
             store.save(index, _previewed_batches(import_run, spec, start, end))
+            # Then the next chunks nobody started: this process goes on at once, where the
+            # queued task of each would wait for the broker to hand it over.
+            for later, (later_start, later_end) in enumerate(plan):
+                if later <= index or store.started(later) is not None or store.done(later):
+                    continue
+                if not current.exists():
+                    break
+                index = later
+                store.start(index)
+                store.save(index, _previewed_batches(import_run, spec, later_start, later_end))
     except Exception:
         # The writer previews the chunk itself, and meets the error (a file that stops
         # being CSV, say) where it reports it.
