@@ -1526,6 +1526,7 @@ class _ChunkedPreview:
         self.store = _ChunkStore(import_run.pk, import_run.generation, claim)
         self.started: set[int] = {0}  # chunks known to be started, here or by a task
         self.by_tasks = 0  # chunks a task previewed, for the log
+        self.ahead: set[int] = set()  # chunks previewed here ahead of their turn, stored
 
     def queue(self) -> None:
         from dashboard.imports.tasks import build_import_preview_chunk
@@ -1563,7 +1564,7 @@ class _ChunkedPreview:
                     break
                 loaded = self.store.load(index)
                 if loaded is not None:
-                    self.by_tasks += 1
+                    self.by_tasks += index not in self.ahead
                     yield from loaded
                     break
                 later = next(
@@ -1571,6 +1572,7 @@ class _ChunkedPreview:
                     None,
                 )
                 if later is not None and self._take(later):
+                    self.ahead.add(later)
                     later_start, later_end = self.plan[later]
                     self.store.save(
                         later, _previewed_batches(self.run, self.spec, later_start, later_end)
