@@ -32,17 +32,22 @@ RedFlag connection with the 12 columns' fields enabled.
    unknown countries, 1 % bad dates, 1 % repeated emails. 30 % of the valid rows are already
    in the connection's mirror (half unchanged, half with another department), so the preview
    has creates, updates, unchanged and invalid rows.
-2. **Ours**: a child process runs the app's own services exactly as an upload does:
-   ``import_create`` (store the file, detect encoding and delimiter, read the header,
-   auto-map the columns) and ``import_build_preview`` (the function the Celery task
-   ``imports.build_preview`` runs: stream, validate, compare with the mirror, write
-   ``ImportRow`` in batches, counts). ``inline=True`` makes ``import_create`` call it directly
-   instead of through the queue, so the time is upload to preview ready without a queue
-   hop or a worker's start-up. Peak memory is the larger of the child's peak RSS
-   (``resource.getrusage(RUSAGE_SELF).ru_maxrss`` at its end; the parent checks it against
-   ``RUSAGE_CHILDREN``) and the peak of the summed RSS of the child and every process under
-   it (the preview's helper process and its fork server), sampled every 0.1 s, Django and
-   the app included; the child's RSS before the import is printed too.
+2. **Ours**: a Celery worker is started as ``make demo`` runs one (prefork pool,
+   ``--processes`` processes, the machine's cores by default; the embedded filesystem broker
+   in the run's ``VAR_DIR`` unless ``CELERY_BROKER_URL`` names another) and left to become
+   ready. Then a child process uploads the file through the app's own services as the web
+   server does: ``import_create`` (store the file, detect encoding and delimiter, read the
+   header, auto-map the columns) queues ``imports.build_preview``, and the child polls the
+   import until the preview is ready. On the worker, that task queues one
+   ``imports.build_preview_chunk`` task per further range of ``IMPORT_PREVIEW_CHUNK_ROWS``
+   rows, previewed by the worker's other processes, and writes every chunk's rows in order
+   (``dashboard.imports.services``). The time is upload to preview ready, the queue hops
+   included. The output says how many worker processes ran and how many chunks the tasks
+   previewed. Peak memory is the larger of the child's peak RSS and the peak of the summed
+   PSS of the worker's processes (each page they share split between them: summed RSS
+   would count the Django and app pages a forked pool shares once per process; printed
+   too), sampled every 0.1 s, Django and the app included; the worker's memory before the
+   upload is printed too. CPU time is the worker's processes' and the child's.
 3. **Baseline**: django-import-export is pip-installed (``--target``, into a cache directory
    outside the project; nothing in ``.venv`` or ``pyproject.toml`` changes). Another child
    reads the same file into a ``tablib.Dataset`` and runs ``import_data(dry_run=True)`` with
@@ -69,6 +74,7 @@ import itertools
 import json
 import os
 import random
+import re
 import resource
 import subprocess
 import sys
@@ -89,6 +95,8 @@ TARGET_MB = 300.0
 TARGET_SPEEDUP = 30.0  # issue 15 (was 20x)
 METRIC = "csv_preview_seconds"
 CONNECTION_NAME = "Bench CSV preview"
+BROKER = os.environ.get("CELERY_BROKER_URL") or "filesystem://"
+CHUNK_ROWS = int(os.environ.get("IMPORT_PREVIEW_CHUNK_ROWS") or 20_000)
 DIE_DIR = Path(tempfile.gettempdir()) / "bench-csv-preview-django-import-export"
 DIE_PACKAGES = ["django-import-export", "tablib", "diff-match-patch"]
 HEADER = [
@@ -444,41 +452,82 @@ def current_rss_mb() -> float:
     return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def tree_rss_mb(root: int) -> float:
-    """RSS of ``root`` and all its descendants (the preview's helper processes, the fork
-    server they come from), summed: pages they share are counted once per process, so this
-    overstates their memory rather than understating it."""
-    total, pending, seen = 0.0, [root], set()
-    page = os.sysconf("SC_PAGE_SIZE")
+def tree_pids(root: int) -> list[int]:
+    """``root`` and all its descendants (a worker's pool processes)."""
+    found, pending = [], [root]
     while pending:
         pid = pending.pop()
-        if pid in seen:
+        if pid in found:
             continue
-        seen.add(pid)
+        found.append(pid)
         try:
-            total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * page / 2**20
             for task in os.scandir(f"/proc/{pid}/task"):
                 children = Path(f"/proc/{pid}/task/{task.name}/children").read_text().split()
                 pending.extend(int(child) for child in children)
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+def tree_rss_mb(root: int) -> float:
+    """RSS of ``root`` and its descendants, summed: the pages a forked pool shares with its
+    parent (Django, the app) are counted once per process, so this overstates."""
+    total, page = 0.0, os.sysconf("SC_PAGE_SIZE")
+    for pid in tree_pids(root):
+        try:
+            total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * page / 2**20
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
+
+
+def tree_pss_mb(root: int) -> float:
+    """PSS of ``root`` and its descendants, summed: each shared page is split between the
+    processes sharing it, so the sum is the tree's own memory (RSS if PSS is unreadable)."""
+    total = 0.0
+    for pid in tree_pids(root):
+        try:
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1]) / 1024
+                    break
+        except (OSError, ValueError, IndexError):
+            return tree_rss_mb(root)
+    return total
+
+
+def tree_cpu_s(root: int) -> float:
+    """CPU seconds (user and system) ``root`` and its descendants have used so far."""
+    total, tick = 0.0, os.sysconf("SC_CLK_TCK")
+    for pid in tree_pids(root):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
         except (OSError, ValueError, IndexError):
             continue
     return total
 
 
 class TreeMemory:
-    """The peak of ``tree_rss_mb`` of this process, sampled every ``interval`` seconds."""
+    """The peaks of ``tree_pss_mb`` and ``tree_rss_mb`` of ``root`` (a worker's main
+    process), sampled every ``interval`` seconds."""
 
-    def __init__(self, interval: float = 0.1) -> None:
+    def __init__(self, root: int, interval: float = 0.1) -> None:
         import threading
 
+        self.root = root
         self.interval = interval
-        self.peak = 0.0
+        self.peak = self.peak_rss = 0.0
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.run, daemon=True)
 
+    def sample(self) -> None:
+        self.peak = max(self.peak, tree_pss_mb(self.root))
+        self.peak_rss = max(self.peak_rss, tree_rss_mb(self.root))
+
     def run(self) -> None:
         while not self.stop.is_set():
-            self.peak = max(self.peak, tree_rss_mb(os.getpid()))
+            self.sample()
             self.stop.wait(self.interval)
 
     def __enter__(self) -> TreeMemory:
@@ -491,7 +540,8 @@ class TreeMemory:
 
 
 def child_preview(csv_path: str, profile: bool) -> None:
-    """Upload to preview ready through the app's services; one JSON line on stdout."""
+    """Upload to preview ready through the app's services and a Celery worker already
+    running (``start_worker``); one JSON line on stdout."""
     from django.contrib.auth import get_user_model
     from django.core.files import File
 
@@ -512,12 +562,19 @@ def child_preview(csv_path: str, profile: bool) -> None:
 
         profiler = cProfile.Profile()
         profiler.enable()
+    worker = int(os.environ["BENCH_WORKER_PID"])
+    idle_pss = tree_pss_mb(worker)
+    worker_cpu = tree_cpu_s(worker)
     started, cpu_started = time.perf_counter(), time.process_time()
-    with TreeMemory() as tree, open(csv_path, "rb") as handle:
+    with TreeMemory(worker) as tree, open(csv_path, "rb") as handle:
         upload = File(handle, name="hr-export.csv")
-        import_run = import_create(connection=connection, upload=upload, user=user, inline=True)
+        import_run = import_create(connection=connection, upload=upload, user=user)
+        while import_run.status in (ImportStatus.PARSING, ImportStatus.UPLOADED):
+            time.sleep(0.1)  # the worker needs the cores more than the clock this precision
+            import_run = Import.objects.get(pk=import_run.pk)
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
-        tree.peak = max(tree.peak, tree_rss_mb(os.getpid()))
+        worker_cpu = tree_cpu_s(worker) - worker_cpu
+        tree.sample()
     if profiler is not None:
         import io
         import pstats
@@ -549,7 +606,10 @@ def child_preview(csv_path: str, profile: bool) -> None:
                 "rss_before_mb": before,
                 "process_peak_mb": rss_mb(),
                 "peak_mb": max(rss_mb(), tree.peak),
-                "helpers_peak_mb": tree.peak,
+                "worker_peak_mb": tree.peak,
+                "worker_peak_rss_mb": tree.peak_rss,
+                "worker_idle_mb": idle_pss,
+                "worker_cpu_seconds": worker_cpu,
             }
         )
     )
@@ -627,13 +687,71 @@ def child_baseline(csv_path: str, rows: int, loader: str, style: Style) -> None:
     )
 
 
-def run_child(args: list[str], timeout: float) -> dict:
+class Worker:
+    """A Celery worker as ``make demo`` runs one (prefork pool), on the embedded broker in
+    the run's ``VAR_DIR`` unless ``CELERY_BROKER_URL`` names another, started before the
+    clock runs and stopped after."""
+
+    def __init__(self, var_dir: str, processes: int) -> None:
+        self.processes = processes
+        self.log = Path(var_dir) / f"worker-{os.getpid()}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> Worker:
+        handle = self.log.open("wb")
+        command = [
+            sys.executable, "-m", "celery", "-A", "dashboard", "worker", "--pool", "prefork",
+            "--concurrency", str(self.processes), "--queues", worker_queues(),
+            "--hostname", f"bench-csv-{os.getpid()}@%h", "--without-gossip",
+            "--without-mingle", "--loglevel", "INFO",
+        ]  # fmt: skip
+        self.process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=os.environ.copy(),
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 120
+        while " ready." not in self.log.read_text(errors="replace"):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("The Celery worker did not start:\n" + self.output()[-3000:])
+            time.sleep(0.2)
+        time.sleep(1)  # its start runs the imports watchdog: let it settle
+        return self
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def __exit__(self, *exc: object) -> None:
+        import signal
+
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=30)
+
+
+def worker_queues() -> str:
+    """Every queue of the app (the default one, one per kind of work), for ``--queues``."""
+    from django.conf import settings
+
+    routes = getattr(settings, "CELERY_TASK_ROUTES", {})
+    names = {settings.CELERY_TASK_DEFAULT_QUEUE, *(r["queue"] for r in routes.values())}
+    return ",".join(sorted(names))
+
+
+def run_child(args: list[str], timeout: float, env: dict[str, str] | None = None) -> dict:
     completed = subprocess.run(
         [sys.executable, __file__, *args],
         capture_output=True,
         text=True,
         timeout=timeout,
-        env=os.environ.copy(),
+        env={**os.environ, **(env or {})},
         check=False,
     )
     if completed.stderr.strip():
@@ -756,10 +874,29 @@ def measure(style: Style, var_dir: str, args: argparse.Namespace) -> dict:
     db.close()
 
     preview_args = ["--child", "preview", "--csv", str(csv_path)]
-    ours = run_child(preview_args + (["--profile"] if args.profile else []), timeout=3600)
+    with Worker(var_dir, args.processes) as worker:
+        assert worker.process is not None
+        ours = run_child(
+            preview_args + (["--profile"] if args.profile else []),
+            timeout=3600,
+            env={"BENCH_WORKER_PID": str(worker.process.pid)},
+        )
+        log = worker.output()
     children_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     if not ours["ready"]:
+        print(log[-3000:], file=sys.stderr)
         raise SystemExit(f"The preview did not become ready: {ours['status']} {ours['error']}")
+    chunks = re.search(r"(\d+) of its (\d+) chunks previewed by chunk tasks", log)
+    print(
+        f"Celery worker: prefork pool, {args.processes} worker processes, broker "
+        f"{'embedded (filesystem)' if BROKER == 'filesystem://' else BROKER.split('://')[0]}; "
+        + (
+            f"{chunks[2]} chunks of {CHUNK_ROWS:,} rows, {chunks[1]} previewed by chunk tasks "
+            "(the others by the preview's own task)"
+            if chunks
+            else "previewed in one task (no chunks)"
+        )
+    )
     rate = ours["rows"] / ours["seconds"]
     print(f"Read as {ours['encoding']}; mapping: {ours['mapping']}")
     print(
@@ -768,15 +905,18 @@ def measure(style: Style, var_dir: str, args: argparse.Namespace) -> dict:
         f"{ours['unchanged']} unchanged, {ours['invalid']} invalid"
     )
     print(
-        f"  CPU time of the child {ours['cpu_seconds']:.2f} s (the database's own work is "
-        "not included; compare with the wall time when the machine is busy)"
+        f"  CPU time of the worker's processes {ours['worker_cpu_seconds']:.2f} s, of the "
+        f"uploading child {ours['cpu_seconds']:.2f} s (the database's own work is not "
+        "included; compare with the wall time when the machine is busy)"
     )
     print(
-        f"  peak memory {ours['peak_mb']:.0f} MB: the larger of the child's peak RSS "
-        f"({ours['process_peak_mb']:.0f} MB; RUSAGE_CHILDREN: {children_peak:.0f} MB) and "
-        f"the peak summed RSS of the child and its helper processes "
-        f"({ours['helpers_peak_mb']:.0f} MB, sampled every 0.1 s); "
-        f"{ours['rss_before_mb']:.0f} MB before the import"
+        f"  peak memory {ours['peak_mb']:.0f} MB: the larger of the uploading child's peak "
+        f"RSS ({ours['process_peak_mb']:.0f} MB; RUSAGE_CHILDREN: {children_peak:.0f} MB) and "
+        f"the peak summed PSS of the worker's processes ({ours['worker_peak_mb']:.0f} MB, "
+        f"sampled every 0.1 s; {ours['worker_idle_mb']:.0f} MB idle before the upload; summed "
+        f"RSS, which counts the pages they share once per process: "
+        f"{ours['worker_peak_rss_mb']:.0f} MB); "
+        f"{ours['rss_before_mb']:.0f} MB in the child before the import"
     )
 
     baselines: dict[str, dict] = {}
@@ -807,10 +947,15 @@ def measure(style: Style, var_dir: str, args: argparse.Namespace) -> dict:
         "peak_mb": round(ours["peak_mb"], 1),
         "peak_mb_before_import": round(ours["rss_before_mb"], 1),
         "peak_mb_process": round(ours["process_peak_mb"], 1),
-        "peak_mb_with_helpers": round(ours["helpers_peak_mb"], 1),
+        "peak_mb_worker": round(ours["worker_peak_mb"], 1),
+        "peak_mb_worker_rss_summed": round(ours["worker_peak_rss_mb"], 1),
+        "worker_idle_mb": round(ours["worker_idle_mb"], 1),
+        "worker_processes": args.processes,
+        "chunks": int(chunks[2]) if chunks else 1,
         "rows": ours["rows"],
         "rows_per_s": round(rate, 1),
-        "cpu_seconds": round(ours["cpu_seconds"], 3),
+        "cpu_seconds": round(ours["cpu_seconds"] + ours["worker_cpu_seconds"], 3),
+        "worker_cpu_seconds": round(ours["worker_cpu_seconds"], 3),
         "counts": {k: ours[k] for k in ("create", "update", "unchanged", "invalid")},
         "baseline": baseline,
         "baseline_reason": reason or None,
@@ -856,7 +1001,13 @@ def main() -> None:
         help="which export to measure: UTF-8 with commas, the Windows-1252 semicolon export "
         "with US dates (the JSON's figure), or both (default)",
     )
-    parser.add_argument("--profile", action="store_true", help="cProfile the preview build")
+    parser.add_argument("--profile", action="store_true", help="cProfile the upload")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="the Celery worker's pool processes (default: the machine's cores)",
+    )
     parser.add_argument("--child", choices=["preview", "baseline"], help=argparse.SUPPRESS)
     parser.add_argument("--loader", choices=["cached", "default"], help=argparse.SUPPRESS)
     parser.add_argument("--csv", help=argparse.SUPPRESS)
@@ -910,8 +1061,9 @@ def main() -> None:
                 "speedup_vs_baseline": main_result["speedup_vs_baseline"],
                 "speedup_target": TARGET_SPEEDUP,
                 "database": database.split(" ")[0],
-                "memory_measure": "max(child peak RSS (getrusage ru_maxrss), peak summed RSS "
-                "of the child and its helper processes sampled every 0.1 s)",
+                "memory_measure": "max(uploading child's peak RSS (getrusage ru_maxrss), peak "
+                "summed PSS of the Celery worker's processes sampled every 0.1 s)",
+                "worker_processes": args.processes,
                 "styles": results,
             }
         )

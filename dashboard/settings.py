@@ -576,11 +576,11 @@ IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 50 * 1024 * 1024)
 IMPORT_INLINE_MAX_BYTES = env_int("IMPORT_INLINE_MAX_BYTES", 512 * 1024)
 # Columns a file may have (HR exports run to a few hundred): each is matched and shown.
 IMPORT_MAX_COLUMNS = env_int("IMPORT_MAX_COLUMNS", 1000)
-# A preview of a file this large or larger cleans and compares its rows in
-# IMPORT_PREVIEW_HELPERS helper processes beside the one reading and storing them (0: none; by
-# default one when the machine has a second core).
-IMPORT_PREVIEW_HELPERS = env_int("IMPORT_PREVIEW_HELPERS", 1 if (os.cpu_count() or 1) > 1 else 0)
-IMPORT_PREVIEW_HELPER_MIN_BYTES = env_int("IMPORT_PREVIEW_HELPER_MIN_BYTES", 2 * 1024 * 1024)
+# A preview (on a worker) of a file this large or larger is split into ranges of
+# IMPORT_PREVIEW_CHUNK_ROWS rows, each a task on the previews queue ("imports.*" below) that
+# any worker process may run; the preview's own task writes them in order (0: no chunks).
+IMPORT_PREVIEW_CHUNK_ROWS = env_int("IMPORT_PREVIEW_CHUNK_ROWS", 20_000)
+IMPORT_PREVIEW_CHUNK_MIN_BYTES = env_int("IMPORT_PREVIEW_CHUNK_MIN_BYTES", 2 * 1024 * 1024)
 # A preview being built records a heartbeat after every batch: one silent for
 # IMPORT_PREVIEW_STALE_AFTER seconds (its worker died) is queued again by the imports
 # watchdog, and so is one queued IMPORT_PREVIEW_QUEUED_LOST_AFTER seconds ago that no worker

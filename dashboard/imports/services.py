@@ -7,19 +7,24 @@ is read. Confirming hands exactly the previewed create and update rows to the sy
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gc
+import hashlib
+import itertools
 import json
 import logging
+import math
 import os
 import socket
 import tempfile
+import time
 import uuid
 import zlib
 from array import array
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, BinaryIO, cast
@@ -28,6 +33,8 @@ import orjson
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.core.files import File
+from django.core.files.base import ContentFile
+from django.core.files.storage import Storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import connection as db_connection
 from django.db import transaction
@@ -54,12 +61,13 @@ from dashboard.imports.selectors import (
 from integrations.catalogue import FieldSpec, FieldType, Provider
 from integrations.importing import dates
 from integrations.importing.building import (
-    BatchBuilder,
     BuilderSpec,
     Mirror,
     Previewed,
     RowPreviewer,
     dumps_json,
+    spec_dumps,
+    spec_loads,
 )
 from integrations.importing.cells import MAX_CELL_CHARS, takes_constant
 from integrations.importing.encoding import LABELS as ENCODING_LABELS
@@ -92,6 +100,8 @@ from integrations.sync.services import job_create_push
 logger = logging.getLogger(__name__)
 
 ROW_BATCH = 1000
+# Where a preview's chunks keep their results, in upload storage (``_ChunkStore``).
+PREVIEW_CHUNKS_FOLDER = "preview-chunks"
 # A title line naming a field this surely is a header (a name or a synonym, not a header
 # that merely contains one: "Email export").
 KNOWN_NAME_CONFIDENCE = 90
@@ -975,6 +985,15 @@ def _mirror_lookup(
     return {key.lower(): (remote_id, record) for key, remote_id, record in found}
 
 
+def _mirror_entries(connection: Connection, identifiers: dict[str, list[str]]) -> Mirror:
+    """The mirror entries a batch's identifiers (by path) name."""
+    mirror: Mirror = {}
+    for path, keys in identifiers.items():
+        found = _mirror_lookup(connection, path, keys)
+        mirror.update({(path, key): entry for key, entry in found.items()})
+    return mirror
+
+
 # The columns of a preview row as the writer keeps them before they are stored.
 _ROW_FIELDS = (
     "number", "cells", "kind", "payload", "errors", "changes", "identifier", "remote_id",
@@ -1116,11 +1135,7 @@ class _PreviewWriter:
 
     def lookup(self, identifiers: dict[str, list[str]]) -> Mirror:
         """The mirror entries a batch's identifiers (by path) name."""
-        mirror: Mirror = {}
-        for path, keys in identifiers.items():
-            found = _mirror_lookup(self.run.connection, path, keys)
-            mirror.update({(path, key): entry for key, entry in found.items()})
-        return mirror
+        return _mirror_entries(self.run.connection, identifiers)
 
     def write(
         self, numbers: Sequence[int], batch: list[list[str]], previewed: list[Previewed]
@@ -1321,14 +1336,16 @@ def import_sample_values(*, import_run: Import, rows: int = 5) -> list[str]:
 
 
 def _batches(
-    import_run: Import, handle: BinaryIO
+    import_run: Import, handle: BinaryIO, start: int = 0, end: int | None = None
 ) -> Iterator[tuple[tuple[list[int], int], list[list[str]]]]:
-    """The data rows in batches of ``ROW_BATCH``, each keyed by its rows' numbers (a blank
-    line between two rows counts) and the bytes of the file read once it was (the progress
-    to show when it is written)."""
+    """The data rows ``start`` to ``end`` (indexes among the data rows; all of them by
+    default) in batches of ``ROW_BATCH``, each keyed by its rows' numbers (a blank line
+    between two rows counts) and the bytes of the file read once it was (the progress to
+    show when it is written)."""
     batch: list[list[str]] = []
     numbers: list[int] = []
-    for number, cells in _with_fixes(import_run, _data_rows(import_run, handle)):
+    rows = _with_fixes(import_run, _data_rows(import_run, handle))
+    for number, cells in itertools.islice(rows, start, end):
         numbers.append(number)
         batch.append(cells)
         if len(batch) >= ROW_BATCH:
@@ -1338,12 +1355,290 @@ def _batches(
         yield (numbers, handle.tell()), batch
 
 
-def _helpers(import_run: Import) -> int:
-    """Helper processes for this file's preview: none for a small one, whose preview is
-    ready before a helper would have started."""
-    if import_run.size < settings.IMPORT_PREVIEW_HELPER_MIN_BYTES:
-        return 0
-    return max(0, settings.IMPORT_PREVIEW_HELPERS)
+# A previewed batch: its rows' numbers, the bytes of the file read once it was, its cells and
+# its rows as previewed.
+_Built = tuple[list[int], int, list[list[str]], list[Previewed]]
+
+
+def _previewed_batches(
+    import_run: Import, spec: BuilderSpec, start: int = 0, end: int | None = None
+) -> Iterator[_Built]:
+    """Preview the data rows ``start`` to ``end`` batch by batch, each batch's mirror
+    entries looked up as it is read."""
+    previewer = RowPreviewer(spec)
+    with import_run.file.open("rb") as stored:
+        handle = cast(BinaryIO, stored)  # a FieldFile proxies the binary file it opened
+        for (numbers, bytes_read), batch in _batches(import_run, handle, start, end):
+            mirror = _mirror_entries(import_run.connection, previewer.identifiers(batch))
+            yield numbers, bytes_read, batch, previewer.preview(batch, mirror)
+
+
+# -- a large file's preview in chunks ---------------------------------------------------------
+#
+# A file of IMPORT_PREVIEW_CHUNK_MIN_BYTES or more is previewed in ranges of
+# IMPORT_PREVIEW_CHUNK_ROWS data rows, each a task (``imports.build_preview_chunk``) any
+# worker on any host may run: it reads the stored file through the storage API, previews its
+# range and stores the result beside the file (``_ChunkStore``). The build that claimed the
+# preview (``import_build_preview``, the writer) writes every chunk's rows in file order, so
+# duplicates are found across the whole file and progress shows as today; it previews itself
+# any chunk no task has started, so a preview never waits for a free worker. Only the writer
+# writes rows: a chunk delivered twice (acks late) stores its result twice, and one is read.
+
+# Bytes of a file whose rows are counted to estimate its rows (from the bytes they take).
+PLAN_SAMPLE_BYTES = 256 * 1024
+# Seconds between two looks at a chunk being previewed by a task.
+CHUNK_POLL = 0.05
+# Seconds between the writer's heartbeats while it waits for a chunk.
+WAIT_HEARTBEAT = 5.0
+
+
+def _chunk_plan(import_run: Import) -> list[tuple[int, int | None]]:
+    """The ranges of data rows (start, end; None: to the end of the file) previewed as one
+    chunk each: the whole file for a small one. The rows are counted in the file's first
+    ``PLAN_SAMPLE_BYTES``, and the rest estimated from the bytes those took; the last range
+    runs to the end whatever the estimate."""
+    size = settings.IMPORT_PREVIEW_CHUNK_ROWS
+    if size <= 0 or import_run.size < settings.IMPORT_PREVIEW_CHUNK_MIN_BYTES:
+        return [(0, None)]
+    rows, ended = 0, True
+    with import_run.file.open("rb") as stored:
+        handle = cast(BinaryIO, stored)
+        for _ in _data_rows(import_run, handle):
+            rows += 1
+            if handle.tell() >= PLAN_SAMPLE_BYTES:
+                ended = False
+                break
+        estimate = rows if ended else import_run.size * rows / max(handle.tell(), 1)
+    count = max(1, math.ceil(estimate / size))
+    return [(k * size, (k + 1) * size if k < count - 1 else None) for k in range(count)]
+
+
+class _ChunkStore:
+    """The files of one preview build's chunks, in upload storage beside the uploads: the
+    spec they preview with, and per chunk a ``started`` mark (a time) and, once previewed,
+    its result and a ``done`` mark naming it (written last: a result is read only whole)."""
+
+    def __init__(self, import_id: int, generation: int, claim: str) -> None:
+        token = hashlib.sha256(claim.encode()).hexdigest()[:16]
+        self.folder = f"{PREVIEW_CHUNKS_FOLDER}/{import_id}-{generation}-{token}"
+        self.storage = upload_storage()
+
+    def _name(self, index: int, what: str) -> str:
+        return f"{self.folder}/chunk-{index:05d}.{what}"
+
+    def save_spec(self, spec: BuilderSpec, plan: list[tuple[int, int | None]]) -> None:
+        self.storage.save(f"{self.folder}/spec.json", ContentFile(spec_dumps(spec)))
+        self.storage.save(f"{self.folder}/plan.json", ContentFile(orjson.dumps(plan)))
+
+    def plan(self) -> list[tuple[int, int | None]]:
+        with self.storage.open(f"{self.folder}/plan.json", "rb") as stored:
+            return [(start, end) for start, end in orjson.loads(stored.read())]
+
+    def spec(self) -> BuilderSpec:
+        with self.storage.open(f"{self.folder}/spec.json", "rb") as stored:
+            return spec_loads(stored.read())
+
+    def started(self, index: int) -> float | None:
+        """When the chunk was started (None: not yet; 0.0: the mark is being written)."""
+        name = self._name(index, "started")
+        if not self.storage.exists(name):
+            return None
+        try:
+            with self.storage.open(name, "rb") as stored:
+                return float(stored.read() or 0)
+        except (OSError, ValueError):
+            return 0.0
+
+    def start(self, index: int) -> None:
+        name = self._name(index, "started")
+        self.storage.delete(name)  # a stale mark, taken over
+        self.storage.save(name, ContentFile(str(time.time()).encode()))
+
+    def unstart(self, index: int) -> None:
+        self.storage.delete(self._name(index, "started"))
+
+    def done(self, index: int) -> bool:
+        return self.storage.exists(self._name(index, "done"))
+
+    def save(self, index: int, built: Iterable[_Built]) -> None:
+        data = orjson.dumps(list(built))
+        name = self._name(index, f"{uuid.uuid4().hex[:8]}.json")
+        part = self.storage.save(name, ContentFile(data))
+        self.storage.save(self._name(index, "done"), ContentFile(part.encode()))
+
+    def load(self, index: int) -> list[_Built] | None:
+        """The chunk's previewed batches; None while it has none whole yet."""
+        try:
+            with self.storage.open(self._name(index, "done"), "rb") as stored:
+                part = stored.read().decode()
+            if not part:
+                return None
+            with self.storage.open(part, "rb") as stored:
+                return cast(list[_Built], orjson.loads(stored.read()))
+        except (FileNotFoundError, orjson.JSONDecodeError):
+            return None
+
+    def delete(self) -> None:
+        """Remove every file of this build's chunks; one left (storage unreachable) is
+        logged, never an error."""
+        _delete_chunk_folder(self.storage, self.folder)
+
+    def delete_import(self, import_id: int) -> None:
+        """Remove the chunks' files of every build of the import: this one's, and those of a
+        build that died before it could (its claim taken over)."""
+        try:
+            folders, _names = self.storage.listdir(PREVIEW_CHUNKS_FOLDER)
+        except (FileNotFoundError, NotImplementedError):
+            return
+        for folder in folders:
+            if folder.startswith(f"{import_id}-"):
+                _delete_chunk_folder(self.storage, f"{PREVIEW_CHUNKS_FOLDER}/{folder}")
+
+
+def _delete_chunk_folder(storage: Storage, folder: str) -> None:
+    try:
+        _folders, names = storage.listdir(folder)
+    except (FileNotFoundError, NotImplementedError):
+        return
+    import_files_delete(names=[f"{folder}/{name}" for name in names])
+    with contextlib.suppress(NotImplementedError, OSError):
+        os.rmdir(storage.path(folder))  # a file system's folder; a bucket has none
+
+
+class _ChunkedPreview:
+    """The writer's side of a preview in chunks: queue a task per chunk after the first,
+    then give back every chunk's previewed batches in file order, previewing here each one
+    no task has started (the earliest when it is next, else the last: tasks take them from
+    the first) and any whose task went silent for ``IMPORT_PREVIEW_STALE_AFTER`` seconds."""
+
+    def __init__(
+        self,
+        import_run: Import,
+        spec: BuilderSpec,
+        plan: list[tuple[int, int | None]],
+        *,
+        claim: str,
+        heartbeat: Callable[[], None],
+    ) -> None:
+        self.run, self.spec, self.plan, self.claim = import_run, spec, plan, claim
+        self.heartbeat = heartbeat
+        self.store = _ChunkStore(import_run.pk, import_run.generation, claim)
+        self.started: set[int] = {0}  # chunks known to be started, here or by a task
+        self.by_tasks = 0  # chunks a task previewed, for the log
+        self.ahead: set[int] = set()  # chunks previewed here ahead of their turn, stored
+
+    def queue(self) -> None:
+        from dashboard.imports.tasks import build_import_preview_chunk
+
+        self.store.save_spec(self.spec, self.plan)
+        for index, (start, end) in enumerate(self.plan[1:], start=1):
+            build_import_preview_chunk.delay(
+                self.run.pk, self.run.generation, self.claim, index, start, end
+            )
+
+    def _take(self, index: int, *, again: bool = False) -> bool:
+        """Start the chunk here if no task has (a task starting it just now costs time only:
+        the writer reads one result); ``again``: look again at a chunk seen started (a task
+        that failed takes its mark back)."""
+        if index in self.started and not again:
+            return False
+        if self.store.started(index) is not None or self.store.done(index):
+            self.started.add(index)
+            return False
+        self.started.add(index)
+        self.store.start(index)
+        return True
+
+    def _stale(self, index: int) -> bool:
+        started = self.store.started(index)
+        limit = settings.IMPORT_PREVIEW_STALE_AFTER
+        return started is not None and 0 < started < time.time() - limit
+
+    def results(self) -> Iterator[_Built]:
+        last_beat = time.monotonic()
+        for index, (start, end) in enumerate(self.plan):
+            while True:
+                if index == 0 or self._take(index, again=True):
+                    yield from _previewed_batches(self.run, self.spec, start, end)
+                    break
+                loaded = self.store.load(index)
+                if loaded is not None:
+                    self.by_tasks += index not in self.ahead
+                    yield from loaded
+                    break
+                later = next(
+                    (j for j in range(len(self.plan) - 1, index, -1) if j not in self.started),
+                    None,
+                )
+                if later is not None and self._take(later):
+                    self.ahead.add(later)
+                    later_start, later_end = self.plan[later]
+                    self.store.save(
+                        later, _previewed_batches(self.run, self.spec, later_start, later_end)
+                    )
+                elif later is None and self._stale(index):
+                    logger.warning(
+                        "Import %s preview: chunk %d stopped reporting; previewing it here",
+                        self.run.pk, index,
+                    )  # fmt: skip
+                    yield from _previewed_batches(self.run, self.spec, start, end)
+                    break
+                else:
+                    time.sleep(CHUNK_POLL)
+                if time.monotonic() - last_beat >= WAIT_HEARTBEAT:
+                    self.heartbeat()
+                    last_beat = time.monotonic()
+
+
+def import_build_preview_chunk(
+    *,
+    import_id: int,
+    generation: int,
+    claim: str,
+    index: int,
+    start: int,
+    end: int | None,
+    redelivered: bool = False,
+) -> None:
+    """Preview one chunk of a preview build's rows and store the result for its writer.
+
+    Nothing to do once the build is over or taken over (another claim), or when the chunk is
+    previewed or started already, unless this is a delivery again of a task whose worker
+    stopped (``redelivered``): its own start mark is then the one found.
+    """
+    current = Import.objects.filter(
+        pk=import_id, generation=generation, status=ImportStatus.PARSING, preview_claim=claim
+    )
+    if not current.exists():
+        return
+    store = _ChunkStore(import_id, generation, claim)
+    if store.done(index) or (store.started(index) is not None and not redelivered):
+        return
+    store.start(index)
+    try:
+        import_run = Import.objects.select_related("connection").get(pk=import_id)
+        spec, plan = store.spec(), store.plan()
+        with translation.override(spec.language), _collector_spared():
+            store.save(index, _previewed_batches(import_run, spec, start, end))
+            # Then the next chunks nobody started: this process goes on at once, where the
+            # queued task of each would wait for the broker to hand it over.
+            for later, (later_start, later_end) in enumerate(plan):
+                if later <= index or store.started(later) is not None or store.done(later):
+                    continue
+                if not current.exists():
+                    break
+                index = later
+                store.start(index)
+                store.save(index, _previewed_batches(import_run, spec, later_start, later_end))
+    except Exception:
+        # The writer previews the chunk itself, and meets the error (a file that stops
+        # being CSV, say) where it reports it.
+        store.unstart(index)
+        if not current.exists():
+            return
+        raise
+    if not current.exists():  # the writer finished without it
+        store.delete()
 
 
 def _counts(import_run: Import) -> dict[str, int]:
@@ -1517,13 +1812,13 @@ def import_previews_recover() -> list[int]:
     return queued
 
 
-def import_build_preview(*, import_id: int, generation: int) -> None:
+def import_build_preview(*, import_id: int, generation: int, chunked: bool = False) -> None:
     """Read every row, validate it, compare it with the mirror and store the preview.
 
     Progress is written after each batch; a newer preview (another ``generation``) stops this
-    one, so changing the mapping mid-way never mixes two previews. The rows of a large file
-    are cleaned and compared with the mirror in a helper process while earlier batches are
-    stored (``integrations.importing.building``).
+    one, so changing the mapping mid-way never mixes two previews. ``chunked`` (the Celery
+    task's build): a large file's row ranges are previewed by chunk tasks on any worker
+    while this build writes them in order (``_ChunkedPreview``).
     """
     claim = _preview_claim(import_id, generation)
     if claim is None:
@@ -1534,24 +1829,35 @@ def import_build_preview(*, import_id: int, generation: int) -> None:
     current = Import.objects.filter(pk=import_id, generation=generation, preview_claim=claim)
     fields = import_fields(connection=import_run.connection)
     writer = _PreviewWriter(import_run, fields)
-    builder: BatchBuilder[tuple[list[int], int]] = BatchBuilder(
-        writer.spec, helpers=_helpers(import_run), lookup=writer.lookup
-    )
+    chunks: _ChunkedPreview | None = None
+
+    def heartbeat() -> None:
+        if not current.update(preview_heartbeat_at=timezone.now()):
+            raise _Superseded
+
     try:
-        with import_run.file.open("rb") as stored, builder, _collector_spared():
-            # While the helper starts: a batch's mirror lookup is planned from the
-            # statistics, and stale ones (a refresh just wrote the account) turn each lookup
-            # into a scan of the connection's recipients.
+        with _collector_spared():
+            # A batch's mirror lookup is planned from the statistics, and stale ones (a
+            # refresh just wrote the account) turn each lookup into a scan of the
+            # connection's recipients.
             analyze_if_stale(MirroredRecipient)
-            # While it starts too: how each date column is read, from all its values.
+            # How each date column is read, from all its values: asked before any row.
             if not _dates_decide(import_run, fields):
                 raise _Superseded
-            builder.read_dates(tuple(dates.entry_reading(entry) for entry in import_run.mapping))
-            handle = cast(BinaryIO, stored)  # a FieldFile proxies the binary file it opened
-            batches = _batches(import_run, handle)
-            for (numbers, bytes_read), batch, built in builder.results(batches):
+            spec = replace(
+                writer.spec,
+                date_orders=tuple(dates.entry_reading(entry) for entry in import_run.mapping),
+            )
+            plan: list[tuple[int, int | None]] = _chunk_plan(import_run) if chunked else [(0, None)]
+            if len(plan) > 1:
+                chunks = _ChunkedPreview(import_run, spec, plan, claim=claim, heartbeat=heartbeat)
+                chunks.queue()
+                built = chunks.results()
+            else:
+                built = _previewed_batches(import_run, spec)
+            for numbers, bytes_read, batch, previewed in built:
                 with _batch_transaction():
-                    writer.write(numbers, batch, built)
+                    writer.write(numbers, batch, previewed)
                     progress = {"bytes_read": bytes_read, **writer.counts()}
                     if not current.update(preview_heartbeat_at=timezone.now(), **progress):
                         raise _Superseded  # and the batch is not stored
@@ -1578,10 +1884,13 @@ def import_build_preview(*, import_id: int, generation: int) -> None:
         if not Import.objects.filter(pk=import_id, generation=generation).exists():
             ImportRow.objects.filter(import_run_id=import_id, generation=generation).delete()
         return
-    if builder.helpers:
+    finally:
+        if chunks is not None:
+            chunks.store.delete_import(import_id)
+    if chunks is not None:
         logger.info(
-            "Import %s preview: %d of its batches built by %d helper process(es)",
-            import_run.pk, builder.built_by_helpers, builder.helpers,
+            "Import %s preview: %d of its %d chunks previewed by chunk tasks",
+            import_run.pk, chunks.by_tasks, len(chunks.plan),
         )  # fmt: skip
     counts = _counts(import_run)
     if counts["n_rows"] == 0:

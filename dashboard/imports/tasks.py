@@ -1,5 +1,9 @@
 """Celery tasks of imports: thin, take ids, call the services.
 
+A large file's preview is one ``imports.build_preview`` task, the writer, and one
+``imports.build_preview_chunk`` task per further range of its rows, all on the previews
+queue: any worker process on any host may preview a chunk.
+
 A preview whose worker died is queued again by ``imports.watchdog``, which beat runs every
 minute and every worker runs when it starts (``worker_ready``), so a restarted worker picks
 up the preview it was building without waiting for the scheduler.
@@ -25,7 +29,33 @@ logger = logging.getLogger(__name__)
 def build_import_preview(import_id: int, generation: int) -> None:
     from dashboard.imports.services import import_build_preview
 
-    import_build_preview(import_id=import_id, generation=generation)
+    import_build_preview(import_id=import_id, generation=generation, chunked=True)
+
+
+@shared_task(
+    bind=True,
+    name="imports.build_preview_chunk",
+    ignore_result=True,
+    acks_late=True,
+    base=DjangoTask,
+)
+def build_import_preview_chunk(
+    self: DjangoTask,
+    import_id: int,
+    generation: int,
+    claim: str,
+    index: int,
+    start: int,
+    end: int | None,
+) -> None:
+    """Preview one row range of a large file for the build that claimed its preview."""
+    from dashboard.imports.services import import_build_preview_chunk
+
+    delivery = getattr(self.request, "delivery_info", None) or {}
+    import_build_preview_chunk(
+        import_id=import_id, generation=generation, claim=claim, index=index, start=start,
+        end=end, redelivered=bool(delivery.get("redelivered")),
+    )  # fmt: skip
 
 
 @shared_task(name="imports.watchdog", ignore_result=True)

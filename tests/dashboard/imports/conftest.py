@@ -27,3 +27,34 @@ def redflag(admin_user) -> Connection:
 @pytest.fixture
 def snappy(db) -> Connection:
     return ConnectionFactory(name="Acme Snappy", provider="snappy")
+
+
+@pytest.fixture
+def chunked_here(settings, monkeypatch):
+    """Previews in chunks of 100 rows (batches of 40) whose tasks run at once, in this
+    process, when the writer queues them: ``chunked_here(deliveries=2)`` delivers each
+    twice, as a broker may with late acknowledgement, the second as a redelivery racing
+    the first (it looked before the first stored its result: both store one). Returns the
+    chunk indexes queued."""
+    from dashboard.imports import services, tasks
+
+    settings.IMPORT_PREVIEW_CHUNK_ROWS, settings.IMPORT_PREVIEW_CHUNK_MIN_BYTES = 100, 0
+    monkeypatch.setattr(services, "ROW_BATCH", 40)
+    queued: list[int] = []
+
+    def configure(*, deliveries: int = 1) -> list[int]:
+        def delay(import_id, generation, claim, index, start, end):
+            queued.append(index)
+            for delivery in range(deliveries):
+                with monkeypatch.context() as racing:
+                    if delivery:
+                        racing.setattr(services._ChunkStore, "done", lambda *args: False)
+                    services.import_build_preview_chunk(
+                        import_id=import_id, generation=generation, claim=claim, index=index,
+                        start=start, end=end, redelivered=delivery > 0,
+                    )  # fmt: skip
+
+        monkeypatch.setattr(tasks.build_import_preview_chunk, "delay", delay)
+        return queued
+
+    return configure

@@ -5,7 +5,6 @@ person reads them, and the admin's choice of order on the mapping table."""
 from __future__ import annotations
 
 import io
-import logging
 import re
 from datetime import datetime, timedelta
 
@@ -404,24 +403,23 @@ def test_a_row_of_the_wrong_width_is_no_evidence(redflag, admin_user):
     assert services.import_date_questions(import_run=run)
 
 
-def test_a_helper_process_reads_the_dates_in_the_order_decided_after_it_started(
-    redflag, admin_user, settings, monkeypatch, caplog
+def test_every_chunk_reads_the_dates_in_the_order_the_whole_file_decides(
+    redflag, admin_user, settings, chunked_here
 ):
-    """The helper starts while the file's date columns are read: the batches it builds read
-    them in the order decided then, as the caller's own do."""
-    monkeypatch.setattr(services, "ROW_BATCH", 20)
-    settings.IMPORT_INLINE_MAX_BYTES = 10**9
-    settings.IMPORT_PREVIEW_HELPERS, settings.IMPORT_PREVIEW_HELPER_MIN_BYTES = 1, 0
+    """The writer decides each date column's order from all its values before it queues
+    the chunks: a chunk task reads its rows' dates in the order the last chunk's row
+    proves, as the writer's own chunk does."""
+    settings.IMPORT_INLINE_MAX_BYTES = 0
+    queued = chunked_here()
     dates = [f"{n % 12 + 1:02d}/{n % 9 + 1:02d}/2025 10:00" for n in range(600)]
     dates[-1] = "12/31/2025"  # the last row decides: month first
-    with caplog.at_level(logging.INFO, logger="dashboard.imports.services"):
-        run = services.import_create(
-            connection=redflag, upload=upload(people(dates)), user=admin_user
-        )
-    built = re.search(r"(\d+) of its batches built by 1 helper", caplog.text)
-    assert built and int(built[1]) > 0, caplog.text
+    run = services.import_create(connection=redflag, upload=upload(people(dates)), user=admin_user)
+    services.import_build_preview(import_id=run.pk, generation=run.generation, chunked=True)
+    run.refresh_from_db()
+
+    assert queued == [1, 2, 3, 4, 5]
     rows = list(import_rows(import_run=run))
-    assert run.n_invalid == 0
+    assert run.status == "previewed" and run.n_invalid == 0
     assert [row.payload["sfHireDate"] for row in rows] == [
         f"2025{n % 12 + 1:02d}{n % 9 + 1:02d}" for n in range(599)
     ] + ["20251231"]

@@ -1,5 +1,5 @@
-"""How a preview is built and stored: which rows keep their cells, and the helper process
-that cleans cells beside the writer giving exactly the rows the writer alone gives."""
+"""How a preview is built and stored: which rows keep their cells, and a preview in chunks
+(tasks by row range, written in order by one build) giving exactly the rows one build gives."""
 
 from __future__ import annotations
 
@@ -113,29 +113,92 @@ def _stored(run) -> list[tuple]:
     )
 
 
-def test_a_helper_process_builds_exactly_the_rows_the_writer_alone_builds(
-    redflag, admin_user, settings, monkeypatch, caplog
-):
-    monkeypatch.setattr(services, "ROW_BATCH", 40)
-    settings.IMPORT_INLINE_MAX_BYTES = 10**9
-    _mirror(redflag, 1500)
-    lines = _messy_file(1500)
-
-    settings.IMPORT_PREVIEW_HELPERS, settings.IMPORT_PREVIEW_HELPER_MIN_BYTES = 1, 0
-    with caplog.at_level(logging.INFO, logger="dashboard.imports.services"):
-        run = services.import_create(connection=redflag, upload=upload(lines), user=admin_user)
-    assert run.status == ImportStatus.PREVIEWED
-    with_helper = _stored(run)
-    counts = (run.n_create, run.n_update, run.n_unchanged, run.n_invalid)
-    built = re.search(r"(\d+) of its batches built by 1 helper", caplog.text)
-    assert built and int(built[1]) > 0, caplog.text  # the helper did take part
-
-    settings.IMPORT_PREVIEW_HELPERS = 0
-    services.import_start_preview(import_run=run)
+def _built_twice(run, admin_user, lines, chunked_here, deliveries=1):
+    """Preview ``lines`` in chunks, then again in one piece: both builds' rows and counts."""
+    queued = chunked_here(deliveries=deliveries)
+    run = services.import_create(connection=run, upload=upload(lines), user=admin_user)
+    assert run.status == ImportStatus.PARSING  # on a worker: this test builds it below
+    services.import_build_preview(import_id=run.pk, generation=run.generation, chunked=True)
     run.refresh_from_db()
-    assert _stored(run) == with_helper
-    assert (run.n_create, run.n_update, run.n_unchanged, run.n_invalid) == counts
-    assert all(counts) and run.n_rows == 1501  # every kind of row was compared
+    assert run.status == ImportStatus.PREVIEWED, run.error
+    chunked = (_stored(run), (run.n_create, run.n_update, run.n_unchanged, run.n_invalid))
+    assert queued  # chunk tasks did take part
+
+    services.import_start_preview(import_run=run, inline=True)  # one piece: no chunks
+    run.refresh_from_db()
+    whole = (_stored(run), (run.n_create, run.n_update, run.n_unchanged, run.n_invalid))
+    return run, chunked, whole
+
+
+def test_a_preview_in_chunks_stores_exactly_the_rows_one_build_stores(
+    redflag, admin_user, settings, chunked_here, caplog
+):
+    settings.IMPORT_INLINE_MAX_BYTES = 0
+    _mirror(redflag, 1500)
+    with caplog.at_level(logging.INFO, logger="dashboard.imports.services"):
+        run, chunked, whole = _built_twice(redflag, admin_user, _messy_file(1500), chunked_here)
+
+    assert chunked == whole
+    assert all(whole[1]) and run.n_rows == 1501  # every kind of row was compared
+    built = re.search(r"(\d+) of its (\d+) chunks previewed by chunk tasks", caplog.text)
+    assert built and built[2] == "16" and int(built[1]) == 15, caplog.text
+    # The chunks' stored spec, marks and results are gone with the build.
+    assert not list((settings.MEDIA_ROOT / services.PREVIEW_CHUNKS_FOLDER).rglob("*"))
+
+
+def test_a_chunk_delivered_twice_stores_its_rows_once(
+    redflag, admin_user, settings, chunked_here, monkeypatch
+):
+    """Late acknowledgement may deliver a chunk's task again (its worker lost, say): both
+    deliveries preview it, and the writer still stores each row once."""
+    settings.IMPORT_INLINE_MAX_BYTES = 0
+    previewed: list[tuple[int, int | None]] = []
+    real = services._previewed_batches
+
+    def counted(import_run, spec, start=0, end=None):
+        previewed.append((start, end))
+        return real(import_run, spec, start, end)
+
+    monkeypatch.setattr(services, "_previewed_batches", counted)
+    stored_results: list[int] = []
+    real_save = services._ChunkStore.save
+
+    def save(store, index, built):
+        stored_results.append(index)
+        real_save(store, index, built)
+
+    monkeypatch.setattr(services._ChunkStore, "save", save)
+    lines = ["email,firstName,lastName"] + [f"p{n}@x.io,P,L" for n in range(450)]
+    run, chunked, whole = _built_twice(redflag, admin_user, lines, chunked_here, deliveries=2)
+
+    assert previewed.count((100, 200)) == 2  # both deliveries previewed chunk 1
+    assert len(stored_results) == 2 * 4  # and both stored what they previewed
+    assert chunked == whole
+    numbers = [row[0] for row in chunked[0]]
+    assert numbers == sorted(set(numbers)) and len(numbers) == 450
+    assert ImportRow.objects.filter(import_run=run).count() == 450
+
+
+def test_duplicates_are_found_across_chunk_boundaries(redflag, admin_user, settings, chunked_here):
+    """Rows of different chunks repeating an identifier are flagged both ways, as within one
+    chunk: the writer stores every chunk's rows in file order, remembering every identifier."""
+    settings.IMPORT_INLINE_MAX_BYTES = 0
+    lines = ["email,firstName,lastName"] + [f"p{n}@x.io,P,L" for n in range(350)]
+    lines[100] = "edge@x.io,Last,OfChunk0"  # row 101: the last data row of chunk 0
+    lines[101] = "EDGE@x.io,First,OfChunk1"  # row 102: the first of chunk 1
+    lines[5] = "far@x.io,In,Chunk0"  # row 6
+    lines[330] = "Far@X.io,In,Chunk3"  # row 331
+    run, chunked, whole = _built_twice(redflag, admin_user, lines, chunked_here)
+
+    assert chunked == whole
+    rows = {row.number: row for row in import_rows(import_run=run, kind="invalid")}
+    assert set(rows) == {6, 101, 102, 331}
+    assert rows[101].errors["row"] == "Same identifier as row 102: keep one."
+    assert rows[102].errors["row"] == "Same identifier as row 101: keep one."
+    assert rows[6].errors["row"] == "Same identifier as row 331: keep one."
+    assert rows[331].errors["row"] == "Same identifier as row 6: keep one."
+    assert rows[6].cells == ["far@x.io", "In", "Chunk0"]  # read again for the flagged row
+    assert run.n_invalid == 4 and run.n_create == 346
 
 
 def test_first_rows_remembers_every_identifier_through_growth():
@@ -188,3 +251,34 @@ def test_a_preview_stopped_midway_leaves_none_of_its_rows(redflag, admin_user, m
 
     assert calls >= 13
     assert not ImportRow.objects.filter(import_run_id=run.pk, generation=generation).exists()
+
+
+def test_chunks_whose_tasks_went_silent_are_previewed_by_the_writer(
+    redflag, admin_user, settings, chunked_here, monkeypatch, caplog
+):
+    """Chunk tasks that started their chunks and died (their worker killed, a message never
+    delivered again): once silent for ``IMPORT_PREVIEW_STALE_AFTER`` seconds, the writer
+    previews those chunks itself and the preview is complete, each row once."""
+    from dashboard.imports import tasks
+
+    settings.IMPORT_INLINE_MAX_BYTES = 0
+    chunked_here()
+    settings.IMPORT_PREVIEW_STALE_AFTER = 1
+
+    def started_then_lost(import_id, generation, claim, index, start, end):
+        services._ChunkStore(import_id, generation, claim).start(index)
+
+    monkeypatch.setattr(tasks.build_import_preview_chunk, "delay", started_then_lost)
+    lines = ["email,firstName,lastName"] + [f"p{n}@x.io,P,L" for n in range(250)]
+    lines[200] = "P3@x.io,Pat,Again"
+    run = services.import_create(connection=redflag, upload=upload(lines), user=admin_user)
+    with caplog.at_level(logging.INFO, logger="dashboard.imports.services"):
+        services.import_build_preview(import_id=run.pk, generation=run.generation, chunked=True)
+    run.refresh_from_db()
+
+    assert run.status == ImportStatus.PREVIEWED, run.error
+    assert caplog.text.count("stopped reporting; previewing it here") == 2  # chunks 1 and 2
+    assert "0 of its 3 chunks previewed by chunk tasks" in caplog.text
+    numbers = list(import_rows(import_run=run).values_list("number", flat=True))
+    assert numbers == list(range(2, 252))
+    assert run.n_invalid == 2 and run.n_create == 248

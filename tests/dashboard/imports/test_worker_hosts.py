@@ -145,7 +145,7 @@ def test_a_preview_whose_worker_was_killed_is_finished_by_the_next_worker(
     removes the dead build's rows and builds it whole, each row once."""
     settings.IMPORT_INLINE_MAX_BYTES = 1_000
     settings.IMPORT_PREVIEW_STALE_AFTER = 2  # the workers are told the same below
-    stale_after = {"IMPORT_PREVIEW_STALE_AFTER": "2", "IMPORT_PREVIEW_HELPERS": "0"}
+    stale_after = {"IMPORT_PREVIEW_STALE_AFTER": "2"}
     first = other_host(**stale_after)
     rows = 40_000
     run = services.import_create(
