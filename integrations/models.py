@@ -413,9 +413,9 @@ class MirroredRecipient(models.Model):
             ),
             # The search's external id prefix (LIKE 'x%', case as typed) on PostgreSQL: a range
             # of this B-tree. The trigram index above served it by reading the trigrams' lists,
-            # and "  e" or " em" is in every "EMP-…" id: 12 ms for any search starting with
-            # "e" at 100,000 recipients. The trigram index stays for generic plans (a prepared
-            # statement's pattern is unknown when it is planned).
+            # and "  e" or " em" is in every "EMP-…" id: every search starting with "e" read
+            # most of the index (bench/lookup.py). The trigram index stays for generic plans
+            # (a prepared statement's pattern is unknown when it is planned).
             models.Index(
                 fields=["external_id"],
                 name="mirror_external_id_prefix",

@@ -4,8 +4,8 @@ PostgreSQL plans each query from statistics that ``ANALYZE`` gathers and autovac
 only after a while (a minute's nap, then a tenth of the table changed). A mirror refresh can
 write a whole account in seconds, and a preview started right after it then runs a hundred
 lookups planned for an empty table: a scan of every recipient of the connection per batch of
-rows instead of one index seek per identifier (45 ms a batch instead of 15 at 100,000
-recipients, three seconds of a preview). The writers of bulk changes call
+rows instead of one index seek per identifier (three times slower a batch,
+``bench/csv_preview.py``). The writers of bulk changes call
 ``analyze_if_stale`` when they finish, and the readers that depend on the plans before they
 start, so neither waits for autovacuum.
 """

@@ -103,7 +103,7 @@ def searchable_connection_list(*, with_running_pull: bool = False) -> list[Conne
     """``searchable_connections()``, read with its SQL as the ORM wrote it the first time.
 
     Every search request reads them, and composing the query (the running pull's subquery
-    above all) cost the ORM 1.8 ms each time, ten times the query itself. Its parameters are
+    above all) cost the ORM ten times the query itself (``bench/lookup.py``). Its parameters are
     constants (the providers, the job kind and statuses), so its SQL never changes.
     """
     sql, params = _searchable_connections_sql(with_running_pull)

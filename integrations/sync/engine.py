@@ -695,7 +695,7 @@ def _write_items(changed: list[SyncItem], new_remote_ids: list[SyncItem]) -> Non
     so one ``UPDATE … WHERE id IN (…)`` per distinct set of shared values, then one bulk
     update of the values that differ item by item (remote ids: ``itemwrite``; next attempts)
     for the items that have them. ``bulk_update`` of every field at once compiled a CASE per
-    field and row: 250 ms a batch of 80, the engine's bound.
+    field and row, which bounded the engine (``bench/sync_throughput.py``).
     """
     groups: dict[tuple[Any, ...], list[int]] = {}
     for item in changed:

@@ -2,8 +2,8 @@
 
 What it buys: ``bulk_create(update_conflicts=True)`` sends each batch as one INSERT with a
 parameter per cell (14 a row, 7,000 for 500 rows) that the driver rewrites and the server
-plans afresh; at 100,000 recipients of RedFlag's documented shape that alone took about 50 s
-of a refresh (about 0.5 ms a row). COPY streams the same rows as text into a temporary
+plans afresh; at 100,000 recipients of RedFlag's documented shape that was most of a
+refresh (``bench/mirror_pull.py``). COPY streams the same rows as text into a temporary
 table, and one ``INSERT ... SELECT ... ON CONFLICT DO UPDATE`` moves them: about three times
 faster, the same rows, the same columns (``tests/integrations/sync/test_mirror.py`` checks
 that both ways leave identical rows).

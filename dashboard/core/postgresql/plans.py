@@ -5,15 +5,15 @@ has run five times is prepared, and after five more PostgreSQL may keep one gene
 it, planned without the parameters' values. For a page of one job's items of one status that
 generic plan reads the job's rows through the ``job_id`` index and sorts them: it guesses a
 job has a few hundred items. The last page of "succeeded" in a job of a million items then
-read all 950,000 of them (1.8 s, ``bench/history_pages.py``), where the plan made for the
-values reads 101 entries of the (job, status, seq) index (under 1 ms).
+read all 950,000 of them (``bench/history_pages.py``), where the plan made for the values
+reads 101 entries of the (job, status, seq) index.
 
 ``custom_plans()`` plans every query of its block for its values (``plan_cache_mode =
-force_custom_plan``, for the block's transaction only): a fraction of a millisecond of
-planning per query. It changes plans, never results. It becomes unnecessary if prepared
-statements are turned off (``DB_PREPARED_STATEMENTS=false``) or if the redundant ``job_id``
-index of sync items goes (the generic plan would then use the (job, seq) or (job, status,
-seq) index, which both serve every page).
+force_custom_plan``, for the block's transaction only): a little planning per query. It changes
+plans, never results. It becomes unnecessary if prepared statements are turned off
+(``DB_PREPARED_STATEMENTS=false``) or if the redundant ``job_id`` index of sync items goes (the
+generic plan would then use the (job, seq) or (job, status, seq) index, which both serve every
+page).
 """
 
 from __future__ import annotations
