@@ -616,10 +616,10 @@ SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
 SYNC_JOB_FINISHED_HOOKS = ["dashboard.jobs.notifications.job_finished"]
 
 # Logs: JSON lines in production (one object per line, for a log collector), readable lines in
-# development; LOG_FORMAT=json|text overrides. Every line carries what it is about (the
-# request's id, the job, the connection, the worker: integrations/logcontext.py), and an
-# expected refusal (403, 404, 400) is one line, not a traceback.
-LOG_FORMAT = os.environ.get("LOG_FORMAT", "text" if DEBUG else "json")
+# development and the demo; LOG_FORMAT=json|text overrides. Every line carries what it is
+# about (the request's id, the job, the connection, the worker: integrations/logcontext.py),
+# and an expected refusal (403, 404, 400) is one line, not a traceback.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "text" if DEBUG or DEMO else "json")
 if LOG_FORMAT not in {"json", "text"}:
     raise ImproperlyConfigured(f"LOG_FORMAT must be json or text, not {LOG_FORMAT!r}.")
 LOGGING = {
