@@ -89,13 +89,7 @@ def test_readyz_names_the_broker_when_it_does_not_answer(client, settings):
 
 
 @pytest.mark.django_db
-def test_readyz_names_the_database_when_it_does_not_answer(client, monkeypatch):
-    from django.db import OperationalError, connection
-
-    def broken_cursor(*args, **kwargs):
-        raise OperationalError("database is down")
-
-    monkeypatch.setattr(connection, "cursor", broken_cursor)
+def test_readyz_names_the_database_when_it_does_not_answer(client, database_down):
     status, body = ready(client)
     assert status == 503
     assert body["database"] == "database unreachable"

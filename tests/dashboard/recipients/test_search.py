@@ -11,7 +11,6 @@ from datetime import timedelta
 from urllib.parse import quote
 
 import pytest
-from django.conf import settings
 from django.utils import timezone
 from django.utils.html import escape
 
@@ -27,6 +26,7 @@ from integrations.models import JobKind, JobStatus, MirroredRecipient
 from integrations.sync.mirror import mirror_upsert
 from tests.factories import ConnectionFactory, SyncJobFactory
 from tests.helpers.environment import TESTDATA
+from tests.helpers.sessions import session_queries
 
 pytestmark = pytest.mark.django_db
 HTMX_RESULTS = {"HX-Request": "true", "HX-Target": "results"}
@@ -308,7 +308,7 @@ def test_the_search_page_makes_five_queries_for_3_25_or_30_results(
     """No query per row shown, none for the total: the session (none when Redis caches it),
     the user, their permissions and roles (RoleBackend), the connections with their running
     refresh, one page of matches counted with it."""
-    queries = 4 if settings.SESSION_ENGINE.endswith("cached_db") else 5
+    queries = 4 + session_queries()
     other = ConnectionFactory(provider="snappy")
     for n in range(3):
         mirror(conn, n, first_name="Few")

@@ -12,7 +12,6 @@ from types import SimpleNamespace
 from urllib.parse import quote
 
 import pytest
-from django.conf import settings
 from django.core.cache.backends import locmem
 from django.urls import reverse
 from django.utils import timezone
@@ -29,6 +28,7 @@ from integrations.sync.engine import job_execute
 from integrations.sync.mirror import mirror_upsert
 from integrations.sync.services import job_create_pull
 from tests.factories import ConnectionFactory, SyncJobFactory
+from tests.helpers.sessions import session_queries
 from tests.integrations.sync.helpers import redflag_connection
 
 pytestmark = pytest.mark.django_db
@@ -121,7 +121,7 @@ def test_the_results_as_typed_read_only_the_session_user_permissions_and_matches
     support_client.get(f"/connections/{conn.pk}/recipients/?q=zz", headers=HTMX_RESULTS)
     # The session (none when it is cached in Redis), the user, their permissions (one query:
     # RoleBackend), the connection, one page of matches counted with it.
-    queries = 4 if settings.SESSION_ENGINE.endswith("cached_db") else 5
+    queries = 4 + session_queries()
     with django_assert_num_queries(queries):
         body = support_client.get(
             f"/connections/{conn.pk}/recipients/?q=nobody", headers=HTMX_RESULTS
